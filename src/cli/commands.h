@@ -1,0 +1,16 @@
+// Each command lives in its own cmd_<name>.cpp and registers a CLI11
+// subcommand. The callback stores the process exit code in `exit_code`:
+// 0 success, 1 usage error, 2 bad input (bad file, bad template, ...).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace laneway::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitBadInput = 2;
+
+void register_inspect(CLI::App& app, int& exit_code);
+
+}  // namespace laneway::cli

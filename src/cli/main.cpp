@@ -1,0 +1,21 @@
+// laneway: one binary, one subcommand per job (see commands.h).
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"laneway: a local LLM runtime (GGUF models on CPU and GPU, served through named lanes)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "laneway 0.1.0");
+  int exit_code = laneway::cli::kExitOk;
+
+  laneway::cli::register_inspect(app, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? laneway::cli::kExitOk : laneway::cli::kExitUsage;
+  }
+  return exit_code;
+}
