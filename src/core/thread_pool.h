@@ -1,0 +1,50 @@
+// ThreadPool: a fixed set of worker threads that run one parallel_for at a
+// time. Idle workers sleep on a condition variable (no spinning).
+//
+// Work is split into contiguous ranges by a fixed rule that depends only on
+// n_items and the thread count, so every item is always computed by exactly
+// one thread with the same code: results never depend on scheduling.
+// Not reentrant: parallel_for must not be called from inside a task.
+// One owner thread calls parallel_for; the pool is not shared between owners.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace laneway {
+
+class ThreadPool {
+ public:
+  // n_threads includes the calling thread (n_threads - 1 workers are started).
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int n_threads() const { return n_threads_; }
+
+  // Calls fn(begin, end, thread_index) over a partition of [0, n_items);
+  // returns when all ranges are done. Thread 0 is the caller.
+  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread_index)>;
+  void parallel_for(int64_t n_items, const RangeFn& fn);
+
+ private:
+  void worker_loop(int index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_work_;
+  std::condition_variable cv_done_;
+  const RangeFn* fn_ = nullptr;
+  int64_t n_items_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace laneway
