@@ -12,5 +12,7 @@ inline constexpr int kExitUsage = 1;
 inline constexpr int kExitBadInput = 2;
 
 void register_inspect(CLI::App& app, int& exit_code);
+void register_eval(CLI::App& app, int& exit_code);
+void register_synth(CLI::App& app, int& exit_code);
 
 }  // namespace laneway::cli

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   int exit_code = laneway::cli::kExitOk;
 
   laneway::cli::register_inspect(app, exit_code);
+  laneway::cli::register_eval(app, exit_code);
+  laneway::cli::register_synth(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,100 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/vec.h"
+#include "quant/quant.h"
+
+namespace laneway {
+
+CpuBackend::CpuBackend(int n_threads, int64_t max_width)
+    : pool_(n_threads),
+      max_width_(max_width),
+      // matmul tile + attention buffers (k row, v row, accumulator, scores)
+      scratch_per_thread_(static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock)) {
+  scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
+}
+
+CpuBackend::~CpuBackend() = default;
+
+bool CpuBackend::supports_weight_type(GgmlType type) const { return quant_can_dequantize(type); }
+
+void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) {
+  for (int64_t t = 0; t < n; ++t) {
+    dequantize_row(table.type, table.row(ids[t]), out + t * table.n_cols, table.n_cols);
+  }
+}
+
+void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  const int64_t n_cols = w.n_cols;
+  const int64_t n_rows = w.n_rows;
+  const int64_t n_tiles = (n_rows + kTileRows - 1) / kTileRows;
+  pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int thread) {
+    float* tile = thread_scratch(thread);
+    for (int64_t tile_i = tile_begin; tile_i < tile_end; ++tile_i) {
+      const int64_t r0 = tile_i * kTileRows;
+      const int64_t nr = std::min(kTileRows, n_rows - r0);
+      const float* rows[kTileRows];
+      for (int64_t r = 0; r < nr; ++r) {
+        if (w.type == GgmlType::f32) {
+          rows[r] = reinterpret_cast<const float*>(w.row(r0 + r));
+        } else {
+          dequantize_row(w.type, w.row(r0 + r), tile + r * n_cols, n_cols);
+          rows[r] = tile + r * n_cols;
+        }
+      }
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        const float* xt = x + t * n_cols;
+        float* yt = y + t * n_rows;
+        for (int64_t r = 0; r < nr; ++r) yt[r0 + r] = cpu::dot_f32(rows[r], xt, n_cols);
+      }
+    }
+  });
+}
+
+void CpuBackend::rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * n;
+    float* yt = y + t * n;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xt[i]) * static_cast<double>(xt[i]);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) yt[i] = xt[i] * scale * weight[i];
+  }
+}
+
+void CpuBackend::rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim, bool neox,
+                      const float* cos_sin) {
+  const int64_t half = rope_dim / 2;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* cs = cos_sin + t * half * 2;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const float c = cs[2 * i];
+        const float s = cs[2 * i + 1];
+        const int64_t a = neox ? i : 2 * i;
+        const int64_t b = neox ? i + half : 2 * i + 1;
+        const float x0 = v[a];
+        const float x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+void CpuBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void CpuBackend::add(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace laneway

@@ -1,0 +1,53 @@
+// CpuBackend: the reference backend. Generic path for every weight type:
+// dequantize a tile of weight rows to f32, then multiply. Work is split
+// across threads by output rows (never by the summed dimension) and
+// attention reduces over keys in fixed blocks of cells, so results do not
+// depend on batch composition or thread count.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/thread_pool.h"
+
+namespace laneway {
+
+class CpuBackend final : public Backend {
+ public:
+  // max_width: the widest activation row (buffers are sized once, here).
+  CpuBackend(int n_threads, int64_t max_width);
+  ~CpuBackend() override;
+
+  std::string_view name() const override { return "cpu"; }
+  bool supports_weight_type(GgmlType type) const override;
+
+  void get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) override;
+  void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
+  void rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y) override;
+  void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim, bool neox,
+            const float* cos_sin) override;
+  void store_kv(KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k,
+                const float* v) override;
+  void attention(const KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens,
+                 const AttentionShape& shape, const float* q, float* out) override;
+  void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
+  void add(float* x, const float* y, int64_t n) override;
+
+  ThreadPool& pool() { return pool_; }
+
+  // Weight rows dequantized together before multiplying (a tile).
+  static constexpr int64_t kTileRows = 4;
+  // Keys per attention reduction block.
+  static constexpr int64_t kAttentionBlock = 32;
+
+ private:
+  float* thread_scratch(int thread) { return scratch_.data() + static_cast<size_t>(thread) * scratch_per_thread_; }
+
+  ThreadPool pool_;
+  int64_t max_width_;
+  size_t scratch_per_thread_;
+  std::vector<float> scratch_;
+};
+
+}  // namespace laneway

@@ -1,0 +1,60 @@
+// laneway synth: random-weight GGUF files of real model shapes.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "model/synth.h"
+
+namespace laneway::cli {
+
+void register_synth(CLI::App& app, int& exit_code) {
+  struct Flags {
+    std::string shape;
+    std::string type = "Q4_0";
+    std::string out;
+    std::string tokenizer;
+    int64_t ctx = 0;
+    int64_t layers = 0;
+    uint64_t seed = 1;
+    int threads = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  std::string shapes;
+  for (auto n : model_shape_names()) shapes += (shapes.empty() ? "" : "|") + std::string(n);
+  auto* cmd = app.add_subcommand("synth", "Write a random-weight GGUF of a real model shape");
+  cmd->add_option("--shape", f->shape, shapes)->required();
+  cmd->add_option("--type", f->type, "F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K..Q6_K|Q4_K_M|Q5_K_M");
+  cmd->add_option("-o,--output", f->out, "Output GGUF path")->required();
+  cmd->add_option("--tokenizer", f->tokenizer, "Copy the tokenizer from this GGUF (default: a built-in one)");
+  cmd->add_option("--ctx", f->ctx, "context_length to write (default: the shape's)");
+  cmd->add_option("--layers", f->layers, "Number of blocks (default: the shape's)");
+  cmd->add_option("--seed", f->seed, "Random seed");
+  cmd->add_option("-t,--threads", f->threads, "Threads (0 = all)");
+  cmd->callback([f, &exit_code] {
+    auto shape = find_model_shape(f->shape);
+    if (!shape) {
+      std::fprintf(stderr, "laneway synth: unknown shape \"%s\"\n", f->shape.c_str());
+      exit_code = kExitUsage;
+      return;
+    }
+    SynthOptions o;
+    o.shape = *shape;
+    o.type = f->type;
+    o.tokenizer_path = f->tokenizer;
+    o.n_ctx = f->ctx;
+    o.n_layer = f->layers;
+    o.seed = f->seed;
+    o.n_threads = f->threads;
+    Status st = synth_model(o, f->out);
+    if (!st.is_ok()) {
+      print_error("synth", st);
+      exit_code = st.code() == StatusCode::invalid_argument ? kExitUsage : kExitBadInput;
+      return;
+    }
+    std::fprintf(stderr, "wrote %s\n", f->out.c_str());
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace laneway::cli

@@ -1,0 +1,56 @@
+#include "cli/engine_flags.h"
+
+#include <cstdio>
+
+#include "kv/kv_cache.h"
+
+namespace laneway::cli {
+
+void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
+  auto* m = cmd->add_option("-m,--model", f.model_path, "GGUF model file");
+  if (model_required) m->required();
+  cmd->add_option("-c,--ctx", f.ctx, "Context length in tokens (0 = the model's trained context)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--cache-type-k", f.cache_type_k, "K cache type: f16, q8_0, q4_0");
+  cmd->add_option("--cache-type-v", f.cache_type_v, "V cache type: f16, q8_0, q4_0");
+  cmd->add_option("-t,--threads", f.threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--gpu-layers,--n-gpu-layers", f.gpu_layers, "Layers to offload to a GPU (0 on CPU builds)");
+  cmd->add_flag("--mlock", f.mlock, "Pin the weights in RAM");
+  cmd->add_option("-b,--batch", f.batch, "Most tokens per forward pass")->check(CLI::PositiveNumber);
+}
+
+Result<ContextOptions> context_options(const EngineFlags& f) {
+  ContextOptions o;
+  o.n_ctx = f.ctx;
+  o.n_threads = f.threads;
+  o.n_batch = f.batch;
+  LANEWAY_ASSIGN_OR_RETURN(o.type_k, parse_kv_cache_type(f.cache_type_k));
+  LANEWAY_ASSIGN_OR_RETURN(o.type_v, parse_kv_cache_type(f.cache_type_v));
+  if (f.gpu_layers != "0") {
+    return unsupported_error("--gpu-layers {}: this build has no GPU backend yet; use --gpu-layers 0", f.gpu_layers);
+  }
+  return o;
+}
+
+Result<ModelLoadOptions> load_options(const EngineFlags& f) {
+  ModelLoadOptions o;
+  o.mlock = f.mlock;
+  return o;
+}
+
+Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {
+  LANEWAY_ASSIGN_OR_RETURN(ContextOptions copts, context_options(flags));
+  copts.n_seq = n_seq;
+  LANEWAY_ASSIGN_OR_RETURN(ModelLoadOptions lopts, load_options(flags));
+  lopts.prefault = prefault;
+  LoadedEngine e;
+  LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
+  LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));
+  return e;
+}
+
+void print_error(const char* cmd, const Status& status) {
+  std::fprintf(stderr, "laneway %s: %s\n", cmd, status.to_string().c_str());
+}
+
+}  // namespace laneway::cli

@@ -1,0 +1,45 @@
+// The settings flags every engine command shares (run, eval, bench, plan,
+// serve): the same names mean the same thing everywhere.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+#include "model/context.h"
+#include "model/model.h"
+
+namespace laneway::cli {
+
+struct EngineFlags {
+  std::string model_path;
+  int64_t ctx = 0;  // 0 = the model's trained context
+  std::string cache_type_k = "f16";
+  std::string cache_type_v = "f16";
+  int threads = 0;  // 0 = all hardware threads
+  std::string gpu_layers = "0";
+  bool mlock = false;
+  int32_t batch = 512;
+};
+
+// Adds -m/--model (required when model_required), --ctx, --cache-type-k,
+// --cache-type-v, --threads, --gpu-layers, --mlock, --batch.
+void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool model_required = true);
+
+// Checks the flags and turns them into engine options.
+Result<ContextOptions> context_options(const EngineFlags& flags);
+Result<ModelLoadOptions> load_options(const EngineFlags& flags);
+
+// Loads the model and creates a context (errors are ready to print).
+struct LoadedEngine {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ForwardContext> ctx;
+};
+Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq = 1, bool prefault = false);
+
+// Prints "laneway <cmd>: <status>" to stderr.
+void print_error(const char* cmd, const Status& status);
+
+}  // namespace laneway::cli

@@ -1,0 +1,45 @@
+// Model: a loaded GGUF model: its files (memory-mapped), hyperparameters,
+// architecture and weight views. Immutable after load; safe to share
+// between threads (each ForwardContext has its own mutable state).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "model/arch.h"
+#include "model/hparams.h"
+#include "model/weights.h"
+
+namespace laneway {
+
+struct ModelLoadOptions {
+  bool mlock = false;     // pin the weights in RAM (error names the memlock limit when refused)
+  bool prefault = false;  // touch every weight page at load (predictable first-token latency, honest RSS)
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const ModelLoadOptions& options = {});
+  // From an already-open model (tests, synth).
+  static Result<std::unique_ptr<Model>> from_gguf(GgufModel gguf, const ModelLoadOptions& options = {});
+
+  const GgufModel& gguf() const { return gguf_; }
+  const GgufFile& meta() const { return gguf_.meta(); }
+  const ModelHparams& hparams() const { return hparams_; }
+  const ModelWeights& weights() const { return weights_; }
+  const Architecture& arch() const { return *arch_; }
+  // Bytes of all tensor data the model uses.
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  GgufModel gguf_;
+  ModelHparams hparams_;
+  ModelWeights weights_;
+  const Architecture* arch_ = nullptr;
+  uint64_t weight_bytes_ = 0;
+};
+
+}  // namespace laneway

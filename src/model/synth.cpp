@@ -1,0 +1,203 @@
+#include "model/synth.h"
+
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "gguf/gguf.h"
+#include "gguf/writer.h"
+#include "quant/quant.h"
+
+namespace laneway {
+namespace {
+
+// The tensor types a named mix gives each tensor (llama-quantize's scheme
+// for the common mixes: more bits for attn_v / ffn_down in the first and
+// last eighth of the layers and every third one between, Q6_K output).
+struct TypeMix {
+  GgmlType base = GgmlType::q4_0;
+  GgmlType output = GgmlType::q6_k;
+  GgmlType more_bits = GgmlType::q4_0;  // attn_v / ffn_down in the "more bits" layers
+  bool is_mix = false;
+};
+
+Result<TypeMix> parse_type_mix(const std::string& name) {
+  TypeMix m;
+  if (name == "Q4_K_M" || name == "q4_k_m") return TypeMix{GgmlType::q4_k, GgmlType::q6_k, GgmlType::q6_k, true};
+  if (name == "Q5_K_M" || name == "q5_k_m") return TypeMix{GgmlType::q5_k, GgmlType::q6_k, GgmlType::q6_k, true};
+  auto t = ggml_type_from_name(name);
+  if (!t) return invalid_argument_error("unknown type \"{}\" (a ggml type such as Q4_0, F16, or Q4_K_M / Q5_K_M)", name);
+  m.base = *t;
+  m.more_bits = *t;
+  // Like llama-quantize: the output matrix keeps at least Q6_K precision.
+  const bool high = *t == GgmlType::f32 || *t == GgmlType::f16 || *t == GgmlType::bf16 || *t == GgmlType::q8_0 ||
+                    *t == GgmlType::q6_k;
+  m.output = high ? *t : GgmlType::q6_k;
+  return m;
+}
+
+bool use_more_bits(int64_t layer, int64_t n_layer) {
+  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Normal(0, std) values for one row, from a seed that depends only on the
+// tensor and row (so generation is parallel and reproducible).
+void random_row(uint64_t seed, float std_dev, float* out, int64_t n) {
+  uint64_t s = seed;
+  for (int64_t i = 0; i < n; i += 2) {
+    const double u1 = (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53;
+    const double u2 = static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1)) * std_dev;
+    out[i] = static_cast<float>(r * std::cos(2.0 * M_PI * u2));
+    if (i + 1 < n) out[i + 1] = static_cast<float>(r * std::sin(2.0 * M_PI * u2));
+  }
+}
+
+void add_builtin_tokenizer(GgufWriter& w, int64_t n_vocab) {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  tokens.reserve(static_cast<size_t>(n_vocab));
+  auto add = [&](std::string t, float score, int32_t type) {
+    tokens.push_back(std::move(t));
+    scores.push_back(score);
+    types.push_back(type);
+  };
+  add("<unk>", 0, 2);
+  add("<s>", 0, 3);
+  add("</s>", 0, 3);
+  for (int b = 0; b < 256 && static_cast<int64_t>(tokens.size()) < n_vocab; ++b) {
+    add(fmt::format("<0x{:02X}>", b), 0, 6);
+  }
+  // Then pieces made of letters, shortest first, so common text tokenizes.
+  const std::string letters = "etaoinshrdlcumwfgypbvkjxqz";
+  std::vector<std::string> frontier = {""};
+  int64_t rank = 0;
+  while (static_cast<int64_t>(tokens.size()) < n_vocab) {
+    std::vector<std::string> next;
+    for (const auto& prefix : frontier) {
+      for (char c : letters) {
+        if (static_cast<int64_t>(tokens.size()) >= n_vocab) break;
+        std::string piece = prefix + c;
+        add((prefix.empty() ? "\xE2\x96\x81" : "") + piece, -static_cast<float>(++rank), 1);
+        next.push_back(piece);
+      }
+    }
+    frontier = std::move(next);
+  }
+  w.add_string("tokenizer.ggml.model", "llama");
+  w.add_string_array("tokenizer.ggml.tokens", tokens);
+  w.add_array<float>("tokenizer.ggml.scores", scores);
+  w.add_array<int32_t>("tokenizer.ggml.token_type", types);
+  w.add_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.add_u32("tokenizer.ggml.bos_token_id", 1);
+  w.add_u32("tokenizer.ggml.eos_token_id", 2);
+}
+
+}  // namespace
+
+Status synth_model(const SynthOptions& o, const std::string& out_path) {
+  ModelHparams hp = o.shape.hparams;
+  if (o.n_layer > 0) hp.n_layer = o.n_layer;
+  if (o.n_ctx > 0) hp.n_ctx_train = o.n_ctx;
+  LANEWAY_ASSIGN_OR_RETURN(TypeMix mix, parse_type_mix(o.type));
+
+  GgufWriter w;
+  w.add_string("general.architecture", "llama");
+  w.add_string("general.name", fmt::format("laneway synth {} {}", o.shape.name, o.type));
+  w.add_u32("llama.context_length", static_cast<uint32_t>(hp.n_ctx_train));
+  w.add_u32("llama.embedding_length", static_cast<uint32_t>(hp.n_embd));
+  w.add_u32("llama.block_count", static_cast<uint32_t>(hp.n_layer));
+  w.add_u32("llama.feed_forward_length", static_cast<uint32_t>(hp.n_ff));
+  w.add_u32("llama.attention.head_count", static_cast<uint32_t>(hp.n_head));
+  w.add_u32("llama.attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
+  w.add_u32("llama.rope.dimension_count", static_cast<uint32_t>(hp.rope_dim));
+  w.add_f32("llama.rope.freq_base", static_cast<float>(hp.rope_freq_base));
+  w.add_f32("llama.attention.layer_norm_rms_epsilon", hp.rms_eps);
+
+  std::optional<GgufFile> tok_file;
+  if (!o.tokenizer_path.empty()) {
+    LANEWAY_ASSIGN_OR_RETURN(GgufFile tf, GgufFile::open(o.tokenizer_path));
+    tok_file = std::move(tf);
+    for (const auto& kv : tok_file->metadata()) {
+      if (kv.key.starts_with("tokenizer.")) w.add_copy(std::string(kv.key), kv.value);
+    }
+    auto tokens = tok_file->get_string_array("tokenizer.ggml.tokens");
+    if (!tokens.is_ok()) return tokens.status().with_context(o.tokenizer_path);
+    hp.n_vocab = static_cast<int64_t>(tokens->size());
+  } else {
+    add_builtin_tokenizer(w, hp.n_vocab);
+  }
+
+  const int n_threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto pool = std::make_shared<ThreadPool>(n_threads);
+  uint64_t tensor_index = 0;
+  auto add_matrix = [&](const std::string& name, GgmlType type, int64_t n_cols, int64_t n_rows, float std_dev) {
+    const uint64_t tensor_seed = o.seed * 0x100000001B3ull + (++tensor_index) * 0x9E3779B97F4A7C15ull;
+    const auto row_bytes = *ggml_row_bytes(type, static_cast<uint64_t>(n_cols));
+    return w.add_tensor(name, type, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)},
+                        [=](uint64_t first_row, uint64_t rows, std::span<uint8_t> out) {
+                          pool->parallel_for(static_cast<int64_t>(rows), [&](int64_t b, int64_t e, int) {
+                            std::vector<float> tmp(static_cast<size_t>(n_cols));
+                            for (int64_t r = b; r < e; ++r) {
+                              random_row(tensor_seed ^ ((first_row + static_cast<uint64_t>(r)) * 0xD1B54A32D192ED03ull),
+                                         std_dev, tmp.data(), n_cols);
+                              quantize_row(type, tmp.data(), out.data() + static_cast<uint64_t>(r) * row_bytes, n_cols);
+                            }
+                          });
+                        });
+  };
+  auto add_vector = [&](const std::string& name, std::vector<float> values) {
+    auto data = std::make_shared<std::vector<float>>(std::move(values));
+    const int64_t n = static_cast<int64_t>(data->size());
+    return w.add_tensor(name, GgmlType::f32, {static_cast<uint64_t>(n)},
+                        [data](uint64_t, uint64_t, std::span<uint8_t> out) {
+                          std::memcpy(out.data(), data->data(), out.size());
+                        });
+  };
+
+  const float std_dev = 0.02f;
+  LANEWAY_TRY(add_matrix("token_embd.weight", mix.base, hp.n_embd, hp.n_vocab, std_dev));
+  LANEWAY_TRY(add_vector("output_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
+  if (!hp.tied_output) LANEWAY_TRY(add_matrix("output.weight", mix.output, hp.n_embd, hp.n_vocab, std_dev));
+  if (o.shape.llama3_rope_factors) {
+    // Llama 3.1 scaling (factor 8, low/high frequency factors 1 and 4, original context 8192).
+    std::vector<float> factors(static_cast<size_t>(hp.rope_dim / 2));
+    for (size_t i = 0; i < factors.size(); ++i) {
+      const double freq = std::pow(hp.rope_freq_base, -2.0 * double(i) / double(hp.rope_dim));
+      const double wavelen = 2.0 * M_PI / freq;
+      const double low_wavelen = 8192.0 / 1.0, high_wavelen = 8192.0 / 4.0;
+      if (wavelen < high_wavelen) factors[i] = 1.0f;
+      else if (wavelen > low_wavelen) factors[i] = 8.0f;
+      else {
+        const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+        factors[i] = static_cast<float>(1.0 / ((1.0 - smooth) / 8.0 + smooth));
+      }
+    }
+    LANEWAY_TRY(add_vector("rope_freqs.weight", std::move(factors)));
+  }
+  for (int64_t i = 0; i < hp.n_layer; ++i) {
+    const std::string blk = "blk." + std::to_string(i) + ".";
+    const GgmlType more = use_more_bits(i, hp.n_layer) ? mix.more_bits : mix.base;
+    LANEWAY_TRY(add_vector(blk + "attn_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
+    LANEWAY_TRY(add_matrix(blk + "attn_q.weight", mix.base, hp.n_embd, hp.n_embd_q(), std_dev));
+    LANEWAY_TRY(add_matrix(blk + "attn_k.weight", mix.base, hp.n_embd, hp.n_embd_kv(), std_dev));
+    LANEWAY_TRY(add_matrix(blk + "attn_v.weight", more, hp.n_embd, hp.n_embd_kv(), std_dev));
+    LANEWAY_TRY(add_matrix(blk + "attn_output.weight", mix.base, hp.n_embd_q(), hp.n_embd, std_dev));
+    LANEWAY_TRY(add_vector(blk + "ffn_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
+    LANEWAY_TRY(add_matrix(blk + "ffn_gate.weight", mix.base, hp.n_embd, hp.n_ff, std_dev));
+    LANEWAY_TRY(add_matrix(blk + "ffn_up.weight", mix.base, hp.n_embd, hp.n_ff, std_dev));
+    LANEWAY_TRY(add_matrix(blk + "ffn_down.weight", more, hp.n_ff, hp.n_embd, std_dev));
+  }
+  return w.write_file(out_path);
+}
+
+}  // namespace laneway

@@ -1,0 +1,32 @@
+// WeightBinder: finds tensors by name and checks their shapes and types
+// while an architecture binds its weights. Errors name the tensor.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "model/weights.h"
+
+namespace laneway {
+
+// Whether the engine can compute with weights of this type.
+bool engine_supports_weight_type(GgmlType type);
+
+class WeightBinder {
+ public:
+  // Converted vectors are kept in weights.owned_f32.
+  WeightBinder(const GgufModel& model, ModelWeights& weights) : model_(model), weights_(weights) {}
+
+  bool has(const std::string& name) const { return model_.find_tensor(name) != nullptr; }
+  // A 2-D matrix with rows of n_cols elements; n_rows < 0 accepts any row count.
+  Result<WeightMatrix> matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const;
+  // A 1-D vector of n values as f32: a view when stored as F32, else converted.
+  Result<const float*> vector_f32(const std::string& name, int64_t n) const;
+
+ private:
+  const GgufModel& model_;
+  ModelWeights& weights_;
+};
+
+}  // namespace laneway
