@@ -15,7 +15,7 @@ void register_synth(CLI::App& app, int& exit_code) {
     std::string out;
     std::string tokenizer;
     int64_t ctx = 0;
-    int64_t layers = 0;
+    int64_t layers = 0, embd = 0, heads = 0, kv_heads = 0, ff = 0, vocab = 0;
     uint64_t seed = 1;
     int threads = 0;
   };
@@ -28,7 +28,12 @@ void register_synth(CLI::App& app, int& exit_code) {
   cmd->add_option("-o,--output", f->out, "Output GGUF path")->required();
   cmd->add_option("--tokenizer", f->tokenizer, "Copy the tokenizer from this GGUF (default: a built-in one)");
   cmd->add_option("--ctx", f->ctx, "context_length to write (default: the shape's)");
-  cmd->add_option("--layers", f->layers, "Number of blocks (default: the shape's)");
+  cmd->add_option("--layers", f->layers, "Override: number of blocks");
+  cmd->add_option("--embd", f->embd, "Override: embedding width");
+  cmd->add_option("--heads", f->heads, "Override: attention heads");
+  cmd->add_option("--kv-heads", f->kv_heads, "Override: KV heads");
+  cmd->add_option("--ff", f->ff, "Override: feed-forward width");
+  cmd->add_option("--vocab", f->vocab, "Override: vocabulary size (built-in tokenizer)");
   cmd->add_option("--seed", f->seed, "Random seed");
   cmd->add_option("-t,--threads", f->threads, "Threads (0 = all)");
   cmd->callback([f, &exit_code] {
@@ -44,6 +49,11 @@ void register_synth(CLI::App& app, int& exit_code) {
     o.tokenizer_path = f->tokenizer;
     o.n_ctx = f->ctx;
     o.n_layer = f->layers;
+    o.n_embd = f->embd;
+    o.n_head = f->heads;
+    o.n_head_kv = f->kv_heads;
+    o.n_ff = f->ff;
+    o.n_vocab = f->vocab;
     o.seed = f->seed;
     o.n_threads = f->threads;
     Status st = synth_model(o, f->out);

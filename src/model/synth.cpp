@@ -108,6 +108,18 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   ModelHparams hp = o.shape.hparams;
   if (o.n_layer > 0) hp.n_layer = o.n_layer;
   if (o.n_ctx > 0) hp.n_ctx_train = o.n_ctx;
+  if (o.n_embd > 0) hp.n_embd = o.n_embd;
+  if (o.n_head > 0) hp.n_head = o.n_head;
+  if (o.n_head_kv > 0) hp.n_head_kv = o.n_head_kv;
+  if (o.n_ff > 0) hp.n_ff = o.n_ff;
+  if (o.n_vocab > 0) hp.n_vocab = o.n_vocab;
+  if (hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_embd % hp.n_head != 0 || hp.n_head % hp.n_head_kv != 0) {
+    return invalid_argument_error("{} heads ({} KV heads) do not divide an embedding of {}", hp.n_head, hp.n_head_kv,
+                                  hp.n_embd);
+  }
+  hp.head_dim = hp.n_embd / hp.n_head;
+  hp.rope_dim = hp.head_dim;
+  if (hp.n_vocab < 259) return invalid_argument_error("vocabulary of {} is too small (at least 259)", hp.n_vocab);
   LANEWAY_ASSIGN_OR_RETURN(TypeMix mix, parse_type_mix(o.type));
 
   GgufWriter w;

@@ -17,8 +17,14 @@ struct SynthOptions {
   // Copy tokenizer.* metadata from this GGUF; empty = a built-in SentencePiece-style
   // vocabulary of the shape's size.
   std::string tokenizer_path;
-  int64_t n_ctx = 0;     // context_length written to the file; 0 = the shape's
-  int64_t n_layer = 0;   // 0 = the shape's block count
+  // Overrides of the shape (0 = the shape's value), for test models.
+  int64_t n_ctx = 0;     // context_length written to the file
+  int64_t n_layer = 0;
+  int64_t n_embd = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t n_ff = 0;
+  int64_t n_vocab = 0;   // built-in tokenizer size
   uint64_t seed = 1;
   int n_threads = 0;     // 0 = all hardware threads
 };
