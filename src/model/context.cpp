@@ -75,6 +75,22 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
 
 ForwardContext::~ForwardContext() = default;
 
+uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOptions& o, int64_t n_outputs) {
+  const auto b = static_cast<uint64_t>(o.n_batch);
+  // x, h, out_rows: n_embd; q, attn: n_embd_q; k, v: n_embd_kv; gate, up: n_ff; rope table: rope_dim.
+  const uint64_t per_token = 3 * static_cast<uint64_t>(hp.n_embd) + 2 * static_cast<uint64_t>(hp.n_embd_q()) +
+                             2 * static_cast<uint64_t>(hp.n_embd_kv()) + 2 * static_cast<uint64_t>(hp.n_ff) +
+                             static_cast<uint64_t>(hp.rope_dim);
+  const uint64_t activations = b * per_token * sizeof(float) + b * (sizeof(TokenSlot) + sizeof(int32_t));
+  const int n_threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
+  const uint64_t backend = static_cast<uint64_t>(n_threads) * CpuBackend::scratch_floats_per_thread(max_width) *
+                           sizeof(float);
+  const uint64_t positions = static_cast<uint64_t>(o.n_ctx) * sizeof(int64_t);
+  const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);
+  return activations + backend + positions + logits;
+}
+
 void ForwardContext::compute_rope(const TokenSlot* slots, int64_t n_tokens) {
   const int64_t half = static_cast<int64_t>(rope_inv_freq_.size());
   float* out = scratch_.rope_cos_sin.data();

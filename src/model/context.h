@@ -53,6 +53,12 @@ struct ContextOptions {
 class ForwardContext {
  public:
   static Result<std::unique_ptr<ForwardContext>> create(const Model& model, const ContextOptions& options);
+
+  // Bytes of scratch buffers (activations, backend tiles, cell positions)
+  // a context with these options allocates besides its KV cache, for
+  // n_outputs rows of logits at once. The memory planner uses this same
+  // function, so its bill and the real allocation cannot drift apart.
+  static uint64_t compute_bytes(const ModelHparams& hp, const ContextOptions& options, int64_t n_outputs = 1);
   ~ForwardContext();
 
   // Evaluates the batch. On error nothing of the batch stays in the cache.

@@ -7,39 +7,11 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
+#include "model/tensor_layout.h"
 #include "quant/quant.h"
 
 namespace laneway {
 namespace {
-
-// The tensor types a named mix gives each tensor (llama-quantize's scheme
-// for the common mixes: more bits for attn_v / ffn_down in the first and
-// last eighth of the layers and every third one between, Q6_K output).
-struct TypeMix {
-  GgmlType base = GgmlType::q4_0;
-  GgmlType output = GgmlType::q6_k;
-  GgmlType more_bits = GgmlType::q4_0;  // attn_v / ffn_down in the "more bits" layers
-  bool is_mix = false;
-};
-
-Result<TypeMix> parse_type_mix(const std::string& name) {
-  TypeMix m;
-  if (name == "Q4_K_M" || name == "q4_k_m") return TypeMix{GgmlType::q4_k, GgmlType::q6_k, GgmlType::q6_k, true};
-  if (name == "Q5_K_M" || name == "q5_k_m") return TypeMix{GgmlType::q5_k, GgmlType::q6_k, GgmlType::q6_k, true};
-  auto t = ggml_type_from_name(name);
-  if (!t) return invalid_argument_error("unknown type \"{}\" (a ggml type such as Q4_0, F16, or Q4_K_M / Q5_K_M)", name);
-  m.base = *t;
-  m.more_bits = *t;
-  // Like llama-quantize: the output matrix keeps at least Q6_K precision.
-  const bool high = *t == GgmlType::f32 || *t == GgmlType::f16 || *t == GgmlType::bf16 || *t == GgmlType::q8_0 ||
-                    *t == GgmlType::q6_k;
-  m.output = high ? *t : GgmlType::q6_k;
-  return m;
-}
-
-bool use_more_bits(int64_t layer, int64_t n_layer) {
-  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
-}
 
 uint64_t splitmix64(uint64_t& s) {
   uint64_t z = (s += 0x9E3779B97F4A7C15ull);
@@ -59,6 +31,26 @@ void random_row(uint64_t seed, float std_dev, float* out, int64_t n) {
     out[i] = static_cast<float>(r * std::cos(2.0 * M_PI * u2));
     if (i + 1 < n) out[i + 1] = static_cast<float>(r * std::sin(2.0 * M_PI * u2));
   }
+}
+
+// Llama 3.1 rope scaling (factor 8, low/high frequency factors 1 and 4,
+// original context 8192) as per-frequency divisors.
+std::vector<float> llama3_rope_factors(const ModelHparams& hp) {
+  std::vector<float> factors(static_cast<size_t>(hp.rope_dim / 2));
+  const double low_wavelen = 8192.0 / 1.0, high_wavelen = 8192.0 / 4.0;
+  for (size_t i = 0; i < factors.size(); ++i) {
+    const double freq = std::pow(hp.rope_freq_base, -2.0 * double(i) / double(hp.rope_dim));
+    const double wavelen = 2.0 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      factors[i] = 1.0f;
+    } else if (wavelen > low_wavelen) {
+      factors[i] = 8.0f;
+    } else {
+      const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
+      factors[i] = static_cast<float>(1.0 / ((1.0 - smooth) / 8.0 + smooth));
+    }
+  }
+  return factors;
 }
 
 void add_builtin_tokenizer(GgufWriter& w, int64_t n_vocab) {
@@ -177,37 +169,14 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   };
 
   const float std_dev = 0.02f;
-  LANEWAY_TRY(add_matrix("token_embd.weight", mix.base, hp.n_embd, hp.n_vocab, std_dev));
-  LANEWAY_TRY(add_vector("output_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
-  if (!hp.tied_output) LANEWAY_TRY(add_matrix("output.weight", mix.output, hp.n_embd, hp.n_vocab, std_dev));
-  if (o.shape.llama3_rope_factors) {
-    // Llama 3.1 scaling (factor 8, low/high frequency factors 1 and 4, original context 8192).
-    std::vector<float> factors(static_cast<size_t>(hp.rope_dim / 2));
-    for (size_t i = 0; i < factors.size(); ++i) {
-      const double freq = std::pow(hp.rope_freq_base, -2.0 * double(i) / double(hp.rope_dim));
-      const double wavelen = 2.0 * M_PI / freq;
-      const double low_wavelen = 8192.0 / 1.0, high_wavelen = 8192.0 / 4.0;
-      if (wavelen < high_wavelen) factors[i] = 1.0f;
-      else if (wavelen > low_wavelen) factors[i] = 8.0f;
-      else {
-        const double smooth = (8192.0 / wavelen - 1.0) / (4.0 - 1.0);
-        factors[i] = static_cast<float>(1.0 / ((1.0 - smooth) / 8.0 + smooth));
-      }
+  for (const PlannedTensor& t : llama_tensor_layout(hp, mix, o.shape.llama3_rope_factors)) {
+    if (!t.is_vector) {
+      LANEWAY_TRY(add_matrix(t.name, t.type, t.n_cols, t.n_rows, std_dev));
+    } else if (t.name == "rope_freqs.weight") {
+      LANEWAY_TRY(add_vector(t.name, llama3_rope_factors(hp)));
+    } else {
+      LANEWAY_TRY(add_vector(t.name, std::vector<float>(static_cast<size_t>(t.n_cols), 1.0f)));  // norms
     }
-    LANEWAY_TRY(add_vector("rope_freqs.weight", std::move(factors)));
-  }
-  for (int64_t i = 0; i < hp.n_layer; ++i) {
-    const std::string blk = "blk." + std::to_string(i) + ".";
-    const GgmlType more = use_more_bits(i, hp.n_layer) ? mix.more_bits : mix.base;
-    LANEWAY_TRY(add_vector(blk + "attn_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
-    LANEWAY_TRY(add_matrix(blk + "attn_q.weight", mix.base, hp.n_embd, hp.n_embd_q(), std_dev));
-    LANEWAY_TRY(add_matrix(blk + "attn_k.weight", mix.base, hp.n_embd, hp.n_embd_kv(), std_dev));
-    LANEWAY_TRY(add_matrix(blk + "attn_v.weight", more, hp.n_embd, hp.n_embd_kv(), std_dev));
-    LANEWAY_TRY(add_matrix(blk + "attn_output.weight", mix.base, hp.n_embd_q(), hp.n_embd, std_dev));
-    LANEWAY_TRY(add_vector(blk + "ffn_norm.weight", std::vector<float>(static_cast<size_t>(hp.n_embd), 1.0f)));
-    LANEWAY_TRY(add_matrix(blk + "ffn_gate.weight", mix.base, hp.n_embd, hp.n_ff, std_dev));
-    LANEWAY_TRY(add_matrix(blk + "ffn_up.weight", mix.base, hp.n_embd, hp.n_ff, std_dev));
-    LANEWAY_TRY(add_matrix(blk + "ffn_down.weight", more, hp.n_ff, hp.n_embd, std_dev));
   }
   return w.write_file(out_path);
 }

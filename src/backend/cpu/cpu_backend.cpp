@@ -13,7 +13,7 @@ CpuBackend::CpuBackend(int n_threads, int64_t max_width)
     : pool_(n_threads),
       max_width_(max_width),
       // matmul tile + attention buffers (k row, v row, accumulator, scores)
-      scratch_per_thread_(static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock)) {
+      scratch_per_thread_(scratch_floats_per_thread(max_width)) {
   scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
 }
 

@@ -35,6 +35,10 @@ class CpuBackend final : public Backend {
   void add(float* x, const float* y, int64_t n) override;
 
   ThreadPool& pool() { return pool_; }
+  // Scratch each thread needs for rows up to max_width wide.
+  static size_t scratch_floats_per_thread(int64_t max_width) {
+    return static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock);
+  }
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
