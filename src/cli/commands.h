@@ -14,5 +14,7 @@ inline constexpr int kExitBadInput = 2;
 void register_inspect(CLI::App& app, int& exit_code);
 void register_eval(CLI::App& app, int& exit_code);
 void register_synth(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
+void register_tokenize(CLI::App& app, int& exit_code);  // tokenize + detokenize
 
 }  // namespace laneway::cli

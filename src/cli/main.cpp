@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   laneway::cli::register_inspect(app, exit_code);
   laneway::cli::register_eval(app, exit_code);
   laneway::cli::register_synth(app, exit_code);
+  laneway::cli::register_bench(app, exit_code);
+  laneway::cli::register_tokenize(app, exit_code);
 
   try {
     app.parse(argc, argv);
