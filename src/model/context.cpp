@@ -43,7 +43,8 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
   LANEWAY_ASSIGN_OR_RETURN(ctx->kv_, KvCache::create(kvc));
 
   const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
-  ctx->backends_.push_back(std::make_unique<CpuBackend>(o.n_threads, max_width));
+  LANEWAY_ASSIGN_OR_RETURN(CpuIsa isa, select_cpu_isa());
+  ctx->backends_.push_back(std::make_unique<CpuBackend>(o.n_threads, max_width, o.n_batch, isa));
   ctx->layer_backends_.assign(static_cast<size_t>(hp.n_layer), ctx->backends_.front().get());
 
   const auto b = static_cast<size_t>(o.n_batch);
@@ -84,8 +85,9 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
   const uint64_t activations = b * per_token * sizeof(float) + b * (sizeof(TokenSlot) + sizeof(int32_t));
   const int n_threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
-  const uint64_t backend = static_cast<uint64_t>(n_threads) * CpuBackend::scratch_floats_per_thread(max_width) *
-                           sizeof(float);
+  const uint64_t backend =
+      static_cast<uint64_t>(n_threads) * CpuBackend::scratch_floats_per_thread(max_width) * sizeof(float) +
+      CpuBackend::activation_bytes(max_width, o.n_batch);
   const uint64_t positions = static_cast<uint64_t>(o.n_ctx) * sizeof(int64_t);
   const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);
   return activations + backend + positions + logits;

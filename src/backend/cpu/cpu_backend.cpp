@@ -9,12 +9,15 @@
 
 namespace laneway {
 
-CpuBackend::CpuBackend(int n_threads, int64_t max_width)
+CpuBackend::CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, CpuIsa isa)
     : pool_(n_threads),
       max_width_(max_width),
       // matmul tile + attention buffers (k row, v row, accumulator, scores)
-      scratch_per_thread_(scratch_floats_per_thread(max_width)) {
+      scratch_per_thread_(scratch_floats_per_thread(max_width)),
+      kernels_(&cpu_kernels(isa)),
+      max_tokens_(max_tokens) {
   scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
+  act_q8_.resize(activation_bytes(max_width, max_tokens));
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -28,6 +31,54 @@ void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t
 }
 
 void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % kQ8Block == 0 && n_tokens <= max_tokens_;
+  if (fast) {
+    matmul_fast(w, x, n_tokens, y);
+  } else {
+    matmul_generic(w, x, n_tokens, y);
+  }
+}
+
+void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  const int64_t n_cols = w.n_cols;
+  const int64_t n_rows = w.n_rows;
+  const bool q8 = cpu_uses_q8_activations(w.type);
+  const uint64_t act_row_bytes = static_cast<uint64_t>(n_cols / kQ8Block) * kQ8BlockBytes;
+  if (q8) {
+    pool_.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; ++t) kernels_->quantize_q8_0(x + t * n_cols, act_q8_.data() + t * act_row_bytes, n_cols);
+    });
+  }
+  const int64_t n_tiles = (n_rows + kFastTileRows - 1) / kFastTileRows;
+  pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int) {
+    float out[kMaxActs];
+    const uint8_t* acts_q8[kMaxActs];
+    const float* acts_f[kMaxActs];
+    for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+      const int64_t r0 = tile * kFastTileRows;
+      const int64_t r1 = std::min(n_rows, r0 + kFastTileRows);
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxActs) {
+        const int n_act = static_cast<int>(std::min<int64_t>(kMaxActs, n_tokens - t0));
+        for (int j = 0; j < n_act; ++j) {
+          acts_q8[j] = act_q8_.data() + (t0 + j) * act_row_bytes;
+          acts_f[j] = x + (t0 + j) * n_cols;
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+          const uint8_t* row = w.row(r);
+          switch (w.type) {
+            case GgmlType::q8_0: kernels_->dot_q8_0(row, acts_q8, n_act, n_cols, out); break;
+            case GgmlType::q4_0: kernels_->dot_q4_0(row, acts_q8, n_act, n_cols, out); break;
+            case GgmlType::f16: kernels_->dot_f16(row, acts_f, n_act, n_cols, out); break;
+            default: kernels_->dot_f32(row, acts_f, n_act, n_cols, out); break;
+          }
+          for (int j = 0; j < n_act; ++j) y[(t0 + j) * n_rows + r] = out[j];
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t n_cols = w.n_cols;
   const int64_t n_rows = w.n_rows;
   const int64_t n_tiles = (n_rows + kTileRows - 1) / kTileRows;

@@ -9,14 +9,16 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels.h"
 #include "core/thread_pool.h"
 
 namespace laneway {
 
 class CpuBackend final : public Backend {
  public:
-  // max_width: the widest activation row (buffers are sized once, here).
-  CpuBackend(int n_threads, int64_t max_width);
+  // max_width: the widest activation row; max_tokens: the most tokens per
+  // op (buffers are sized once, here). isa picks the kernels.
+  CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, CpuIsa isa);
   ~CpuBackend() override;
 
   std::string_view name() const override { return "cpu"; }
@@ -35,6 +37,12 @@ class CpuBackend final : public Backend {
   void add(float* x, const float* y, int64_t n) override;
 
   ThreadPool& pool() { return pool_; }
+  CpuIsa isa() const { return kernels_->isa; }
+  // Bytes of Q8_0 activations kept for up to max_tokens rows.
+  static uint64_t activation_bytes(int64_t max_width, int64_t max_tokens) {
+    return static_cast<uint64_t>(max_tokens) * static_cast<uint64_t>((max_width + kQ8Block - 1) / kQ8Block) *
+           kQ8BlockBytes;
+  }
   // Scratch each thread needs for rows up to max_width wide.
   static size_t scratch_floats_per_thread(int64_t max_width) {
     return static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock);
@@ -42,16 +50,23 @@ class CpuBackend final : public Backend {
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
+  // Weight rows per task on the fast path (their activations stay in L1).
+  static constexpr int64_t kFastTileRows = 16;
   // Keys per attention reduction block.
   static constexpr int64_t kAttentionBlock = 32;
 
  private:
   float* thread_scratch(int thread) { return scratch_.data() + static_cast<size_t>(thread) * scratch_per_thread_; }
+  void matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
+  void matmul_fast(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
 
   ThreadPool pool_;
   int64_t max_width_;
   size_t scratch_per_thread_;
   std::vector<float> scratch_;
+  const CpuKernels* kernels_;
+  std::vector<uint8_t> act_q8_;  // [max_tokens][max_width / 32 blocks]
+  int64_t max_tokens_;
 };
 
 }  // namespace laneway

@@ -1,0 +1,18 @@
+// CPU instruction-set levels the kernels are compiled for, chosen at run
+// time: the best the CPU supports, or LANEWAY_ISA=scalar|avx2|avx512.
+#pragma once
+
+#include <string_view>
+
+#include "core/status.h"
+
+namespace laneway {
+
+enum class CpuIsa { scalar, avx2, avx512 };
+
+std::string_view cpu_isa_name(CpuIsa isa);
+bool cpu_supports(CpuIsa isa);
+// LANEWAY_ISA when set (an error if unknown or this CPU lacks it), else the best level.
+Result<CpuIsa> select_cpu_isa();
+
+}  // namespace laneway

@@ -1,0 +1,13 @@
+#include "backend/cpu/kernels.h"
+
+namespace laneway {
+
+const CpuKernels& cpu_kernels(CpuIsa isa) {
+#if defined(__x86_64__)
+  if (isa == CpuIsa::avx512) return cpu_detail::avx512_kernels();
+  if (isa == CpuIsa::avx2) return cpu_detail::avx2_kernels();
+#endif
+  return cpu_detail::scalar_kernels();
+}
+
+}  // namespace laneway

@@ -1,0 +1,11 @@
+// AVX2 + FMA + F16C kernels (this file is compiled with those flags only).
+#include "backend/cpu/kernels_x86.h"
+
+namespace laneway::cpu_detail {
+
+const CpuKernels& avx2_kernels() {
+  static const CpuKernels k{CpuIsa::avx2, x86_quantize_q8_0, x86_dot_q8_0, x86_dot_q4_0, x86_dot_f16, x86_dot_f32};
+  return k;
+}
+
+}  // namespace laneway::cpu_detail

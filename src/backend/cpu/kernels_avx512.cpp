@@ -1,0 +1,13 @@
+// AVX-512 (F/BW/VL/VNNI) kernels (this file is compiled with those flags only).
+#include "backend/cpu/kernels_x86.h"
+
+static_assert(LANEWAY_X86_AVX512, "kernels_avx512.cpp must be compiled with AVX-512 VNNI flags");
+
+namespace laneway::cpu_detail {
+
+const CpuKernels& avx512_kernels() {
+  static const CpuKernels k{CpuIsa::avx512, x86_quantize_q8_0, x86_dot_q8_0, x86_dot_q4_0, x86_dot_f16, x86_dot_f32};
+  return k;
+}
+
+}  // namespace laneway::cpu_detail
