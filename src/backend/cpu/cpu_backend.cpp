@@ -49,14 +49,16 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
       for (int64_t t = b; t < e; ++t) kernels_->quantize_q8_0(x + t * n_cols, act_q8_.data() + t * act_row_bytes, n_cols);
     });
   }
-  const int64_t n_tiles = (n_rows + kFastTileRows - 1) / kFastTileRows;
+  // Rows per tile: their bytes stay in L1 next to a group of activations.
+  const int64_t tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kFastTileBytes / w.row_bytes), 1, 64);
+  const int64_t n_tiles = (n_rows + tile_rows - 1) / tile_rows;
   pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int) {
     float out[kMaxActs];
     const uint8_t* acts_q8[kMaxActs];
     const float* acts_f[kMaxActs];
     for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
-      const int64_t r0 = tile * kFastTileRows;
-      const int64_t r1 = std::min(n_rows, r0 + kFastTileRows);
+      const int64_t r0 = tile * tile_rows;
+      const int64_t r1 = std::min(n_rows, r0 + tile_rows);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxActs) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActs, n_tokens - t0));
         for (int j = 0; j < n_act; ++j) {

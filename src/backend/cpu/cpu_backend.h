@@ -50,8 +50,9 @@ class CpuBackend final : public Backend {
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
-  // Weight rows per task on the fast path (their activations stay in L1).
-  static constexpr int64_t kFastTileRows = 16;
+  // Bytes of weight rows per task on the fast path (they stay in L1 while
+  // each group of activations passes over them).
+  static constexpr uint64_t kFastTileBytes = 16 * 1024;
   // Keys per attention reduction block.
   static constexpr int64_t kAttentionBlock = 32;
 

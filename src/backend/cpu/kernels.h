@@ -28,6 +28,8 @@ struct CpuKernels {
   void (*dot_q4_0)(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out);
   void (*dot_f16)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
   void (*dot_f32)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
+  // dst[0..n) = f16 values at src, as f32.
+  void (*f16_to_f32)(const uint8_t* src, float* dst, int64_t n);
 };
 
 const CpuKernels& cpu_kernels(CpuIsa isa);

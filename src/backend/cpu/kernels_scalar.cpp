@@ -73,10 +73,12 @@ void dot_f32(const uint8_t* row, const float* const* act, int n_act, int64_t n, 
   });
 }
 
+void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(GgmlType::f16, src, dst, n); }
+
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels k{CpuIsa::scalar, quantize_q8_0, dot_q8_0, dot_q4_0, dot_f16, dot_f32};
+  static const CpuKernels k{CpuIsa::scalar, quantize_q8_0, dot_q8_0, dot_q4_0, dot_f16, dot_f32, f16_to_f32};
   return k;
 }
 

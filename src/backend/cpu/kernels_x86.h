@@ -143,6 +143,12 @@ inline float x86_load1_f32(const uint8_t* row, int64_t i) {
   return f;
 }
 
+inline void x86_f16_to_f32(const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, x86_load8_f16(src, i));
+  for (; i < n; ++i) dst[i] = x86_load1_f16(src, i);
+}
+
 // Dispatch n_act (1..kMaxActs) to the template instance.
 #define LANEWAY_X86_DISPATCH(call_n)        \
   switch (n_act) {                          \
