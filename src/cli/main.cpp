@@ -8,12 +8,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "laneway 0.1.0");
   int exit_code = laneway::cli::kExitOk;
+  // LANEWAY_NO_CMD_<NAME> is defined when a module is left out of the build
+  // (LANEWAY_SKIP_MODULES); a normal build registers every command.
 
   laneway::cli::register_inspect(app, exit_code);
   laneway::cli::register_eval(app, exit_code);
   laneway::cli::register_synth(app, exit_code);
   laneway::cli::register_bench(app, exit_code);
+#ifndef LANEWAY_NO_CMD_TOKENIZE
   laneway::cli::register_tokenize(app, exit_code);
+#endif
 
   try {
     app.parse(argc, argv);
