@@ -15,6 +15,7 @@ void register_inspect(CLI::App& app, int& exit_code);
 void register_eval(CLI::App& app, int& exit_code);
 void register_synth(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
+void register_run(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);  // tokenize + detokenize
 
 }  // namespace laneway::cli

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   laneway::cli::register_eval(app, exit_code);
   laneway::cli::register_synth(app, exit_code);
   laneway::cli::register_bench(app, exit_code);
+#ifndef LANEWAY_NO_CMD_RUN
+  laneway::cli::register_run(app, exit_code);
+#endif
 #ifndef LANEWAY_NO_CMD_TOKENIZE
   laneway::cli::register_tokenize(app, exit_code);
 #endif

@@ -18,6 +18,7 @@ CpuBackend::CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, Cpu
       max_tokens_(max_tokens) {
   scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
   act_q8_.resize(activation_bytes(max_width, max_tokens));
+  act_sums_.resize(static_cast<size_t>(max_tokens * ((max_width + 15) / 16)));
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -31,7 +32,9 @@ void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t
 }
 
 void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
-  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % kQ8Block == 0 && n_tokens <= max_tokens_;
+  const bool kquant = w.type == GgmlType::q4_k || w.type == GgmlType::q6_k;
+  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % (kquant ? 256 : kQ8Block) == 0 &&
+                    n_tokens <= max_tokens_;
   if (fast) {
     matmul_fast(w, x, n_tokens, y);
   } else {
@@ -46,7 +49,10 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
   const uint64_t act_row_bytes = static_cast<uint64_t>(n_cols / kQ8Block) * kQ8BlockBytes;
   if (q8) {
     pool_.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
-      for (int64_t t = b; t < e; ++t) kernels_->quantize_q8_0(x + t * n_cols, act_q8_.data() + t * act_row_bytes, n_cols);
+      for (int64_t t = b; t < e; ++t) {
+        kernels_->quantize_q8_0(x + t * n_cols, act_q8_.data() + t * act_row_bytes, act_sums_.data() + t * (n_cols / 16),
+                                n_cols);
+      }
     });
   }
   // Rows per tile: their bytes stay in L1 next to a group of activations.
@@ -55,6 +61,7 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
   pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int) {
     float out[kMaxActs];
     const uint8_t* acts_q8[kMaxActs];
+    const int16_t* acts_sums[kMaxActs];
     const float* acts_f[kMaxActs];
     for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
       const int64_t r0 = tile * tile_rows;
@@ -63,6 +70,7 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActs, n_tokens - t0));
         for (int j = 0; j < n_act; ++j) {
           acts_q8[j] = act_q8_.data() + (t0 + j) * act_row_bytes;
+          acts_sums[j] = act_sums_.data() + (t0 + j) * (n_cols / 16);
           acts_f[j] = x + (t0 + j) * n_cols;
         }
         for (int64_t r = r0; r < r1; ++r) {
@@ -70,6 +78,8 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
           switch (w.type) {
             case GgmlType::q8_0: kernels_->dot_q8_0(row, acts_q8, n_act, n_cols, out); break;
             case GgmlType::q4_0: kernels_->dot_q4_0(row, acts_q8, n_act, n_cols, out); break;
+            case GgmlType::q4_k: kernels_->dot_q4_k(row, acts_q8, acts_sums, n_act, n_cols, out); break;
+            case GgmlType::q6_k: kernels_->dot_q6_k(row, acts_q8, acts_sums, n_act, n_cols, out); break;
             case GgmlType::f16: kernels_->dot_f16(row, acts_f, n_act, n_cols, out); break;
             default: kernels_->dot_f32(row, acts_f, n_act, n_cols, out); break;
           }

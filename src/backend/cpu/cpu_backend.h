@@ -41,7 +41,8 @@ class CpuBackend final : public Backend {
   // Bytes of Q8_0 activations kept for up to max_tokens rows.
   static uint64_t activation_bytes(int64_t max_width, int64_t max_tokens) {
     return static_cast<uint64_t>(max_tokens) * static_cast<uint64_t>((max_width + kQ8Block - 1) / kQ8Block) *
-           kQ8BlockBytes;
+               kQ8BlockBytes +
+           static_cast<uint64_t>(max_tokens) * static_cast<uint64_t>((max_width + 15) / 16) * sizeof(int16_t);
   }
   // Scratch each thread needs for rows up to max_width wide.
   static size_t scratch_floats_per_thread(int64_t max_width) {
@@ -66,7 +67,8 @@ class CpuBackend final : public Backend {
   size_t scratch_per_thread_;
   std::vector<float> scratch_;
   const CpuKernels* kernels_;
-  std::vector<uint8_t> act_q8_;  // [max_tokens][max_width / 32 blocks]
+  std::vector<uint8_t> act_q8_;     // [max_tokens][max_width / 32 blocks]
+  std::vector<int16_t> act_sums_;   // [max_tokens][max_width / 16]: sums of 16 quantized values
   int64_t max_tokens_;
 };
 

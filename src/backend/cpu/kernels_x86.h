@@ -46,7 +46,7 @@ inline __m256i x86_dot_u8s8(__m256i a, __m256i b) {
 #endif
 }
 
-inline void x86_quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
+inline void x86_quantize_q8_0(const float* x, uint8_t* out, int16_t* sums, int64_t n) {
   const __m256 sign_mask = _mm256_set1_ps(-0.0f);
   for (int64_t b = 0; b < n / kQ8Block; ++b) {
     const float* xb = x + b * kQ8Block;
@@ -76,7 +76,99 @@ inline void x86_quantize_q8_0(const float* x, uint8_t* out, int64_t n) {
     __m256i p = _mm256_packs_epi16(p01, p23);
     p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + 2), p);
+    if (sums != nullptr) {
+      const auto* q8 = reinterpret_cast<const int8_t*>(blk + 2);
+      int s0 = 0, s1 = 0;
+      for (int i = 0; i < 16; ++i) {
+        s0 += q8[i];
+        s1 += q8[16 + i];
+      }
+      sums[2 * b] = static_cast<int16_t>(s0);
+      sums[2 * b + 1] = static_cast<int16_t>(s1);
+    }
   }
+}
+
+// Q4_K rows (8 groups of 32 unsigned 4-bit values per 256) x Q8_0 activations.
+template <int N>
+inline void x86_dot_q4_k_n(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int64_t n,
+                           float* out) {
+  __m256 acc[N];
+  float acc_min[N];
+  for (int j = 0; j < N; ++j) {
+    acc[j] = _mm256_setzero_ps();
+    acc_min[j] = 0.0f;
+  }
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  for (int64_t s = 0; s < n / 256; ++s) {
+    const uint8_t* blk = row + s * 144;
+    const float d = x86_load_f16(blk);
+    const float dmin = x86_load_f16(blk + 2);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+      const __m256i halves[2] = {_mm256_and_si256(raw, low_mask),
+                                 _mm256_and_si256(_mm256_srli_epi16(raw, 4), low_mask)};
+      for (int h = 0; h < 2; ++h) {
+        const int g = 2 * c + h;
+        uint8_t sc, m;
+        kquant_scale_min(blk + 4, g, sc, m);
+        const int64_t b = s * 8 + g;
+        for (int j = 0; j < N; ++j) {
+          const uint8_t* ab = act[j] + b * kQ8BlockBytes;
+          const float da = x86_load_f16(ab);
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 2));
+          const __m256i dot = x86_dot_u8s8(halves[h], a);
+          acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc) * da), _mm256_cvtepi32_ps(dot), acc[j]);
+          acc_min[j] += (dmin * static_cast<float>(m) * da) * static_cast<float>(sums[j][2 * b] + sums[j][2 * b + 1]);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = x86_hsum(acc[j]) - acc_min[j];
+}
+
+// Q6_K rows (16 groups of 16 six-bit values, offset 32, per 256) x Q8_0 activations.
+template <int N>
+inline void x86_dot_q6_k_n(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int64_t n,
+                           float* out) {
+  __m256 acc[N];
+  float acc_off[N];
+  for (int j = 0; j < N; ++j) {
+    acc[j] = _mm256_setzero_ps();
+    acc_off[j] = 0.0f;
+  }
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(0x03);
+  for (int64_t s = 0; s < n / 256; ++s) {
+    const uint8_t* blk = row + s * 210;
+    const float d = x86_load_f16(blk + 208);
+    for (int half = 0; half < 2; ++half) {
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * half));
+      const __m256i ql[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * half)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * half + 32))};
+      for (int quad = 0; quad < 4; ++quad) {
+        const __m256i lo = quad >= 2 ? _mm256_and_si256(_mm256_srli_epi16(ql[quad & 1], 4), low_mask)
+                                     : _mm256_and_si256(ql[quad & 1], low_mask);
+        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * quad), two_bits), 4);
+        const __m256i w = _mm256_or_si256(lo, hi);
+        const int g = 4 * half + quad;
+        const float sc_lo = static_cast<float>(q6k_scale(blk, g, 0));
+        const float sc_hi = static_cast<float>(q6k_scale(blk, g, 1));
+        const int64_t b = s * 8 + g;
+        for (int j = 0; j < N; ++j) {
+          const uint8_t* ab = act[j] + b * kQ8BlockBytes;
+          const float dd = d * x86_load_f16(ab);
+          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 2));
+          const __m256i dot = x86_dot_u8s8(w, a);
+          const __m256 scale = _mm256_set_m128(_mm_set1_ps(dd * sc_hi), _mm_set1_ps(dd * sc_lo));
+          acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), acc[j]);
+          acc_off[j] += (dd * sc_lo * 32.0f) * static_cast<float>(sums[j][2 * b]);
+          acc_off[j] += (dd * sc_hi * 32.0f) * static_cast<float>(sums[j][2 * b + 1]);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < N; ++j) out[j] = x86_hsum(acc[j]) - acc_off[j];
 }
 
 // Signed int8 weights of one block -> (|w|, activations with w's signs) dot.
@@ -165,6 +257,18 @@ inline void x86_dot_q8_0(const uint8_t* row, const uint8_t* const* act, int n_ac
 }
 inline void x86_dot_q4_0(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out) {
 #define CALL(N) x86_dot_q8_blocks<N>(row, 18, act, n, out, x86_unpack_q4_0)
+  LANEWAY_X86_DISPATCH(CALL)
+#undef CALL
+}
+inline void x86_dot_q4_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act,
+                         int64_t n, float* out) {
+#define CALL(N) x86_dot_q4_k_n<N>(row, act, sums, n, out)
+  LANEWAY_X86_DISPATCH(CALL)
+#undef CALL
+}
+inline void x86_dot_q6_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act,
+                         int64_t n, float* out) {
+#define CALL(N) x86_dot_q6_k_n<N>(row, act, sums, n, out)
   LANEWAY_X86_DISPATCH(CALL)
 #undef CALL
 }

@@ -1,0 +1,288 @@
+#include "runtime/embedded_lane.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "runtime/stop_strings.h"
+
+namespace laneway {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::none: return "none";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "none";
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Everything about one request; it moves from the queue into a slot.
+struct ActiveRequest {
+  GenerationRequest req;
+  GenerationSink sink;
+  std::shared_ptr<GenerationHandle> handle;
+  Sampler sampler;
+  std::optional<StreamingDetokenizer> detok;
+  StopStringFilter stops;
+  Clock::time_point submitted;
+  Clock::time_point first_token;
+  bool prefilled = false;
+  int64_t n_past = 0;         // tokens in the KV cache
+  int32_t next_token = -1;    // sampled, not yet evaluated
+  int64_t generated = 0;
+
+  ActiveRequest(GenerationRequest r, GenerationSink s, Sampler smp)
+      : req(std::move(r)), sink(std::move(s)), handle(std::make_shared<GenerationHandle>()), sampler(std::move(smp)),
+        stops(req.stop), submitted(Clock::now()) {}
+};
+}  // namespace
+
+struct EmbeddedLane::Impl {
+  EmbeddedLaneOptions options;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ForwardContext> ctx;
+  std::optional<Tokenizer> tokenizer;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::unique_ptr<ActiveRequest>> waiting;  // guarded by mu
+  int64_t busy = 0;                                    // guarded by mu
+  bool stopping = false;                               // guarded by mu
+  Clock::time_point deadline;                          // guarded by mu
+  LaneStats totals;                                    // guarded by mu (token counters)
+
+  std::vector<std::unique_ptr<ActiveRequest>> slots;  // engine thread only
+  std::thread thread;
+
+  void engine_loop();
+  void step(ForwardBatch& batch);
+  void finish(size_t slot, FinishReason reason, Status error = Status::ok());
+  void emit_token(size_t slot, int32_t token);
+};
+
+EmbeddedLane::EmbeddedLane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<EmbeddedLane>> EmbeddedLane::start(const EmbeddedLaneOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, options.load));
+  LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(impl->model->meta()));
+  impl->tokenizer.emplace(std::move(tok));
+  LANEWAY_ASSIGN_OR_RETURN(impl->ctx, ForwardContext::create(*impl->model, options.context));
+  impl->slots.resize(static_cast<size_t>(impl->ctx->options().n_seq));
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->engine_loop(); });
+  return std::unique_ptr<EmbeddedLane>(new EmbeddedLane(std::move(impl)));
+}
+
+EmbeddedLane::~EmbeddedLane() { shutdown(0); }
+
+const std::string& EmbeddedLane::name() const { return impl_->options.name; }
+const Model& EmbeddedLane::model() const { return *impl_->model; }
+const Tokenizer& EmbeddedLane::tokenizer() const { return *impl_->tokenizer; }
+int64_t EmbeddedLane::context_per_slot() const { return impl_->ctx->n_ctx_per_seq(); }
+
+Result<std::shared_ptr<GenerationHandle>> EmbeddedLane::submit(GenerationRequest request, GenerationSink sink) {
+  if (request.prompt_tokens.empty()) return invalid_argument_error("the prompt is empty");
+  const int64_t n_ctx = context_per_slot();
+  if (static_cast<int64_t>(request.prompt_tokens.size()) >= n_ctx) {
+    return invalid_argument_error("the prompt is {} tokens, but lane {} has a context of {} tokens per request",
+                                  request.prompt_tokens.size(), impl_->options.name, n_ctx);
+  }
+  const int64_t n_vocab = impl_->model->hparams().n_vocab;
+  for (int32_t t : request.prompt_tokens) {
+    if (t < 0 || t >= n_vocab) return invalid_argument_error("token id {} is outside the vocabulary", t);
+  }
+  if (request.max_tokens < 1) return invalid_argument_error("max_tokens must be at least 1");
+  LANEWAY_ASSIGN_OR_RETURN(Sampler sampler, Sampler::create(request.sampling, static_cast<int32_t>(n_vocab)));
+  auto active = std::make_unique<ActiveRequest>(std::move(request), std::move(sink), std::move(sampler));
+  active->detok.emplace(*impl_->tokenizer);
+  for (int32_t t : active->req.prompt_tokens) active->sampler.accept(t);
+  auto handle = active->handle;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stopping) return make_error(StatusCode::cancelled, "lane {} is shutting down", impl_->options.name);
+    const int64_t n_slots = static_cast<int64_t>(impl_->slots.size());
+    if (impl_->busy + static_cast<int64_t>(impl_->waiting.size()) >= n_slots + impl_->options.queue_capacity) {
+      return resource_exhausted_error("lane {} is full: {} slots busy and {} requests queued", impl_->options.name,
+                                      impl_->busy, impl_->waiting.size());
+    }
+    impl_->waiting.push_back(std::move(active));
+  }
+  impl_->cv.notify_one();
+  return handle;
+}
+
+LaneStats EmbeddedLane::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  LaneStats s = impl_->totals;
+  s.slots = static_cast<int64_t>(impl_->slots.size());
+  s.busy_slots = impl_->busy;
+  s.queue_depth = static_cast<int64_t>(impl_->waiting.size());
+  s.queue_capacity = impl_->options.queue_capacity;
+  s.kv_cells_total = impl_->ctx->kv().cells_per_seq() * s.slots;
+  s.kv_bytes = impl_->ctx->kv().size_bytes();
+  s.weight_bytes = impl_->model->weight_bytes();
+  return s;
+}
+
+void EmbeddedLane::shutdown(int64_t grace_ms) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (!impl_->stopping) {
+      impl_->stopping = true;
+      impl_->deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
+    }
+  }
+  impl_->cv.notify_all();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+// ---- engine thread ------------------------------------------------------------
+
+void EmbeddedLane::Impl::finish(size_t slot, FinishReason reason, Status error) {
+  auto& a = slots[slot];
+  GenerationEvent ev;
+  if (reason != FinishReason::error && reason != FinishReason::cancelled) {
+    ev.text = a->stops.push(a->detok->flush());
+    ev.text += a->stops.flush();
+  }
+  ev.done = true;
+  ev.finish = reason;
+  ev.error = std::move(error);
+  ev.prompt_tokens = static_cast<int64_t>(a->req.prompt_tokens.size());
+  ev.completion_tokens = a->generated;
+  if (a->generated > 0) ev.time_to_first_token_s = std::chrono::duration<double>(a->first_token - a->submitted).count();
+  a->sink(std::move(ev));
+  ctx->kv().clear(static_cast<int32_t>(slot));
+  a.reset();
+  std::lock_guard<std::mutex> lock(mu);
+  --busy;
+}
+
+void EmbeddedLane::Impl::emit_token(size_t slot, int32_t token) {
+  auto& a = slots[slot];
+  ++a->generated;
+  if (a->generated == 1) a->first_token = Clock::now();
+  a->sampler.accept(token);
+  if (!a->req.ignore_eos && tokenizer->is_end_of_generation(token)) {
+    finish(slot, FinishReason::stop);
+    return;
+  }
+  GenerationEvent ev;
+  ev.tokens.push_back(token);
+  ev.text = a->stops.push(a->detok->push(token));
+  const bool stopped = a->stops.stopped();
+  if (!ev.text.empty() || !stopped) a->sink(std::move(ev));
+  if (stopped) {
+    finish(slot, FinishReason::stop);
+    return;
+  }
+  if (a->generated >= a->req.max_tokens || a->n_past + 1 >= ctx->n_ctx_per_seq()) {
+    finish(slot, FinishReason::length);
+    return;
+  }
+  a->next_token = token;
+}
+
+void EmbeddedLane::Impl::step(ForwardBatch& batch) {
+  batch.clear();
+  std::vector<size_t> out_slot;  // which slot each output row belongs to
+  int64_t delay_ms = 0;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    auto& a = slots[s];
+    if (!a) continue;
+    if (a->handle->cancelled()) {
+      finish(s, FinishReason::cancelled);
+      continue;
+    }
+    const auto seq = static_cast<int32_t>(s);
+    if (!a->prefilled) {
+      const auto& p = a->req.prompt_tokens;
+      for (size_t i = 0; i < p.size(); ++i) batch.add(p[i], static_cast<int64_t>(i), seq, i + 1 == p.size());
+      a->n_past = static_cast<int64_t>(p.size());
+      a->prefilled = true;
+    } else {
+      batch.add(a->next_token, a->n_past++, seq, true);
+    }
+    out_slot.push_back(s);
+    delay_ms = std::max(delay_ms, a->req.debug_token_delay_ms);
+  }
+  if (batch.size() == 0) return;
+  const auto t0 = Clock::now();
+  Status st = ctx->decode(batch);
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!st.is_ok()) {
+    for (size_t s : out_slot) finish(s, FinishReason::error, st);
+    return;
+  }
+  int64_t prompt_tokens = 0;
+  for (size_t i = 0; i < out_slot.size(); ++i) {
+    const size_t s = out_slot[i];
+    if (slots[s]->generated == 0) prompt_tokens += static_cast<int64_t>(slots[s]->req.prompt_tokens.size());
+    auto tok = slots[s]->sampler.sample(ctx->logits(static_cast<int64_t>(i)));
+    if (!tok.is_ok()) {
+      finish(s, FinishReason::error, tok.status());
+      continue;
+    }
+    emit_token(s, *tok);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    totals.prompt_tokens_total += prompt_tokens;
+    totals.generated_tokens_total += static_cast<int64_t>(out_slot.size());
+    totals.generation_seconds_total += secs;
+    int64_t used = 0;
+    for (size_t s = 0; s < slots.size(); ++s) used += ctx->kv().used(static_cast<int32_t>(s));
+    totals.kv_cells_used = used;
+  }
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+}
+
+void EmbeddedLane::Impl::engine_loop() {
+  ForwardBatch batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      auto has_free_slot = [&] { return busy < static_cast<int64_t>(slots.size()); };
+      cv.wait(lock, [&] { return stopping || busy > 0 || !waiting.empty(); });
+      if (stopping && Clock::now() >= deadline) {
+        // Out of grace: cancel what is left.
+        std::deque<std::unique_ptr<ActiveRequest>> rest;
+        rest.swap(waiting);
+        lock.unlock();
+        for (auto& a : rest) {
+          GenerationEvent ev;
+          ev.done = true;
+          ev.finish = FinishReason::cancelled;
+          a->sink(std::move(ev));
+        }
+        for (size_t s = 0; s < slots.size(); ++s) {
+          if (slots[s]) finish(s, FinishReason::cancelled);
+        }
+        return;
+      }
+      if (stopping && busy == 0 && waiting.empty()) return;
+      // Admit waiting requests into free slots; they join the next forward pass.
+      for (size_t s = 0; s < slots.size() && !waiting.empty() && has_free_slot(); ++s) {
+        if (slots[s]) continue;
+        slots[s] = std::move(waiting.front());
+        waiting.pop_front();
+        ++busy;
+        ctx->kv().clear(static_cast<int32_t>(s));
+      }
+    }
+    step(batch);
+  }
+}
+
+}  // namespace laneway

@@ -1,0 +1,63 @@
+// EmbeddedLane: one GGUF model served in-process. One engine thread owns the
+// model's ForwardContext and runs continuous batching over the lane's slots:
+// between decode steps, waiting requests join the running batch (their
+// prompts are evaluated in the same forward pass as the others' next tokens).
+//
+// Thread-safety: submit(), stats() and shutdown() may be called from any
+// thread. Everything else belongs to the engine thread. A request's output is
+// bit-identical whether it runs alone or batched with others (the engine
+// guarantees it; the batcher keeps each request's sampling state in the
+// request).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "model/context.h"
+#include "model/model.h"
+#include "runtime/generation.h"
+#include "tokenizer/tokenizer.h"
+
+namespace laneway {
+
+struct EmbeddedLaneOptions {
+  std::string name;                // lane name, for messages
+  std::string model_path;
+  ModelLoadOptions load;
+  ContextOptions context;          // n_ctx is the lane's total context; n_seq = slots
+  int64_t queue_capacity = 8;      // waiting requests beyond busy slots
+};
+
+class EmbeddedLane {
+ public:
+  // Loads the model and tokenizer, allocates the KV cache, starts the engine thread.
+  static Result<std::unique_ptr<EmbeddedLane>> start(const EmbeddedLaneOptions& options);
+  ~EmbeddedLane();  // shutdown(0) then join
+
+  const std::string& name() const;
+  const Model& model() const;
+  const Tokenizer& tokenizer() const;
+  // Tokens of context each request may use (prompt + generated).
+  int64_t context_per_slot() const;
+
+  // Queues a request. Errors: invalid_argument (empty prompt, prompt longer
+  // than context_per_slot(), bad sampling params), resource_exhausted (all
+  // slots busy and the queue full: the caller answers 429), cancelled (the
+  // lane is shutting down). On success the sink receives events from the
+  // engine thread until one with done = true.
+  Result<std::shared_ptr<GenerationHandle>> submit(GenerationRequest request, GenerationSink sink);
+
+  LaneStats stats() const;
+
+  // Stops accepting; waits up to grace_ms for running and queued requests to
+  // finish, then cancels the rest (their sinks get finish = cancelled).
+  void shutdown(int64_t grace_ms);
+
+ private:
+  struct Impl;
+  explicit EmbeddedLane(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace laneway
