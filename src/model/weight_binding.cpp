@@ -5,8 +5,9 @@
 namespace laneway {
 
 bool engine_supports_weight_type(GgmlType type) {
-  // Every type the engine runs goes through the generic dequantize path.
-  return quant_can_dequantize(type);
+  // Every type the engine runs goes through the generic dequantize path;
+  // Q8_K is an activation format, never a weight type in real files.
+  return quant_can_dequantize(type) && type != GgmlType::q8_k;
 }
 
 Result<WeightMatrix> WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
