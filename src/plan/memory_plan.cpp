@@ -1,0 +1,105 @@
+#include "plan/memory_plan.h"
+
+#include <algorithm>
+
+#include "kv/kv_cache.h"
+#include "model/arch.h"
+#include "model/context.h"
+#include "model/tensor_layout.h"
+
+namespace laneway {
+
+Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf) {
+  const GgufFile& meta = gguf.meta();
+  LANEWAY_ASSIGN_OR_RETURN(std::string_view arch_name, meta.get_string("general.architecture"));
+  LANEWAY_ASSIGN_OR_RETURN(const Architecture* arch, find_architecture(arch_name));
+  LANEWAY_ASSIGN_OR_RETURN(ModelHparams hp, arch->load_hparams(meta));
+  PlanModel m;
+  m.name = meta.name();
+  const GgufTensorInfo* embd = gguf.find_tensor("token_embd.weight");
+  if (embd == nullptr) return not_found_error("tensor token_embd.weight is missing");
+  hp.n_vocab = static_cast<int64_t>(embd->ne[1]);
+  hp.tied_output = gguf.find_tensor("output.weight") == nullptr;
+  m.hp = hp;
+  m.file_bytes = gguf.total_size_bytes();
+  m.layer_weight_bytes.assign(static_cast<size_t>(hp.n_layer), 0);
+  for (const auto& t : gguf.tensors()) {
+    m.weight_bytes += t.size_bytes;
+    int layer = -1;
+    if (t.name.starts_with("blk.")) layer = std::atoi(std::string(t.name.substr(4)).c_str());
+    if (layer >= 0 && layer < hp.n_layer) m.layer_weight_bytes[static_cast<size_t>(layer)] += t.size_bytes;
+    else m.output_weight_bytes += t.size_bytes;
+  }
+  return m;
+}
+
+Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::string& type) {
+  LANEWAY_ASSIGN_OR_RETURN(TypeMix mix, parse_type_mix(type));
+  PlanModel m;
+  m.name = std::string(shape.name) + " " + type;
+  m.hp = shape.hparams;
+  m.layer_weight_bytes.assign(static_cast<size_t>(m.hp.n_layer), 0);
+  for (const auto& t : llama_tensor_layout(m.hp, mix, shape.llama3_rope_factors)) {
+    const uint64_t b = t.bytes();
+    m.weight_bytes += b;
+    if (t.layer >= 0) m.layer_weight_bytes[static_cast<size_t>(t.layer)] += b;
+    else m.output_weight_bytes += b;
+  }
+  // Metadata (tokenizer strings and scores dominate) and alignment padding.
+  m.file_bytes = m.weight_bytes + static_cast<uint64_t>(m.hp.n_vocab) * 24 + 64 * 1024;
+  return m;
+}
+
+Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
+  const ModelHparams& hp = model.hp;
+  if (s.gpu_layers != 0) {
+    return unsupported_error("--gpu-layers {}: this build has no GPU backend; plan with --gpu-layers 0", s.gpu_layers);
+  }
+  if (s.n_slots < 1) return invalid_argument_error("slots must be at least 1, got {}", s.n_slots);
+  MemoryBill bill;
+  bill.n_ctx = s.n_ctx > 0 ? s.n_ctx : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
+  KvCacheConfig kv;
+  kv.n_layer = hp.n_layer;
+  kv.n_embd_k = kv.n_embd_v = hp.n_embd_kv();
+  kv.head_dim = hp.head_dim;
+  kv.type_k = s.type_k;
+  kv.type_v = s.type_v;
+  LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
+  const int64_t cells = bill.n_ctx / s.n_slots * s.n_slots;  // each slot gets n_ctx / slots cells
+  bill.kv_bytes = bill.kv_bytes_per_token * static_cast<uint64_t>(cells);
+  bill.weights_bytes = model.file_bytes;
+  ContextOptions o;
+  o.n_ctx = bill.n_ctx;
+  o.n_seq = s.n_slots;
+  o.n_batch = s.n_batch;
+  o.n_threads = s.n_threads;
+  bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_slots);
+  bill.overhead_bytes = kOverheadBaseBytes + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
+  bill.total_bytes = bill.weights_bytes + bill.kv_bytes + bill.compute_bytes + bill.overhead_bytes;
+  if (hp.n_ctx_train > 0 && bill.n_ctx / s.n_slots > hp.n_ctx_train) {
+    bill.warnings.push_back(fmt::format("a context of {} tokens per slot is beyond the {} the model was trained with; "
+                                        "quality usually drops there",
+                                        bill.n_ctx / s.n_slots, hp.n_ctx_train));
+  }
+  return bill;
+}
+
+int64_t max_context_that_fits(const PlanModel& model, PlanSettings s, uint64_t usable_bytes) {
+  constexpr int64_t kStep = 256;
+  auto fits = [&](int64_t ctx) {
+    s.n_ctx = ctx * s.n_slots;
+    auto bill = plan_memory(model, s);
+    return bill.is_ok() && bill->total_bytes <= usable_bytes;
+  };
+  if (!fits(kStep)) return 0;
+  int64_t lo = 1, hi = 1;  // in steps per slot
+  while (fits(hi * 2 * kStep) && hi < (int64_t{1} << 40)) hi *= 2;
+  hi *= 2;
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (fits(mid * kStep) ? lo : hi) = mid;
+  }
+  return lo * kStep * s.n_slots;
+}
+
+}  // namespace laneway

@@ -1,0 +1,74 @@
+// The memory planner: what a model, a context length and KV cache types cost
+// before anything is loaded. Pure functions: metadata and settings in, a
+// bill (with reasons) out; the same numbers answer `laneway plan`, admission
+// control and burst decisions.
+//
+// Model of a `laneway run` process's peak resident memory:
+//   weights   the GGUF file(s): mapped, prefaulted, every page resident
+//   kv        K and V rows for every cell of the context, committed at load
+//   compute   scratch buffers: ForwardContext::compute_bytes (the function
+//             the engine allocates with, so the two cannot drift apart)
+//   overhead  the process itself: kOverheadBaseBytes (binary, libraries,
+//             heap, stacks) + kOverheadPerVocabBytes per vocabulary entry
+//             (tokenizer tables, sampler buffers). Measured once on this
+//             runtime (stories260K and TinyLlama-1.1B, see tests/conformance/plan),
+//             the same for every model: no per-model constants.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "model/hparams.h"
+#include "model/shapes.h"
+
+namespace laneway {
+
+inline constexpr uint64_t kOverheadBaseBytes = 6ull << 20;
+inline constexpr uint64_t kOverheadPerVocabBytes = 136;
+
+// What the planner needs to know about a model (from metadata or a shape).
+struct PlanModel {
+  std::string name;
+  ModelHparams hp;
+  uint64_t file_bytes = 0;     // resident when loaded: tensor data + metadata + padding
+  uint64_t weight_bytes = 0;   // tensor data alone
+  std::vector<uint64_t> layer_weight_bytes;  // per block
+  uint64_t output_weight_bytes = 0;          // output head (+ embeddings), outside the blocks
+};
+
+// From a GGUF's metadata and tensor infos (no tensor data is read).
+Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf);
+// From a named shape and a type ("Q4_K_M", "F16", ...), as `laneway synth` would write it.
+Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::string& type);
+
+struct PlanSettings {
+  int64_t n_ctx = 0;  // total context over all slots; 0 = the model's trained context
+  int32_t n_slots = 1;
+  GgmlType type_k = GgmlType::f16;
+  GgmlType type_v = GgmlType::f16;
+  int32_t n_batch = 512;
+  int n_threads = 0;  // 0 = this machine's hardware threads
+  int64_t gpu_layers = 0;
+};
+
+struct MemoryBill {
+  int64_t n_ctx = 0;
+  uint64_t weights_bytes = 0;
+  uint64_t kv_bytes = 0;
+  uint64_t kv_bytes_per_token = 0;
+  uint64_t compute_bytes = 0;
+  uint64_t overhead_bytes = 0;
+  uint64_t total_bytes = 0;  // predicted peak resident bytes of `laneway run`
+  std::vector<std::string> warnings;  // e.g. context beyond the trained length
+};
+
+Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& settings);
+
+// The largest context (a multiple of 256 tokens, at least 256) whose bill
+// fits in usable_bytes; 0 when even the weights do not fit.
+int64_t max_context_that_fits(const PlanModel& model, PlanSettings settings, uint64_t usable_bytes);
+
+}  // namespace laneway

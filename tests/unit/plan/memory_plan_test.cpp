@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include "plan/memory_plan.h"
+
+namespace laneway {
+namespace {
+
+PlanModel shape(const char* name, const char* type) {
+  auto s = find_model_shape(name);
+  EXPECT_TRUE(s.has_value());
+  auto m = plan_model_from_shape(*s, type);
+  EXPECT_TRUE(m.is_ok()) << m.status().to_string();
+  return *m;
+}
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+TEST(MemoryPlan, Llama31_8bKvPerTokenByType) {
+  PlanModel m = shape("llama-3.1-8b", "Q4_K_M");
+  PlanSettings s;
+  s.n_ctx = 1 << 20;
+  s.type_k = GgmlType::q8_0;
+  s.type_v = GgmlType::f16;
+  auto bill = plan_memory(m, s);
+  ASSERT_TRUE(bill.is_ok());
+  EXPECT_EQ(bill->kv_bytes_per_token, 100352u);
+  EXPECT_EQ(bill->kv_bytes, 100352ull << 20);  // 98 GiB
+  EXPECT_NEAR(double(bill->kv_bytes) / double(kGiB), 98.0, 1e-9);
+  s.type_k = s.type_v = GgmlType::f16;
+  EXPECT_EQ(plan_memory(m, s)->kv_bytes_per_token, 131072u);
+  s.type_k = s.type_v = GgmlType::q4_0;
+  EXPECT_EQ(plan_memory(m, s)->kv_bytes_per_token, 36864u);
+  // 4.58 GiB of weights, like the real Q4_K_M file.
+  EXPECT_NEAR(double(m.weight_bytes) / double(kGiB), 4.58, 0.02);
+  EXPECT_FALSE(bill->warnings.empty());  // 1M is beyond the trained 128k
+}
+
+TEST(MemoryPlan, MaxContextFitsAndGrowsWithUsableMemory) {
+  PlanModel m = shape("tinyllama-1.1b", "Q4_0");
+  PlanSettings s;
+  const int64_t small = max_context_that_fits(m, s, 1ull * kGiB);
+  const int64_t large = max_context_that_fits(m, s, 4ull * kGiB);
+  EXPECT_GT(small, 0);
+  EXPECT_GT(large, small);
+  s.n_ctx = small;
+  EXPECT_LE(plan_memory(m, s)->total_bytes, 1ull * kGiB);
+  s.n_ctx = small + 256;
+  EXPECT_GT(plan_memory(m, s)->total_bytes, 1ull * kGiB);
+  EXPECT_EQ(max_context_that_fits(m, PlanSettings{}, 100ull << 20), 0);  // weights alone are 607 MiB
+}
+
+TEST(MemoryPlan, TotalIsTheSumOfItsParts) {
+  PlanModel m = shape("tiny", "F16");
+  PlanSettings s;
+  s.n_ctx = 4096;
+  s.n_slots = 4;
+  auto b = plan_memory(m, s);
+  ASSERT_TRUE(b.is_ok());
+  EXPECT_EQ(b->total_bytes, b->weights_bytes + b->kv_bytes + b->compute_bytes + b->overhead_bytes);
+  EXPECT_EQ(b->kv_bytes, b->kv_bytes_per_token * 4096);
+}
+
+TEST(MemoryPlan, RefusesWhatItCannotPlan) {
+  PlanModel m = shape("tiny", "F16");
+  PlanSettings s;
+  s.gpu_layers = 10;
+  EXPECT_FALSE(plan_memory(m, s).is_ok());
+  s.gpu_layers = 0;
+  s.type_k = GgmlType::q4_k;
+  EXPECT_FALSE(plan_memory(m, s).is_ok());
+  EXPECT_FALSE(plan_model_from_shape(*find_model_shape("tiny"), "Q9_9").is_ok());
+}
+
+}  // namespace
+}  // namespace laneway
