@@ -16,6 +16,10 @@ void register_eval(CLI::App& app, int& exit_code);
 void register_synth(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
 void register_run(CLI::App& app, int& exit_code);
+void register_plan(CLI::App& app, int& exit_code);
 void register_tokenize(CLI::App& app, int& exit_code);  // tokenize + detokenize
+void register_doctor(CLI::App& app, int& exit_code);
+void register_template(CLI::App& app, int& exit_code);
+void register_serve(CLI::App& app, int& exit_code);
 
 }  // namespace laneway::cli

@@ -18,8 +18,20 @@ int main(int argc, char** argv) {
 #ifndef LANEWAY_NO_CMD_RUN
   laneway::cli::register_run(app, exit_code);
 #endif
+#ifndef LANEWAY_NO_CMD_PLAN
+  laneway::cli::register_plan(app, exit_code);
+#endif
 #ifndef LANEWAY_NO_CMD_TOKENIZE
   laneway::cli::register_tokenize(app, exit_code);
+#endif
+#ifndef LANEWAY_NO_CMD_DOCTOR
+  laneway::cli::register_doctor(app, exit_code);
+#endif
+#ifndef LANEWAY_NO_CMD_TEMPLATE
+  laneway::cli::register_template(app, exit_code);
+#endif
+#ifndef LANEWAY_NO_CMD_SERVE
+  laneway::cli::register_serve(app, exit_code);
 #endif
 
   try {

@@ -162,11 +162,16 @@ void EmbeddedLane::Impl::finish(size_t slot, FinishReason reason, Status error) 
   ev.prompt_tokens = static_cast<int64_t>(a->req.prompt_tokens.size());
   ev.completion_tokens = a->generated;
   if (a->generated > 0) ev.time_to_first_token_s = std::chrono::duration<double>(a->first_token - a->submitted).count();
-  a->sink(std::move(ev));
+  // Free the slot before the final event, so a client that sees "done"
+  // never sees its slot still busy.
+  GenerationSink sink = std::move(a->sink);
   ctx->kv().clear(static_cast<int32_t>(slot));
   a.reset();
-  std::lock_guard<std::mutex> lock(mu);
-  --busy;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    --busy;
+  }
+  sink(std::move(ev));
 }
 
 void EmbeddedLane::Impl::emit_token(size_t slot, int32_t token) {

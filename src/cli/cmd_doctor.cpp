@@ -1,0 +1,127 @@
+// laneway doctor [--json]: what this machine offers for running models, one
+// verdict (ok / warn / bad) and one fix per finding. Exits 0 whatever the
+// verdicts (it reports, it does not judge); 1 for usage errors, 2 when a
+// recorded Vulkan file is unreadable.
+//
+// Hidden test options: --root DIR probes a fixture tree instead of "/", and
+// --vulkan-devices FILE replays recorded Vulkan descriptions (the "vulkan"
+// object of `laneway doctor --json`). With --root and no recording, Vulkan is
+// not probed, so a fixture never mixes with this machine's GPUs.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "hw/bandwidth.h"
+#include "hw/doctor.h"
+#include "hw/inventory_json.h"
+#include "hw/probe.h"
+
+namespace laneway::cli {
+namespace {
+
+struct DoctorFlags {
+  bool json = false;
+  std::string root;
+  std::string vulkan_devices;
+  bool no_vulkan = false;
+  bool measure_bandwidth = false;
+};
+
+void print_text(const hw::HardwareInventory& inv, const std::vector<hw::Finding>& findings) {
+  std::string out = fmt::format("laneway doctor: {}\n\n", inv.root == "/" ? "this machine" : "root " + inv.root);
+  for (const hw::Finding& f : findings) {
+    const std::string tag = fmt::format("[{}]", hw::verdict_name(f.verdict));
+    out += fmt::format("{:<7}{:<14}{}\n", tag, f.topic, f.summary);
+    if (f.verdict != hw::Verdict::ok) out += fmt::format("{:<21}fix: {}\n", "", f.fix);
+  }
+  out += "\nusable memory for weights + KV cache:\n";
+  for (const hw::MemoryPool& p : inv.pools) {
+    out += fmt::format("  {:<6}{:<44} total {:>10}  usable {:>10}  {}{}\n", p.id, p.label,
+                       hw::format_bytes(p.total_bytes), hw::format_bytes(p.usable_bytes), hw::memory_pool_kind_name(p.kind),
+                       p.shares_system_ram ? ", shares system RAM with cpu" : "");
+    out += fmt::format("        {}\n", p.usable_reason);
+    if (p.bandwidth_bytes_per_s) {
+      out += fmt::format("        read bandwidth {:.1f} GB/s ({})\n", *p.bandwidth_bytes_per_s / 1e9, p.bandwidth_source);
+    }
+  }
+  const hw::VerdictCounts c = hw::count_verdicts(findings);
+  out += fmt::format("\n{} ok, {} warn, {} bad\n", c.ok, c.warn, c.bad);
+  std::fputs(out.c_str(), stdout);
+}
+
+int run_doctor(const DoctorFlags& flags) {
+  hw::ProbeOptions options;
+  if (!flags.root.empty()) options.root = flags.root;
+  std::unique_ptr<hw::VulkanEnumerator> vulkan;
+  if (!flags.vulkan_devices.empty()) {
+    std::FILE* f = std::fopen(flags.vulkan_devices.c_str(), "rb");
+    if (!f) {
+      std::fprintf(stderr, "laneway doctor: cannot read --vulkan-devices %s\n", flags.vulkan_devices.c_str());
+      return kExitBadInput;
+    }
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    auto recorded = hw::vulkan_report_from_json(text);
+    if (!recorded.is_ok()) {
+      std::fprintf(stderr, "laneway doctor: %s: %s\n", flags.vulkan_devices.c_str(),
+                   recorded.status().to_string().c_str());
+      return kExitBadInput;
+    }
+    vulkan = std::make_unique<hw::RecordedVulkanEnumerator>(std::move(recorded).value());
+  } else if (!flags.no_vulkan && flags.root.empty()) {
+    vulkan = hw::make_system_vulkan_enumerator();
+  }
+  options.vulkan = vulkan.get();
+
+  auto probed = hw::probe_hardware(options);
+  if (!probed.is_ok()) {
+    std::fprintf(stderr, "laneway doctor: %s\n", probed.status().to_string().c_str());
+    return kExitUsage;
+  }
+  hw::HardwareInventory& inv = probed.value();
+  if (flags.measure_bandwidth && !inv.pools.empty()) {
+    const hw::BandwidthMeasurement m = hw::measure_read_bandwidth();
+    inv.pools.front().bandwidth_bytes_per_s = m.bytes_per_s;
+    inv.pools.front().bandwidth_source =
+        fmt::format("measured: {} read {} times by {} threads", hw::format_bytes(m.buffer_bytes), m.passes, m.threads);
+  }
+  const std::vector<hw::Finding> findings = hw::diagnose(inv);
+  if (flags.json) {
+    nlohmann::json j = hw::inventory_to_json(inv);
+    j["findings"] = hw::findings_to_json(findings);
+    const hw::VerdictCounts c = hw::count_verdicts(findings);
+    j["summary"] = {{"ok", c.ok}, {"warn", c.warn}, {"bad", c.bad}};
+    std::fputs(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), stdout);
+    std::fputc('\n', stdout);
+  } else {
+    print_text(inv, findings);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_doctor(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "doctor", "Check this machine for running models: CPU, memory and cgroup limits, GPUs and Vulkan, memlock");
+  auto flags = std::make_shared<DoctorFlags>();
+  cmd->add_flag("--json", flags->json, "Print JSON for tools instead of text");
+  cmd->add_flag("--measure-bandwidth", flags->measure_bandwidth,
+                "Also measure system RAM read bandwidth (a short read test, under a second)");
+  cmd->add_flag("--no-vulkan", flags->no_vulkan, "Do not load the Vulkan loader");
+  // Test-only: fixture trees and recorded Vulkan devices (hidden from --help).
+  cmd->add_option("--root", flags->root, "Probe this directory as the machine's root")->group("")->check(
+      CLI::ExistingDirectory);
+  cmd->add_option("--vulkan-devices", flags->vulkan_devices, "Replay recorded Vulkan devices from this JSON file")
+      ->group("");
+  cmd->callback([flags, &exit_code] { exit_code = run_doctor(*flags); });
+}
+
+}  // namespace laneway::cli

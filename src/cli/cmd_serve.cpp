@@ -1,0 +1,209 @@
+// laneway serve: the OpenAI-compatible lane server.
+//   laneway serve -m model.gguf [--slots N] [--queue N] [--ctx N] [engine flags]   one lane named after the file
+//   laneway serve --config lanes.yaml                                               every lane of the file
+// Binds 127.0.0.1:8080 unless --host/--port or the config say otherwise.
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish within
+// --shutdown-grace-ms, then exit 0.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <pthread.h>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "gguf/gguf.h"
+#include "kv/kv_cache.h"
+#include "server/laneway_server.h"
+
+namespace laneway::cli {
+namespace {
+
+struct ServeFlags {
+  EngineFlags engine;
+  std::string config_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> api_keys;
+  int64_t slots = 1;
+  int64_t queue = 8;
+  int http_threads = 4;
+  int64_t request_timeout_ms = 600'000;
+  int64_t shutdown_grace_ms = 10'000;
+  int64_t health_interval_ms = 2'000;
+  int64_t debug_token_delay_ms = 0;
+  CLI::Option* host_opt = nullptr;
+  CLI::Option* port_opt = nullptr;
+};
+
+// "Stories260K.gguf" -> "stories260k": a lane name ([a-z0-9_-]+) from a file name.
+std::string lane_name_for(const std::string& path) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  std::string out;
+  for (char c : stem) {
+    if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 'a');
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') out += c;
+    else out += '-';
+  }
+  if (out.empty() || out == "auto") out = "default";
+  return out;
+}
+
+// The trained context of a GGUF (tokens), for lanes that set none.
+int64_t trained_context(const std::string& path) {
+  auto file = GgufFile::open(path);
+  if (!file) return 0;
+  auto arch = file->get_string("general.architecture");
+  if (!arch) return 0;
+  auto n = file->get_u32_or(std::string(*arch) + ".context_length", 0);
+  return n ? static_cast<int64_t>(*n) : 0;
+}
+
+Result<LanesConfig> build_config(ServeFlags& f) {
+  LanesConfig config;
+  if (!f.config_path.empty()) {
+    if (!f.engine.model_path.empty()) {
+      return invalid_argument_error("-m and --config exclude each other: put the model in a lane of the config");
+    }
+    LANEWAY_ASSIGN_OR_RETURN(config, load_lanes_config(f.config_path));
+  } else {
+    if (f.engine.model_path.empty()) {
+      // The default model of the project's test data, when it is there.
+      std::string candidate = "../shared/testdata/models/stories260K.gguf";
+      if (const char* td = std::getenv("LANEWAY_TESTDATA")) candidate = std::string(td) + "/models/stories260K.gguf";
+      if (!std::filesystem::exists(candidate)) {
+        return invalid_argument_error(
+            "no model to serve: pass -m model.gguf (one lane) or --config lanes.yaml (see examples/)");
+      }
+      std::fprintf(stderr, "laneway serve: no -m given; serving the default model %s\n", candidate.c_str());
+      f.engine.model_path = candidate;
+    }
+    config.source = "<command line>";
+    LaneConfig lane;
+    lane.name = lane_name_for(f.engine.model_path);
+    lane.kind = LaneKind::embedded;
+    lane.model_path = f.engine.model_path;
+    lane.context_tokens = f.engine.ctx;
+    lane.cache_type_k = f.engine.cache_type_k;
+    lane.cache_type_v = f.engine.cache_type_v;
+    lane.slots = f.slots;
+    lane.queue = f.queue;
+    lane.gpu_layers = f.engine.gpu_layers;
+    lane.mlock = f.engine.mlock;
+    lane.is_default = true;
+    config.lanes.push_back(lane);
+  }
+  if (f.config_path.empty() || f.host_opt->count() > 0) config.server.host = f.host;
+  if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
+  for (const auto& key : f.api_keys) config.server.api_keys.push_back(key);
+  LANEWAY_TRY(validate_lanes_config(config));
+  return config;
+}
+
+Status serve(ServeFlags& f, int& exit_code) {
+  exit_code = kExitUsage;
+  LANEWAY_ASSIGN_OR_RETURN(LanesConfig config, build_config(f));
+  exit_code = kExitBadInput;
+
+  // Signals are taken synchronously by this thread: block them before any
+  // thread starts (engine and HTTP threads inherit the mask), so SIGTERM
+  // never lands in a thread that would die of it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::ServeOptions options;
+  options.config = std::move(config);
+  options.http_threads = f.http_threads;
+  options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
+  options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
+  options.debug_token_delay_ms = f.debug_token_delay_ms;
+
+  const EngineFlags engine = f.engine;
+  auto start_lane = [&engine](const LaneConfig& lane) -> Result<std::unique_ptr<EmbeddedLane>> {
+    EngineFlags ef = engine;
+    ef.gpu_layers = lane.gpu_layers;
+    ef.mlock = lane.mlock;
+    ef.cache_type_k = lane.cache_type_k;
+    ef.cache_type_v = lane.cache_type_v;
+    EmbeddedLaneOptions o;
+    o.name = lane.name;
+    o.model_path = lane.model_path;
+    LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef));
+    LANEWAY_ASSIGN_OR_RETURN(o.context, context_options(ef));
+    // A lane's `context` is per request; the KV cache holds one per slot.
+    int64_t per_slot = lane.context_tokens;
+    if (per_slot <= 0) per_slot = trained_context(lane.model_path);
+    if (per_slot <= 0) per_slot = 2048;
+    o.context.n_ctx = per_slot * lane.slots;
+    o.context.n_seq = static_cast<int32_t>(lane.slots);
+    o.queue_capacity = lane.queue;
+    return EmbeddedLane::start(o);
+  };
+  LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), start_lane));
+  LANEWAY_TRY(srv->listen());
+
+  srv->start();
+
+  const auto& c = srv->config();
+  const std::string host = c.server.host == "0.0.0.0" || c.server.host == "::" ? "127.0.0.1" : c.server.host;
+  const std::string base = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, srv->port());
+  std::string lanes;
+  for (const auto& lane : c.lanes) lanes += (lanes.empty() ? "" : ", ") + lane.name;
+  const LaneConfig* first = nullptr;
+  for (const auto& lane : c.lanes) {
+    if (!first || lane.is_default) first = &lane;
+  }
+  std::printf("laneway serve: listening on %s (lanes: %s)\n", base.c_str(), lanes.c_str());
+  std::printf("  curl %s/v1/chat/completions -H 'Content-Type: application/json'%s -d '{\"model\": \"%s\", "
+              "\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a story\"}], \"max_tokens\": 64}'\n",
+              base.c_str(),
+              c.server.api_keys.empty() ? "" : fmt::format(" -H 'Authorization: Bearer {}'", c.server.api_keys[0]).c_str(),
+              first->name.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "laneway serve: %s: finishing in-flight requests (up to %lld ms)\n",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(f.shutdown_grace_ms));
+  srv->shutdown(std::chrono::milliseconds(f.shutdown_grace_ms));
+  srv.reset();
+  std::fprintf(stderr, "laneway serve: stopped\n");
+  exit_code = kExitOk;
+  return Status::ok();
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Serve lanes over an OpenAI-compatible HTTP API");
+  add_engine_flags(cmd, f->engine, /*model_required=*/false);
+  cmd->add_option("--config", f->config_path, "Lane config (lanes.yaml, see examples/); excludes -m");
+  f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
+  f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");
+  cmd->add_option("--slots", f->slots, "Parallel sequences of the -m lane")->check(CLI::Range(1, 1024));
+  cmd->add_option("--queue", f->queue, "Requests that may wait beyond busy slots (then 429)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--http-threads", f->http_threads, "Threads for HTTP (connections are coroutines)")->check(CLI::Range(1, 256));
+  cmd->add_option("--request-timeout-ms", f->request_timeout_ms, "Longest a request may take end to end")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--shutdown-grace-ms", f->shutdown_grace_ms, "How long SIGTERM waits for in-flight requests")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--health-interval-ms", f->health_interval_ms, "Upstream health probe interval")
+      ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
+  cmd->add_option("--debug-token-delay-ms", f->debug_token_delay_ms,
+                  "Test-only: sleep this long after each generated token (deterministic load tests)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("");  // hidden from --help
+  cmd->callback([f, &exit_code] {
+    Status st = serve(*f, exit_code);
+    if (!st.is_ok()) print_error("serve", st);
+  });
+}
+
+}  // namespace laneway::cli

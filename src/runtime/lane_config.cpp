@@ -1,0 +1,501 @@
+#include "runtime/lane_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace laneway {
+
+const LaneConfig* LanesConfig::find_lane(std::string_view name) const {
+  for (const auto& lane : lanes) {
+    if (lane.name == name) return &lane;
+  }
+  return nullptr;
+}
+
+const ServiceConfig* LanesConfig::find_service(std::string_view name) const {
+  for (const auto& service : services) {
+    if (service.name == name) return &service;
+  }
+  return nullptr;
+}
+
+uint64_t LanesConfig::max_body_bytes_for(const LaneConfig& lane) const {
+  return lane.max_body_bytes.value_or(server.max_body_bytes);
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Splits "1.5GiB" into the number and its unit; the number must be finite and >= 0.
+Result<std::pair<double, std::string_view>> split_number(std::string_view text, std::string_view what) {
+  text = trim(text);
+  size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == 0) return invalid_argument_error("expected a {} like {}, got '{}'", what,
+                                            what == "size" ? "64MiB" : "32k", text);
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, value);
+  if (ec != std::errc() || ptr != text.data() + i || !std::isfinite(value)) {
+    return invalid_argument_error("'{}' is not a number", text.substr(0, i));
+  }
+  return std::pair<double, std::string_view>{value, trim(text.substr(i))};
+}
+
+bool is_lane_name(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+// Reads one YAML document into LanesConfig, remembering where each value came from.
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  Status error(const YAML::Node& node, const std::string& key, const std::string& message) const {
+    const int line = node.Mark().is_null() ? 0 : node.Mark().line + 1;
+    if (line > 0) return invalid_argument_error("{}:{}: {}: {}", source_, line, key, message);
+    return invalid_argument_error("{}: {}: {}", source_, key, message);
+  }
+
+  // Every key of `map` must be in `allowed`; a key may appear once.
+  Status check_keys(const YAML::Node& map, const std::string& path, std::initializer_list<std::string_view> allowed) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) return error(kv.first, path, "keys must be plain names");
+      const std::string key = kv.first.Scalar();
+      const std::string full = path.empty() ? key : path + "." + key;
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        return error(kv.first, full, "unknown key (expected one of: " + list + ")");
+      }
+      if (!seen.insert(key).second) return error(kv.first, full, "the key appears twice");
+    }
+    return Status::ok();
+  }
+
+  Result<std::string> string(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) return error(node, key, "expected a string");
+    return node.Scalar();
+  }
+
+  Result<int64_t> integer(const YAML::Node& node, const std::string& key, int64_t min, int64_t max) {
+    if (!node.IsScalar()) return error(node, key, "expected an integer");
+    const std::string& s = node.Scalar();
+    int64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || ptr != s.data() + s.size()) return error(node, key, "expected an integer, got '" + s + "'");
+    if (v < min || v > max) return error(node, key, fmt::format("must be between {} and {}, got {}", min, max, v));
+    return v;
+  }
+
+  Result<bool> boolean(const YAML::Node& node, const std::string& key) {
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") return true;
+      if (s == "false" || s == "False" || s == "FALSE") return false;
+    }
+    return error(node, key, "expected true or false");
+  }
+
+  Result<uint64_t> size(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) return error(node, key, "expected a size like 64MiB");
+    auto v = parse_size_bytes(node.Scalar());
+    if (!v) return error(node, key, v.status().message());
+    return *v;
+  }
+
+  Result<int64_t> tokens(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) return error(node, key, "expected a token count like 32k");
+    auto v = parse_token_count(node.Scalar());
+    if (!v) return error(node, key, v.status().message());
+    return *v;
+  }
+
+  Result<std::string> one_of(const YAML::Node& node, const std::string& key, std::initializer_list<std::string_view> values) {
+    LANEWAY_ASSIGN_OR_RETURN(std::string s, string(node, key));
+    if (std::find(values.begin(), values.end(), s) != values.end()) return s;
+    std::string list;
+    for (auto v : values) list += (list.empty() ? "" : ", ") + std::string(v);
+    return error(node, key, "expected one of " + list + ", got '" + s + "'");
+  }
+
+  Result<std::vector<std::string>> string_list(const YAML::Node& node, const std::string& key) {
+    if (!node.IsSequence()) return error(node, key, "expected a list of strings");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string item_key = fmt::format("{}[{}]", key, i);
+      LANEWAY_ASSIGN_OR_RETURN(std::string s, string(node[i], item_key));
+      if (s.empty()) return error(node[i], item_key, "must not be empty");
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  Status read_server(const YAML::Node& node, ServerSection& out) {
+    if (!node.IsMap()) return error(node, "server", "expected a mapping");
+    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes"}));
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const std::string full = "server." + key;
+      if (key == "host") {
+        LANEWAY_ASSIGN_OR_RETURN(out.host, string(kv.second, full));
+        if (out.host.empty()) return error(kv.second, full, "must not be empty");
+      } else if (key == "port") {
+        LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 0, 65535));
+        out.port = static_cast<int>(port);
+      } else if (key == "api_keys") {
+        LANEWAY_ASSIGN_OR_RETURN(out.api_keys, string_list(kv.second, full));
+      } else if (key == "max_body_bytes") {
+        LANEWAY_ASSIGN_OR_RETURN(out.max_body_bytes, size(kv.second, full));
+        if (out.max_body_bytes == 0) return error(kv.second, full, "must be more than 0 bytes");
+      }
+    }
+    return Status::ok();
+  }
+
+  Status read_machine(const YAML::Node& node, MachineSection& out) {
+    if (!node.IsMap()) return error(node, "machine", "expected a mapping");
+    LANEWAY_TRY(check_keys(node, "machine", {"profile", "reserve_os", "reserve_other"}));
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const std::string full = "machine." + key;
+      if (key == "profile") {
+        LANEWAY_ASSIGN_OR_RETURN(out.profile, one_of(kv.second, full, {"this-machine", "strix-halo-128g",
+                                                                      "ryzen-vega8-16g", "mac-venus-32g"}));
+      } else if (key == "reserve_os") {
+        LANEWAY_ASSIGN_OR_RETURN(out.reserve_os_bytes, size(kv.second, full));
+      } else if (key == "reserve_other") {
+        LANEWAY_ASSIGN_OR_RETURN(out.reserve_other_bytes, size(kv.second, full));
+      }
+    }
+    return Status::ok();
+  }
+
+  Status read_service(const YAML::Node& node, const std::string& path, ServiceConfig& out) {
+    if (!node.IsMap()) return error(node, path, "expected a mapping");
+    out.line = node.Mark().line + 1;
+    LANEWAY_TRY(check_keys(node, path, {"name", "url", "api_key", "memory_budget", "sleep"}));
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const std::string full = path + "." + key;
+      if (key == "name") {
+        LANEWAY_ASSIGN_OR_RETURN(out.name, string(kv.second, full));
+        if (!is_lane_name(out.name)) return error(kv.second, full, "must match [a-z0-9_-]+, got '" + out.name + "'");
+      } else if (key == "url") {
+        LANEWAY_ASSIGN_OR_RETURN(out.url, string(kv.second, full));
+        const bool http = out.url.rfind("http://", 0) == 0, https = out.url.rfind("https://", 0) == 0;
+        const size_t host_at = http ? 7 : 8;
+        if ((!http && !https) || out.url.size() <= host_at || out.url[host_at] == '/') {
+          return error(kv.second, full, "expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got '" +
+                                            out.url + "'");
+        }
+      } else if (key == "api_key") {
+        LANEWAY_ASSIGN_OR_RETURN(out.api_key, string(kv.second, full));
+        if (out.api_key == "env:") return error(kv.second, full, "env: needs a variable name (env:NAME)");
+      } else if (key == "memory_budget") {
+        LANEWAY_ASSIGN_OR_RETURN(out.memory_budget_bytes, size(kv.second, full));
+      } else if (key == "sleep") {
+        if (!kv.second.IsMap()) return error(kv.second, full, "expected a mapping like { path: /sleep, wake: /wake_up, frees: all }");
+        LANEWAY_TRY(check_keys(kv.second, full, {"path", "wake", "frees"}));
+        ServiceSleep sleep;
+        for (const auto& s : kv.second) {
+          const std::string skey = s.first.Scalar();
+          const std::string sfull = full + "." + skey;
+          if (skey == "path") {
+            LANEWAY_ASSIGN_OR_RETURN(sleep.path, string(s.second, sfull));
+          } else if (skey == "wake") {
+            LANEWAY_ASSIGN_OR_RETURN(sleep.wake, string(s.second, sfull));
+          } else if (skey == "frees") {
+            LANEWAY_ASSIGN_OR_RETURN(sleep.frees, one_of(s.second, sfull, {"all", "none"}));
+          }
+          const std::string& written = skey == "path" ? sleep.path : sleep.wake;
+          if ((skey == "path" || skey == "wake") && written.rfind('/', 0) != 0) {
+            return error(s.second, sfull, "expected a path starting with '/', got '" + written + "'");
+          }
+        }
+        if (sleep.path.empty() || sleep.wake.empty()) return error(kv.second, full, "needs both path and wake");
+        if (sleep.frees.empty()) return error(kv.second, full + ".frees", "missing (all or none)");
+        out.sleep = sleep;
+      }
+    }
+    if (out.name.empty()) return error(node, path + ".name", "missing");
+    if (out.url.empty()) return error(node, path + ".url", "missing");
+    return Status::ok();
+  }
+
+  Status read_lane(const YAML::Node& node, const std::string& path, LaneConfig& out) {
+    if (!node.IsMap()) return error(node, path, "expected a mapping");
+    out.line = node.Mark().line + 1;
+    LANEWAY_TRY(check_keys(node, path,
+                           {"name", "aliases", "service", "upstream_model", "model", "context", "burst_context",
+                            "cache_type_k", "cache_type_v", "slots", "queue", "min_prompt_tokens", "max_body_bytes",
+                            "priority", "gpu_layers", "mlock", "fallback", "default", "listen"}));
+    const bool has_model = static_cast<bool>(node["model"]);
+    const bool has_service = static_cast<bool>(node["service"]);
+    if (has_model && has_service) {
+      return error(node["service"], path + ".service", "a lane has exactly one of `model` (embedded) or `service` (upstream), not both");
+    }
+    if (!has_model && !has_service) {
+      return error(node, path, "a lane needs `model` (a GGUF file, embedded) or `service` (an upstream)");
+    }
+    out.kind = has_model ? LaneKind::embedded : LaneKind::upstream;
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const std::string full = path + "." + key;
+      static constexpr std::string_view kEmbeddedOnly[] = {"burst_context", "cache_type_k", "cache_type_v", "slots",
+                                                           "queue", "gpu_layers", "mlock"};
+      if (!out.embedded() && std::find(std::begin(kEmbeddedOnly), std::end(kEmbeddedOnly), key) != std::end(kEmbeddedOnly)) {
+        return error(kv.first, full, "applies only to embedded lanes (this lane uses service `" +
+                                         node["service"].as<std::string>("") + "`)");
+      }
+      if (out.embedded() && key == "upstream_model") {
+        return error(kv.first, full, "applies only to upstream lanes (lanes with `service`)");
+      }
+      if (key == "name") {
+        LANEWAY_ASSIGN_OR_RETURN(out.name, string(kv.second, full));
+        if (!is_lane_name(out.name)) return error(kv.second, full, "must match [a-z0-9_-]+, got '" + out.name + "'");
+      } else if (key == "aliases") {
+        LANEWAY_ASSIGN_OR_RETURN(out.aliases, string_list(kv.second, full));
+      } else if (key == "service") {
+        LANEWAY_ASSIGN_OR_RETURN(out.service, string(kv.second, full));
+      } else if (key == "upstream_model") {
+        LANEWAY_ASSIGN_OR_RETURN(out.upstream_model, string(kv.second, full));
+        if (out.upstream_model.empty()) return error(kv.second, full, "must not be empty");
+      } else if (key == "model") {
+        LANEWAY_ASSIGN_OR_RETURN(out.model_path, string(kv.second, full));
+        if (out.model_path.empty()) return error(kv.second, full, "must name a GGUF file");
+      } else if (key == "context") {
+        LANEWAY_ASSIGN_OR_RETURN(out.context_tokens, tokens(kv.second, full));
+        if (out.context_tokens < 1) return error(kv.second, full, "must be at least 1 token");
+      } else if (key == "burst_context") {
+        LANEWAY_ASSIGN_OR_RETURN(out.burst_context_tokens, tokens(kv.second, full));
+        if (out.burst_context_tokens < 1) return error(kv.second, full, "must be at least 1 token");
+      } else if (key == "cache_type_k") {
+        LANEWAY_ASSIGN_OR_RETURN(out.cache_type_k, one_of(kv.second, full, {"f16", "q8_0", "q4_0"}));
+      } else if (key == "cache_type_v") {
+        LANEWAY_ASSIGN_OR_RETURN(out.cache_type_v, one_of(kv.second, full, {"f16", "q8_0", "q4_0"}));
+      } else if (key == "slots") {
+        LANEWAY_ASSIGN_OR_RETURN(out.slots, integer(kv.second, full, 1, 1024));
+      } else if (key == "queue") {
+        LANEWAY_ASSIGN_OR_RETURN(out.queue, integer(kv.second, full, 0, 1'000'000));
+      } else if (key == "min_prompt_tokens") {
+        LANEWAY_ASSIGN_OR_RETURN(out.min_prompt_tokens, tokens(kv.second, full));
+      } else if (key == "max_body_bytes") {
+        LANEWAY_ASSIGN_OR_RETURN(out.max_body_bytes, size(kv.second, full));
+        if (*out.max_body_bytes == 0) return error(kv.second, full, "must be more than 0 bytes");
+      } else if (key == "priority") {
+        LANEWAY_ASSIGN_OR_RETURN(out.priority, integer(kv.second, full, -1'000'000, 1'000'000));
+      } else if (key == "gpu_layers") {
+        LANEWAY_ASSIGN_OR_RETURN(out.gpu_layers, string(kv.second, full));
+        if (out.gpu_layers != "all") {
+          LANEWAY_ASSIGN_OR_RETURN(int64_t n, integer(kv.second, full, 0, 100'000));
+          out.gpu_layers = std::to_string(n);
+        }
+      } else if (key == "mlock") {
+        LANEWAY_ASSIGN_OR_RETURN(out.mlock, boolean(kv.second, full));
+      } else if (key == "fallback") {
+        LANEWAY_ASSIGN_OR_RETURN(out.fallback, string(kv.second, full));
+      } else if (key == "default") {
+        LANEWAY_ASSIGN_OR_RETURN(out.is_default, boolean(kv.second, full));
+      } else if (key == "listen") {
+        LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 1, 65535));
+        out.listen_port = static_cast<int>(port);
+      }
+    }
+    if (out.name.empty()) return error(node, path + ".name", "missing");
+    if (out.burst_context_tokens > 0 && out.context_tokens > 0 && out.burst_context_tokens < out.context_tokens) {
+      return error(node["burst_context"], path + ".burst_context",
+                   fmt::format("({} tokens) must not be smaller than context ({} tokens)", out.burst_context_tokens,
+                               out.context_tokens));
+    }
+    return Status::ok();
+  }
+
+  Result<LanesConfig> read(const YAML::Node& root) {
+    LanesConfig config;
+    config.source = source_;
+    if (!root.IsMap()) return error(root, "(top level)", "expected a mapping with server, machine, services and lanes");
+    LANEWAY_TRY(check_keys(root, "", {"server", "machine", "services", "lanes"}));
+    if (root["server"]) LANEWAY_TRY(read_server(root["server"], config.server));
+    if (root["machine"]) {
+      MachineSection machine;
+      LANEWAY_TRY(read_machine(root["machine"], machine));
+      config.machine = machine;
+    }
+    if (const auto services = root["services"]) {
+      if (!services.IsSequence()) return error(services, "services", "expected a list of services");
+      for (size_t i = 0; i < services.size(); ++i) {
+        ServiceConfig s;
+        LANEWAY_TRY(read_service(services[i], fmt::format("services[{}]", i), s));
+        config.services.push_back(std::move(s));
+      }
+    }
+    const auto lanes = root["lanes"];
+    if (!lanes) return error(root, "lanes", "missing: a config needs at least one lane");
+    if (!lanes.IsSequence() || lanes.size() == 0) return error(lanes, "lanes", "expected a non-empty list of lanes");
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      LaneConfig lane;
+      LANEWAY_TRY(read_lane(lanes[i], fmt::format("lanes[{}]", i), lane));
+      config.lanes.push_back(std::move(lane));
+    }
+    LANEWAY_TRY(validate_lanes_config(config));
+    return config;
+  }
+
+ private:
+  std::string source_;
+};
+
+// "file:line: " for an entry of the config, when known.
+std::string where(const LanesConfig& c, int line) {
+  return line > 0 ? fmt::format("{}:{}: ", c.source, line) : fmt::format("{}: ", c.source);
+}
+
+}  // namespace
+
+Status validate_lanes_config(const LanesConfig& c) {
+  std::set<std::string> service_names;
+  for (size_t i = 0; i < c.services.size(); ++i) {
+    if (!service_names.insert(c.services[i].name).second) {
+      return invalid_argument_error("{}services[{}].name: service '{}' is defined twice", where(c, c.services[i].line), i,
+                                    c.services[i].name);
+    }
+  }
+  std::set<std::string> model_names;  // lane names and aliases share one namespace
+  std::set<int> ports{c.server.port};
+  int defaults = 0;
+  for (size_t i = 0; i < c.lanes.size(); ++i) {
+    const LaneConfig& lane = c.lanes[i];
+    const std::string at = where(c, lane.line) + fmt::format("lanes[{}]", i);
+    if (!is_lane_name(lane.name)) return invalid_argument_error("{}.name: must match [a-z0-9_-]+, got '{}'", at, lane.name);
+    if (lane.name == "auto") return invalid_argument_error("{}.name: 'auto' is reserved for routing by prompt length", at);
+    if (!model_names.insert(lane.name).second) {
+      return invalid_argument_error("{}.name: '{}' is already a lane name or alias", at, lane.name);
+    }
+    for (const auto& alias : lane.aliases) {
+      if (alias == "auto") return invalid_argument_error("{}.aliases: 'auto' is reserved for routing by prompt length", at);
+      if (!model_names.insert(alias).second) {
+        return invalid_argument_error("{}.aliases: '{}' is already a lane name or alias", at, alias);
+      }
+    }
+    if (lane.embedded()) {
+      if (lane.model_path.empty()) return invalid_argument_error("{}.model: an embedded lane needs a GGUF file", at);
+      if (lane.slots < 1) return invalid_argument_error("{}.slots: must be at least 1", at);
+      if (lane.queue < 0) return invalid_argument_error("{}.queue: must not be negative", at);
+      for (const auto* t : {&lane.cache_type_k, &lane.cache_type_v}) {
+        if (*t != "f16" && *t != "q8_0" && *t != "q4_0") {
+          return invalid_argument_error("{}.cache_type: expected f16, q8_0 or q4_0, got '{}'", at, *t);
+        }
+      }
+    } else if (!c.find_service(lane.service)) {
+      std::string known;
+      for (const auto& s : c.services) known += (known.empty() ? "" : ", ") + s.name;
+      return invalid_argument_error("{}.service: no service named '{}' (services: {})", at, lane.service,
+                                    known.empty() ? "none defined" : known);
+    }
+    if (lane.min_prompt_tokens && *lane.min_prompt_tokens < 0) {
+      return invalid_argument_error("{}.min_prompt_tokens: must not be negative", at);
+    }
+    if (!lane.fallback.empty()) {
+      if (lane.fallback == lane.name) return invalid_argument_error("{}.fallback: a lane cannot fall back to itself", at);
+      if (!c.find_lane(lane.fallback)) {
+        return invalid_argument_error("{}.fallback: no lane named '{}'", at, lane.fallback);
+      }
+    }
+    if (lane.is_default && ++defaults > 1) {
+      return invalid_argument_error("{}.default: only one lane may be the default", at);
+    }
+    if (lane.listen_port && !ports.insert(*lane.listen_port).second) {
+      return invalid_argument_error("{}.listen: port {} is already used by the server or another lane", at,
+                                    *lane.listen_port);
+    }
+  }
+  return Status::ok();
+}
+
+Result<LanesConfig> parse_lanes_config(std::string_view yaml_text, std::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return invalid_argument_error("{}:{}: not valid YAML: {}", source, e.mark.line + 1, e.msg);
+  }
+  try {
+    Reader reader(source);
+    return reader.read(root);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws for things like aliases to missing anchors; report them like the rest.
+    return invalid_argument_error("{}:{}: {}", source, e.mark.line + 1, e.msg);
+  }
+}
+
+Result<LanesConfig> load_lanes_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error("cannot open lane config {}", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_error("cannot read lane config {}", path);
+  return parse_lanes_config(ss.str(), path);
+}
+
+Result<uint64_t> parse_size_bytes(std::string_view text) {
+  LANEWAY_ASSIGN_OR_RETURN(auto parts, split_number(text, "size"));
+  const auto [number, unit] = parts;
+  struct Unit {
+    std::string_view name;
+    double factor;
+  };
+  static constexpr Unit kUnits[] = {
+      {"", 1},           {"B", 1},
+      {"KiB", 1024.0},   {"MiB", 1024.0 * 1024},   {"GiB", 1024.0 * 1024 * 1024}, {"TiB", 1024.0 * 1024 * 1024 * 1024},
+      {"KB", 1e3},       {"MB", 1e6},              {"GB", 1e9},                   {"TB", 1e12},
+  };
+  for (const auto& u : kUnits) {
+    if (unit != u.name) continue;
+    const double bytes = number * u.factor;
+    if (bytes > 1.8e19) return invalid_argument_error("size '{}' is too large", text);
+    if (bytes != std::floor(bytes)) return invalid_argument_error("size '{}' is not a whole number of bytes", text);
+    return static_cast<uint64_t>(bytes);
+  }
+  return invalid_argument_error("unknown size unit '{}' in '{}' (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", unit,
+                                trim(text));
+}
+
+Result<int64_t> parse_token_count(std::string_view text) {
+  LANEWAY_ASSIGN_OR_RETURN(auto parts, split_number(text, "token count"));
+  const auto [number, unit] = parts;
+  double factor = 0;
+  if (unit.empty()) factor = 1;
+  else if (unit == "k" || unit == "K") factor = 1024;
+  else if (unit == "M") factor = 1024.0 * 1024;
+  else return invalid_argument_error("unknown token unit '{}' in '{}' (use k = 1024 or M = 1048576)", unit, trim(text));
+  const double tokens = number * factor;
+  if (tokens > 9e15) return invalid_argument_error("token count '{}' is too large", text);
+  if (tokens != std::floor(tokens)) return invalid_argument_error("token count '{}' is not a whole number", text);
+  return static_cast<int64_t>(tokens);
+}
+
+Result<std::string> resolve_secret(const std::string& value) {
+  if (value.rfind("env:", 0) != 0) return value;
+  const std::string name = value.substr(4);
+  const char* v = std::getenv(name.c_str());
+  if (!v) return not_found_error("environment variable {} is not set (the config says {})", name, value);
+  return std::string(v);
+}
+
+}  // namespace laneway

@@ -1,0 +1,123 @@
+// The lane configuration (lanes.yaml), exactly as ../shared/LANES.md defines
+// it, parsed into native structs. One parser serves `laneway serve --config`
+// and `laneway plan --lanes`, so it knows nothing about HTTP.
+//
+// Every error names the file, the line and the key ("lanes.yaml:14:
+// lanes[2].cache_type_k: expected one of f16, q8_0, q4_0, got 'q5_1'").
+// Unknown keys, wrong types and impossible values (a lane with both `model`
+// and `service`, a fallback that names no lane, two default lanes, ...) are
+// errors, never ignored.
+//
+// Secrets (`api_key: env:NAME`) are stored as written; resolve_secret()
+// reads the environment when the server starts, so parsing stays pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace laneway {
+
+inline constexpr uint64_t kDefaultMaxBodyBytes = 64ull << 20;  // 64 MiB
+
+struct ServerSection {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> api_keys;  // empty: no key checks
+  uint64_t max_body_bytes = kDefaultMaxBodyBytes;
+};
+
+struct MachineSection {
+  std::string profile;                       // "" = what the hardware probe reports
+  std::optional<uint64_t> reserve_os_bytes;
+  std::optional<uint64_t> reserve_other_bytes;
+};
+
+// How burst mode asks a service to release its memory (validated now, used later).
+struct ServiceSleep {
+  std::string path;   // e.g. /sleep
+  std::string wake;   // e.g. /wake_up
+  std::string frees;  // "all" | "none" (what sleeping really frees)
+};
+
+struct ServiceConfig {
+  std::string name;
+  std::string url;      // base URL ending in the API root, e.g. http://127.0.0.1:8000/v1
+  std::string api_key;  // as written: a literal key, "env:NAME", or "" for none
+  std::optional<uint64_t> memory_budget_bytes;
+  std::optional<ServiceSleep> sleep;
+  int line = 0;         // 1-based line of the entry in the file, for later messages
+};
+
+enum class LaneKind { embedded, upstream };
+
+struct LaneConfig {
+  std::string name;                   // [a-z0-9_-]+, unique across lane names and aliases
+  std::vector<std::string> aliases;   // other model names clients may send
+  LaneKind kind = LaneKind::embedded;
+
+  // Upstream lanes.
+  std::string service;                // names an entry of `services`
+  std::string upstream_model;         // "" = forward the client's `model` unchanged
+
+  // Embedded lanes.
+  std::string model_path;
+  int64_t context_tokens = 0;         // 0 = the model's trained context (upstream: unknown)
+  int64_t burst_context_tokens = 0;   // 0 = none
+  std::string cache_type_k = "f16";   // f16 | q8_0 | q4_0
+  std::string cache_type_v = "f16";
+  int64_t slots = 1;                  // parallel sequences
+  int64_t queue = 8;                  // waiting requests beyond busy slots; then 429
+  std::string gpu_layers = "0";       // "0" (CPU), "all" or a count
+  bool mlock = false;
+
+  // Both kinds.
+  std::optional<int64_t> min_prompt_tokens;  // routing rule for model "auto"
+  std::optional<uint64_t> max_body_bytes;    // unset: server.max_body_bytes
+  int64_t priority = 0;                      // higher keeps its memory in burst mode
+  std::string fallback;                      // lane used while this one is unhealthy or paused
+  bool is_default = false;                   // `default: true`
+  std::optional<int> listen_port;            // `listen: PORT`
+  int line = 0;                              // 1-based line of the entry
+
+  bool embedded() const { return kind == LaneKind::embedded; }
+};
+
+struct LanesConfig {
+  std::string source;  // file name used in messages ("<command line>" when built from flags)
+  ServerSection server;
+  std::optional<MachineSection> machine;
+  std::vector<ServiceConfig> services;
+  std::vector<LaneConfig> lanes;
+
+  // nullptr when absent. Lookups by lane name only (not aliases).
+  const LaneConfig* find_lane(std::string_view name) const;
+  const ServiceConfig* find_service(std::string_view name) const;
+  // The body limit that applies to a lane (its own, else the server's).
+  uint64_t max_body_bytes_for(const LaneConfig& lane) const;
+};
+
+// Parses YAML text; `source` names the file in error messages.
+Result<LanesConfig> parse_lanes_config(std::string_view yaml_text, std::string_view source);
+// Reads and parses a file (io_error naming the path when unreadable).
+Result<LanesConfig> load_lanes_config(const std::string& path);
+
+// Checks cross-references and values of a config built in code (the parser
+// runs it too): unique names, exactly one of model/service, services and
+// fallbacks that exist, at most one default lane.
+Status validate_lanes_config(const LanesConfig& config);
+
+// "64MiB" -> 67108864, "1GB" -> 1000000000, "4096" / "4096B" -> 4096.
+// Units: B, KiB, MiB, GiB, TiB (1024) and KB, MB, GB, TB (1000); a decimal
+// number is allowed ("1.5GiB"). invalid_argument for anything else.
+Result<uint64_t> parse_size_bytes(std::string_view text);
+// "32k" -> 32768, "1M" -> 1048576, "4096" -> 4096 (k = 1024, M = 1048576).
+Result<int64_t> parse_token_count(std::string_view text);
+// "env:NAME" -> the variable's value (not_found when unset); anything else as is.
+Result<std::string> resolve_secret(const std::string& value);
+
+}  // namespace laneway

@@ -1,0 +1,83 @@
+// HttpServer: HTTP/1.1 on Boost.Beast with C++20 coroutines. One coroutine
+// per connection on its own strand (no thread per connection); every read
+// and write races a timer (`co_await (op || timer)`), so a slow or silent
+// client costs a coroutine, never a thread or a hang.
+//
+// What it does itself: accept, read the header, ask the handler for the
+// body limit of that request (per lane), read the body, hand an HttpExchange
+// to the handler, keep-alive, and answer malformed HTTP, oversized bodies
+// and timeouts with OpenAI-shaped errors.
+//
+// Thread-safety: listen/start/stop_accepting/close_idle may be called from
+// any thread; the handler is called concurrently from the io_context's
+// threads (one call per request, each on its connection's strand).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "server/http_exchange.h"
+
+namespace laneway::server {
+
+struct HttpServerOptions {
+  std::chrono::milliseconds header_timeout{30'000};  // also how long an idle keep-alive connection stays
+  std::chrono::milliseconds body_timeout{300'000};   // the whole body, however large
+  std::chrono::milliseconds write_timeout{60'000};   // one write to a client that stopped reading
+  uint32_t header_limit_bytes = 64 * 1024;
+};
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // The largest body accepted for a request with this header, and the lane
+  // named in the error when it is exceeded ("" = server-wide limit).
+  struct BodyLimit {
+    uint64_t bytes = 0;
+    std::string lane;
+  };
+  virtual BodyLimit body_limit(const http::request_header<>& header) = 0;
+  // Answers one request (exactly one response through the exchange).
+  virtual net::awaitable<void> handle(HttpExchange& exchange) = 0;
+};
+
+class HttpServer {
+ public:
+  HttpServer(net::io_context& ioc, RequestHandler& handler, HttpServerOptions options);
+  ~HttpServer();
+
+  // Binds and listens (port 0 picks a free port). Call before start().
+  Status listen(const std::string& host, int port);
+  int port() const { return port_; }
+  // Starts the accept loop(s) on the io_context.
+  void start();
+  // Shutdown, step 1: stop accepting, close idle connections, and answer
+  // nothing more on kept-alive ones (they close after their current request).
+  void stop_accepting();
+  // Requests being answered now.
+  int64_t active_requests() const { return active_requests_.load(); }
+  int64_t open_connections() const { return open_connections_.load(); }
+
+ private:
+  struct Connection;
+  net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
+  net::awaitable<void> serve(std::shared_ptr<Connection> conn);
+
+  net::io_context& ioc_;
+  RequestHandler& handler_;
+  HttpServerOptions options_;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> active_requests_{0};
+  std::atomic<int64_t> open_connections_{0};
+  std::mutex connections_mu_;
+  std::vector<std::weak_ptr<Connection>> connections_;  // guarded by connections_mu_
+};
+
+}  // namespace laneway::server

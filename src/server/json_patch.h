@@ -1,0 +1,16 @@
+// Replaces the top-level "model" of a JSON object in its text, leaving every
+// other byte as the client sent it (number formats, key order, unknown
+// fields): upstream lanes must receive the body untouched apart from `model`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace laneway::server {
+
+// nullopt when `body` is not a JSON object the scanner can walk (the caller
+// validated it as JSON already, so that means "not an object").
+std::optional<std::string> replace_json_model(std::string_view body, std::string_view model);
+
+}  // namespace laneway::server

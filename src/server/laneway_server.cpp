@@ -1,0 +1,306 @@
+#include "server/laneway_server.h"
+
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace laneway::server {
+
+// A lane with `listen: PORT`: the same routes at /v1 and /health on a port of
+// its own, by prefixing requests with /lanes/<name>.
+struct LanewayServer::LanePort final : RequestHandler {
+  LanePort(LanewayServer& s, std::string lane_name) : server(s), prefix("/lanes/" + lane_name) {}
+  BodyLimit body_limit(const http::request_header<>& header) override {
+    http::request_header<> h = header;
+    h.target(prefix + std::string(header.target()));
+    return server.body_limit(h);
+  }
+  net::awaitable<void> handle(HttpExchange& ex) override {
+    const std::string target(ex.request().target());
+    if (target == "/metrics" || target.rfind("/health?", 0) == 0) return server.handle(ex);
+    ex.request().target(prefix + target);
+    return server.handle(ex);
+  }
+  LanewayServer& server;
+  std::string prefix;
+  std::unique_ptr<HttpServer> http;
+};
+
+LanewayServer::LanewayServer(ServeOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLaneStarter& start_lane) {
+  LANEWAY_TRY(validate_lanes_config(options.config));
+  auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
+  const LanesConfig& config = s->options_.config;
+  for (const auto& sc : config.services) {
+    LANEWAY_ASSIGN_OR_RETURN(auto service, UpstreamService::create(sc));
+    s->services_.push_back(std::move(service));
+  }
+  for (size_t i = 0; i < config.lanes.size(); ++i) {
+    auto lane = std::make_unique<LaneRuntime>();
+    lane->index = i;
+    lane->config = &config.lanes[i];
+    if (lane->embedded()) {
+      auto engine = start_lane(config.lanes[i]);
+      if (!engine) return engine.status().with_context(fmt::format("lane {} ({})", lane->config->name, lane->config->model_path));
+      lane->engine = std::move(engine).value();
+      LANEWAY_ASSIGN_OR_RETURN(lane->chat, ChatPrompt::for_model(lane->engine->model(), lane->engine->tokenizer()));
+    } else {
+      for (auto& svc : s->services_) {
+        if (svc->name() == lane->config->service) lane->service = svc.get();
+      }
+    }
+    s->lanes_.push_back(std::move(lane));
+  }
+  s->router_ = std::make_unique<Router>(config);
+  s->created_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  s->id_seed_ = std::random_device{}();
+  s->http_ = std::make_unique<HttpServer>(s->ioc_, *s, s->options_.http);
+  for (const auto& lane : config.lanes) {
+    if (!lane.listen_port) continue;
+    auto port = std::make_unique<LanePort>(*s, lane.name);
+    port->http = std::make_unique<HttpServer>(s->ioc_, *port, s->options_.http);
+    s->lane_ports_.push_back(std::move(port));
+  }
+  return s;
+}
+
+LanewayServer::~LanewayServer() {
+  shutdown(std::chrono::milliseconds(0));
+  // Engines go first: their threads may still post events to the io_context.
+  for (auto& lane : lanes_) lane->engine.reset();
+}
+
+Status LanewayServer::listen() {
+  const auto& server = options_.config.server;
+  LANEWAY_TRY(http_->listen(server.host, server.port));
+  for (auto& port : lane_ports_) {
+    const LaneConfig* lane = options_.config.find_lane(port->prefix.substr(7));
+    LANEWAY_TRY(port->http->listen(server.host, *lane->listen_port).with_context("lane " + lane->name + " listen"));
+  }
+  return Status::ok();
+}
+
+int LanewayServer::port() const { return http_->port(); }
+
+void LanewayServer::start() {
+  work_.emplace(ioc_.get_executor());
+  http_->start();
+  for (auto& port : lane_ports_) port->http->start();
+  for (auto& service : services_) {
+    net::co_spawn(net::make_strand(ioc_), upstream_health_loop(*service, options_.health_interval, stopping_),
+                  net::detached);
+  }
+  const int n = std::max(1, options_.http_threads);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+}
+
+void LanewayServer::shutdown(std::chrono::milliseconds grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  stopping_ = true;
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + grace;
+  if (!threads_.empty()) {
+    http_->stop_accepting();
+    for (auto& port : lane_ports_) port->http->stop_accepting();
+    auto busy = [&] {
+      int64_t n = http_->active_requests();
+      for (auto& port : lane_ports_) n += port->http->active_requests();
+      return n;
+    };
+    while (busy() > 0 && clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Out of grace: engines cancel what is left; their last events still reach the clients.
+    for (auto& lane : lanes_) {
+      if (lane->engine) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        lane->engine->shutdown(std::max<int64_t>(0, left.count()));
+      }
+    }
+    const auto flush_deadline = clock::now() + std::chrono::seconds(2);
+    while (busy() > 0 && clock::now() < flush_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  } else {
+    for (auto& lane : lanes_) {
+      if (lane->engine) lane->engine->shutdown(0);
+    }
+  }
+}
+
+std::optional<size_t> LanewayServer::lane_index(std::string_view name) const {
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i]->config->name == name) return i;
+  }
+  return std::nullopt;
+}
+
+bool LanewayServer::authorized(const HttpRequest& req) const {
+  const auto& keys = options_.config.server.api_keys;
+  if (keys.empty()) return true;
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  std::string_view value = it->value();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.size() <= kBearer.size() || value.substr(0, kBearer.size()) != kBearer) return false;
+  value.remove_prefix(kBearer.size());
+  bool match = false;
+  for (const auto& key : keys) {
+    // Compare every byte of equal-length keys so timing says nothing about a prefix.
+    if (key.size() != value.size()) continue;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ value[i]);
+    match |= diff == 0;
+  }
+  return match;
+}
+
+std::string LanewayServer::next_id(std::string_view prefix) {
+  const uint64_t n = id_counter_.fetch_add(1) + 1;
+  return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_seed_ ^ (n * 0x9E3779B97F4A7C15ull >> 17)), n);
+}
+
+RequestHandler::BodyLimit LanewayServer::body_limit(const http::request_header<>& header) {
+  const auto& config = options_.config;
+  std::string_view path = header.target();
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (path.rfind("/lanes/", 0) == 0) {
+    std::string_view rest = path.substr(7);
+    const auto name = rest.substr(0, rest.find('/'));
+    if (const LaneConfig* lane = config.find_lane(name)) return {config.max_body_bytes_for(*lane), lane->name};
+  }
+  // The shared API does not know the lane before reading the body: the
+  // largest limit of any lane applies now, the lane's own after routing.
+  uint64_t limit = config.server.max_body_bytes;
+  for (const auto& lane : config.lanes) limit = std::max(limit, config.max_body_bytes_for(lane));
+  return {limit, ""};
+}
+
+net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
+  const HttpRequest& req = ex.request();
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+  const auto method = req.method();
+  const std::string method_text(req.method_string());
+  std::string route(path);  // for metrics: the route family, not every lane's path
+  auto finish = [&](std::string_view r) { count("", r, ex.status_code()); };
+
+  if (stopping_) {
+    co_await ex.send_error(unavailable("the server is shutting down", 5));
+    co_return finish("shutdown");
+  }
+  if (path == "/health") {
+    if (method != http::verb::get && method != http::verb::head) {
+      co_await ex.send_error(method_not_allowed(method_text, "/health"));
+      co_return finish("/health");
+    }
+    std::optional<size_t> lane;
+    if (!query.empty()) {
+      std::string name;
+      for (size_t start = 0; start <= query.size();) {
+        const size_t amp = std::min(query.find('&', start), query.size());
+        const auto pair = query.substr(start, amp - start);
+        if (pair.rfind("lane=", 0) == 0) name = std::string(pair.substr(5));
+        start = amp + 1;
+      }
+      if (!name.empty()) {
+        lane = lane_index(name);
+        if (!lane) {
+          co_await ex.send_error(not_found("No lane named '" + name + "'", "lane_not_found"));
+          co_return finish("/health");
+        }
+      }
+    }
+    co_await route_health(ex, lane, true);
+    co_return finish("/health");
+  }
+  if (path == "/metrics") {
+    if (method != http::verb::get) co_await ex.send_error(method_not_allowed(method_text, "/metrics"));
+    else co_await route_metrics(ex);
+    co_return finish("/metrics");
+  }
+
+  std::optional<size_t> url_lane;
+  std::string_view api_path;  // "/models", "/chat/completions", ... below /v1
+  bool lane_health = false;
+  if (path == "/v1" || path.rfind("/v1/", 0) == 0) {
+    api_path = path.substr(3);
+  } else if (path.rfind("/lanes/", 0) == 0) {
+    std::string_view rest = path.substr(7);
+    const std::string name(rest.substr(0, rest.find('/')));
+    rest.remove_prefix(name.size());
+    url_lane = lane_index(name);
+    if (!url_lane) {
+      if (!authorized(req)) {
+        co_await ex.send_error(unauthorized("Missing or invalid API key: send 'Authorization: Bearer <key>'"));
+      } else {
+        co_await ex.send_error(not_found("No lane named '" + name + "'", "lane_not_found"));
+      }
+      co_return finish("/lanes");
+    }
+    route = "/lanes/{lane}" + std::string(rest);
+    if (rest == "/health") {
+      lane_health = true;
+    } else if (rest == "/v1" || rest.rfind("/v1/", 0) == 0) {
+      api_path = rest.substr(3);
+    } else {
+      co_await ex.send_error(not_found("Unknown route " + std::string(path) + " (a lane serves /health and /v1/...)",
+                                       "unknown_route"));
+      co_return finish("unknown");
+    }
+  } else {
+    co_await ex.send_error(not_found("Unknown route " + std::string(path), "unknown_route"));
+    co_return finish("unknown");
+  }
+
+  if (!authorized(req)) {
+    co_await ex.send_error(unauthorized(req.find(http::field::authorization) == req.end()
+                                            ? "Missing API key: send 'Authorization: Bearer <key>'"
+                                            : "Invalid API key"));
+    co_return finish(route);
+  }
+  if (lane_health) {
+    if (method != http::verb::get && method != http::verb::head) co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
+    else co_await route_health(ex, url_lane, false);
+    co_return finish(route);
+  }
+  if (api_path == "/chat/completions" || api_path == "/completions") {
+    if (method != http::verb::post) {
+      co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
+      co_return finish(route);
+    }
+    co_await route_generation(ex, api_path, url_lane);  // counts itself, with its lane
+    co_return;
+  }
+  if (api_path == "/models" || (api_path == "/lanes" && !url_lane)) {
+    if (method != http::verb::get) {
+      co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
+    } else if (api_path == "/models") {
+      co_await route_models(ex, url_lane);
+    } else {
+      co_await route_lanes(ex);
+    }
+    co_return finish(route);
+  }
+  // Other OpenAI routes (embeddings, ...) exist only on upstream lanes reached by URL.
+  if (url_lane && !lanes_[*url_lane]->embedded()) {
+    LaneRuntime& lane = *lanes_[*url_lane];
+    if (!lane.available()) {
+      co_await ex.send_error(unavailable(fmt::format("lane '{}' is unhealthy: {}", lane.config->name, lane.service->last_error()), 5));
+    } else {
+      co_await proxy_to_upstream(ex, lane, api_path, req.body(), "", false);
+      if (!ex.responded()) co_await ex.send_error(unavailable(fmt::format("lane '{}' is unhealthy: {}", lane.config->name, lane.service->last_error()), 5));
+    }
+    co_return count(lane.config->name, route, ex.status_code());
+  }
+  co_await ex.send_error(not_found("Unknown route " + std::string(path), "unknown_route"));
+  co_return finish("unknown");
+}
+
+}  // namespace laneway::server

@@ -1,0 +1,130 @@
+// LanewayServer: everything `laneway serve` runs — the lanes of a lanes.yaml
+// (embedded engines and upstream services), the router, the HTTP servers
+// (the shared API plus any lane with `listen: PORT`), metrics and the
+// upstream health loops. It owns all of its state (no globals), so tests can
+// run several in one process.
+//
+// Routes (see LANES.md): GET /health[?lane=NAME], GET /metrics,
+// GET /v1/models, GET /v1/lanes, POST /v1/chat/completions, POST
+// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...
+// Bearer keys (server.api_keys) guard /v1 and /lanes routes.
+//
+// Threading: HTTP runs on `http_threads` io_context threads, one strand per
+// connection; each embedded lane has its own engine thread (EmbeddedLane).
+// Lifecycle: create() (loads embedded lanes) -> listen() -> start() ->
+// shutdown(grace) (blocking; called once, from any thread but the io threads).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/embedded_lane.h"
+#include "runtime/lane_config.h"
+#include "runtime/router.h"
+#include "server/chat_prompt.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/upstream_service.h"
+
+namespace laneway::server {
+
+struct ServeOptions {
+  LanesConfig config;
+  int http_threads = 4;
+  std::chrono::milliseconds request_timeout{600'000};  // one generation or proxied request, end to end
+  std::chrono::milliseconds health_interval{2'000};    // upstream health probes
+  int64_t debug_token_delay_ms = 0;                    // test-only: slows every generation (deterministic load tests)
+  HttpServerOptions http;
+};
+
+// Starts the engine of one embedded lane (the CLI maps engine flags and the
+// lane's config onto EmbeddedLaneOptions; tests may inject their own).
+using EmbeddedLaneStarter = std::function<Result<std::unique_ptr<EmbeddedLane>>(const LaneConfig&)>;
+
+// One configured lane at run time.
+struct LaneRuntime {
+  size_t index = 0;
+  const LaneConfig* config = nullptr;       // points into LanewayServer's config
+  std::unique_ptr<EmbeddedLane> engine;     // embedded lanes
+  std::unique_ptr<ChatPrompt> chat;         // embedded lanes
+  UpstreamService* service = nullptr;       // upstream lanes (owned by the server)
+
+  bool embedded() const { return config->embedded(); }
+  bool available() const { return embedded() ? engine != nullptr : service->healthy(); }
+  std::string state() const { return available() ? "ready" : (embedded() ? "loading" : "unhealthy"); }
+};
+
+class LanewayServer final : public RequestHandler {
+ public:
+  static Result<std::unique_ptr<LanewayServer>> create(ServeOptions options, const EmbeddedLaneStarter& start_lane);
+  ~LanewayServer() override;
+
+  // Binds the shared API and each lane's own port (when set).
+  Status listen();
+  int port() const;
+  // Starts the io threads, the accept loops and the upstream health loops.
+  void start();
+  // Stops accepting, lets in-flight requests finish within `grace`, cancels
+  // what is left, and stops every thread. Blocking; idempotent.
+  void shutdown(std::chrono::milliseconds grace);
+
+  const LanesConfig& config() const { return options_.config; }
+
+  // RequestHandler
+  BodyLimit body_limit(const http::request_header<>& header) override;
+  net::awaitable<void> handle(HttpExchange& ex) override;
+
+ private:
+  explicit LanewayServer(ServeOptions options);
+
+  // routes_health.cpp
+  net::awaitable<void> route_health(HttpExchange& ex, std::optional<size_t> lane, bool lane_from_query);
+  net::awaitable<void> route_models(HttpExchange& ex, std::optional<size_t> lane);
+  net::awaitable<void> route_lanes(HttpExchange& ex);
+  net::awaitable<void> route_metrics(HttpExchange& ex);
+  std::string lane_health_json(size_t lane) const;
+  std::string models_json(std::optional<size_t> lane) const;
+  std::string lanes_json() const;
+  std::string metrics_text() const;
+  // routes_openai.cpp
+  net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane);
+  net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, const CompletionRequest& req,
+                                         std::vector<int32_t> prompt_tokens, const std::string& route);
+  // upstream_proxy.cpp: forwards to lane's service; false when the service
+  // could not be reached before anything was sent (the caller may fall back).
+  net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
+                                         const std::string& body, const std::string& requested_model, bool stream);
+
+  std::optional<size_t> lane_index(std::string_view name) const;
+  bool authorized(const HttpRequest& req) const;
+  std::string next_id(std::string_view prefix);
+  void count(const std::string& lane, std::string_view route, int status) {
+    metrics_.count_request(lane, std::string(route), status);
+  }
+
+  ServeOptions options_;
+  std::vector<std::unique_ptr<UpstreamService>> services_;
+  std::vector<std::unique_ptr<LaneRuntime>> lanes_;
+  std::unique_ptr<Router> router_;
+  Metrics metrics_;
+  int64_t created_unix_s_ = 0;
+  uint64_t id_seed_ = 0;
+  std::atomic<uint64_t> id_counter_{0};
+
+  net::io_context ioc_;
+  std::unique_ptr<HttpServer> http_;
+  struct LanePort;
+  std::vector<std::unique_ptr<LanePort>> lane_ports_;
+  std::vector<std::thread> threads_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::atomic<bool> stopping_{false};
+  bool shut_down_ = false;
+};
+
+}  // namespace laneway::server

@@ -1,0 +1,70 @@
+// Metrics: the server's counters and the time-to-first-token histogram, and
+// the Prometheus text rendering of them together with lane gauges (queue
+// depth, busy slots, KV use, tokens/s, upstream health) sampled at scrape time.
+//
+// Thread-safety: all methods may be called from any thread (one mutex; a
+// request touches it once or twice, never per token).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace laneway::server {
+
+// What a lane looks like at scrape time.
+struct LaneGauges {
+  std::string lane;
+  std::string kind;   // "embedded" | "upstream"
+  bool ready = false;
+  int64_t slots = 0;
+  int64_t busy_slots = 0;
+  int64_t queue_depth = 0;
+  int64_t queue_capacity = 0;
+  int64_t kv_cells_used = 0;
+  int64_t kv_cells_total = 0;
+  uint64_t kv_bytes = 0;
+  int64_t prompt_tokens_total = 0;
+  int64_t generated_tokens_total = 0;
+  double generation_seconds_total = 0;
+};
+
+struct ServiceGauges {
+  std::string service;
+  bool healthy = false;
+  int64_t checks = 0;
+  int64_t failures = 0;
+};
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kTtftBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                          0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
+
+  // One answered request; lane "" for requests no lane took (404, 401, ...).
+  void count_request(const std::string& lane, const std::string& route, int status);
+  void observe_ttft(const std::string& lane, double seconds);
+  // Tokens of upstream lanes (embedded lanes report their own totals).
+  void count_upstream_bytes(const std::string& lane, uint64_t bytes);
+
+  std::string render(const std::vector<LaneGauges>& lanes, const std::vector<ServiceGauges>& services) const;
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kTtftBuckets.size()> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // (lane, route, status)
+  std::map<std::string, Histogram> ttft_;
+  std::map<std::string, uint64_t> upstream_bytes_;
+};
+
+// Escapes a label value for the Prometheus text format.
+std::string prometheus_label(const std::string& value);
+
+}  // namespace laneway::server

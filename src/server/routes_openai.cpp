@@ -1,0 +1,279 @@
+// POST /v1/chat/completions and /v1/completions (shared API and per lane):
+// routing, then the embedded engine (here) or the upstream proxy.
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "server/laneway_server.h"
+#include "server/generation_pipe.h"
+#include "server/sse.h"
+
+namespace laneway::server {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct PreparedPrompt {
+  bool done = false;
+  std::vector<int32_t> tokens;
+  std::optional<ApiError> error;
+};
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::string_view api_path,
+                                                     std::optional<size_t> url_lane) {
+  const Endpoint endpoint = api_path == "/chat/completions" ? Endpoint::chat : Endpoint::completions;
+  const std::string route = (url_lane ? "/lanes/{lane}/v1" : "/v1") + std::string(api_path);
+  const std::string& raw = ex.request().body();
+  std::string lane_name;
+  std::optional<ApiError> error;
+
+  json body;
+  if (raw.empty()) {
+    error = invalid_json("the body is empty; send a JSON object");
+  } else {
+    try {
+      body = json::parse(raw);
+    } catch (const json::parse_error& e) {
+      error = invalid_json(e.what());
+    }
+  }
+  if (!error && !body.is_object()) error = bad_request("The request body must be a JSON object", "", "invalid_type");
+  std::string model;
+  if (!error) {
+    if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+      if (it->is_string()) model = it->get<std::string>();
+      else error = bad_request("Invalid type for 'model': expected a string", "model", "invalid_type");
+    }
+  }
+  if (error) {
+    co_await ex.send_error(*error);
+    co_return count("", route, ex.status_code());
+  }
+  const bool stream = body.value("stream", json(false)).is_boolean() && body.value("stream", false);
+
+  // Embedded lanes need the strict parse and their own tokenization; both
+  // are done lazily, only for lanes routing actually looks at.
+  std::optional<CompletionRequest> parsed;
+  std::optional<ApiError> parse_error;
+  auto parse_once = [&] {
+    if (parsed || parse_error) return;
+    CompletionRequest r;
+    if (auto e = parse_completion_request(body, endpoint, r)) parse_error = std::move(e);
+    else parsed = std::move(r);
+  };
+  std::vector<PreparedPrompt> prepared(lanes_.size());
+  std::optional<int64_t> estimate;
+  auto prepare = [&](size_t i) -> PreparedPrompt& {
+    PreparedPrompt& p = prepared[i];
+    if (p.done) return p;
+    p.done = true;
+    parse_once();
+    if (parse_error) {
+      p.error = parse_error;
+      return p;
+    }
+    const LaneRuntime& lane = *lanes_[i];
+    const Tokenizer& tok = lane.engine->tokenizer();
+    if (endpoint == Endpoint::chat) {
+      auto text = lane.chat->render(parsed->messages);
+      if (!text) {
+        p.error = bad_request("cannot render the chat template: " + text.status().message(), "messages");
+        return p;
+      }
+      // Control-token text in the template ("<|im_start|>") becomes the token;
+      // BOS comes from the tokenizer unless the template wrote it already.
+      p.tokens = tok.encode(*text, {.add_special = lane.chat->needs_bos(*text), .parse_special = true});
+    } else if (!parsed->prompt_token_ids.empty()) {
+      for (int32_t id : parsed->prompt_token_ids) {
+        if (!tok.valid_id(id)) {
+          p.error = bad_request(fmt::format("'prompt' holds token id {}, outside the vocabulary of {} tokens", id,
+                                            tok.vocab_size()),
+                                "prompt");
+          return p;
+        }
+      }
+      p.tokens = parsed->prompt_token_ids;
+    } else {
+      // The same tokens `laneway run -p` evaluates for this text.
+      p.tokens = tok.encode(parsed->prompt, {.add_special = true, .parse_special = false});
+    }
+    if (p.tokens.empty()) p.error = bad_request("the prompt is empty after tokenization", "prompt");
+    return p;
+  };
+  RouteQuery query;
+  query.prompt_tokens = [&](size_t i) -> int64_t {
+    if (lanes_[i]->embedded()) {
+      if (!lanes_[i]->engine) return 0;
+      return static_cast<int64_t>(prepare(i).tokens.size());
+    }
+    if (!estimate) estimate = estimate_prompt_tokens(body);
+    return *estimate;
+  };
+  query.context_tokens = [&](size_t i) -> int64_t {
+    const LaneRuntime& l = *lanes_[i];
+    return l.engine ? l.engine->context_per_slot() : l.config->context_tokens;
+  };
+  query.available = [&](size_t i) { return lanes_[i]->available(); };
+
+  // An upstream that fails before answering turns unhealthy; routing again
+  // then picks its fallback (or answers 503).
+  for (size_t attempt = 0; attempt <= lanes_.size(); ++attempt) {
+    const RouteResult r = url_lane ? router_->route_to(*url_lane, query) : router_->route(model, query);
+    lane_name = lanes_[r.lane]->config->name;
+    switch (r.outcome) {
+      case RouteOutcome::ok: break;
+      case RouteOutcome::model_not_found: error = model_not_found(r.message), lane_name.clear(); break;
+      case RouteOutcome::context_length_exceeded: error = context_length_exceeded(r.message); break;
+      case RouteOutcome::unavailable: {
+        const LaneRuntime& l = *lanes_[r.lane];
+        std::string msg = r.message;
+        if (l.service && !l.service->last_error().empty()) msg += ": " + l.service->last_error();
+        error = unavailable(msg, 5);
+        break;
+      }
+    }
+    if (error) break;
+    LaneRuntime& lane = *lanes_[r.lane];
+    const uint64_t limit = options_.config.max_body_bytes_for(*lane.config);
+    if (raw.size() > limit) {
+      error = payload_too_large(limit, lane.config->name);
+      break;
+    }
+    if (!lane.embedded()) {
+      if (co_await proxy_to_upstream(ex, lane, api_path, raw, model, stream)) co_return count(lane_name, route, ex.status_code());
+      if (ex.responded() || ex.client_gone()) co_return count(lane_name, route, ex.status_code());
+      continue;  // the service is now marked unhealthy: route again
+    }
+    PreparedPrompt& p = prepare(r.lane);
+    if (p.error) {
+      error = p.error;
+      break;
+    }
+    co_await generate_embedded(ex, lane, *parsed, std::move(p.tokens), route);
+    co_return;
+  }
+  if (!error) error = unavailable("no lane could take the request", 5);
+  co_await ex.send_error(*error);
+  co_return count(lane_name, route, ex.status_code());
+}
+
+net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRuntime& lane, const CompletionRequest& req,
+                                                      std::vector<int32_t> prompt_tokens, const std::string& route) {
+  const std::string& lane_name = lane.config->name;
+  const int64_t ctx = lane.engine->context_per_slot();
+  const int64_t n_prompt = static_cast<int64_t>(prompt_tokens.size());
+  if (req.max_tokens && *req.max_tokens > ctx) {
+    co_await ex.send_error(bad_request(
+        fmt::format("'max_tokens' is {}, but lane '{}' has a context of {} tokens per request (the prompt uses {})",
+                    *req.max_tokens, lane_name, ctx, n_prompt),
+        req.endpoint == Endpoint::chat && !req.max_tokens ? "max_completion_tokens" : "max_tokens"));
+    co_return count(lane_name, route, ex.status_code());
+  }
+  GenerationRequest g;
+  g.prompt_tokens = std::move(prompt_tokens);
+  g.sampling = req.sampling;
+  if (!req.seed_given) g.sampling.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+  g.max_tokens = req.max_tokens.value_or(ctx);  // the context bounds it as well
+  g.stop = req.stop;
+  if (req.endpoint == Endpoint::chat) {
+    for (const auto& s : lane.chat->implied_stops()) g.stop.push_back(s);
+  }
+  g.ignore_eos = req.ignore_eos;
+  g.debug_token_delay_ms = options_.debug_token_delay_ms;
+  if (Status st = validate_sampling_params(g.sampling); !st.is_ok()) {
+    co_await ex.send_error(bad_request(st.message()));
+    co_return count(lane_name, route, ex.status_code());
+  }
+
+  auto pipe = std::make_shared<GenerationPipe>(ex.executor());
+  auto submitted = lane.engine->submit(std::move(g), pipe->sink());
+  if (!submitted) {
+    const Status& st = submitted.status();
+    ApiError e = from_status(st);
+    if (st.code() == StatusCode::resource_exhausted) {
+      e = rate_limited(fmt::format("Lane '{}' is at capacity: {}. Retry shortly.", lane_name, st.message()), 1);
+    } else if (st.code() == StatusCode::invalid_argument && st.message().find("context") != std::string::npos) {
+      e = context_length_exceeded(st.message());
+    }
+    co_await ex.send_error(e);
+    co_return count(lane_name, route, ex.status_code());
+  }
+  std::shared_ptr<GenerationHandle> handle = std::move(submitted).value();
+
+  const std::string id = next_id(req.endpoint == Endpoint::chat ? "chatcmpl" : "cmpl");
+  const int64_t created = unix_now();
+  const std::string model_out = req.model.empty() || req.model == "auto" ? lane_name : req.model;
+  const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
+  SseFormatter sse(req.endpoint, id, created, model_out, req.include_usage);
+
+  bool alive = true;
+  if (req.stream) {
+    alive = co_await ex.begin_stream(http::status::ok, "text/event-stream");
+    if (alive && req.endpoint == Endpoint::chat) alive = co_await ex.write_chunk(sse.role_chunk());
+  }
+  std::string text;  // non-streamed answer
+  std::optional<GenerationEvent> last;
+  bool timed_out = false;
+  while (alive && !last) {
+    while (pipe->empty()) {
+      if (net::steady_timer::clock_type::now() >= deadline) {
+        timed_out = true;
+        break;
+      }
+      if (!co_await ex.wait_or_disconnect(pipe->arm(deadline))) {
+        alive = false;
+        break;
+      }
+    }
+    if (!alive || timed_out) break;
+    GenerationEvent ev = pipe->pop();
+    if (!ev.text.empty()) {
+      if (req.stream) alive = co_await ex.write_chunk(sse.text_chunk(ev.text));
+      else text += ev.text;
+    }
+    if (ev.done) last = std::move(ev);
+  }
+  if (!last) handle->cancel();  // client gone or too slow: free the slot within one decode step
+  if (!alive) co_return count(lane_name, route, 499);  // nginx's "client closed request"
+
+  const ApiError timeout_error =
+      gateway_timeout(fmt::format("the request did not finish within {} ms", options_.request_timeout.count()));
+  std::optional<ApiError> failure;
+  if (timed_out) {
+    failure = timeout_error;
+  } else if (last->finish == FinishReason::error) {
+    failure = internal_error_response("generation failed: " + last->error.to_string());
+  } else if (last->finish == FinishReason::cancelled) {
+    failure = unavailable("the request was cancelled: the lane is shutting down", 5);
+  }
+  if (last && last->completion_tokens > 0) metrics_.observe_ttft(lane_name, last->time_to_first_token_s);
+
+  if (req.stream) {
+    if (failure) {
+      co_await ex.write_chunk(SseFormatter::error_event(*failure));
+    } else {
+      co_await ex.write_chunk(sse.finish_chunk(finish_reason_name(last->finish)));
+      if (req.include_usage) co_await ex.write_chunk(sse.usage_chunk(last->prompt_tokens, last->completion_tokens));
+      co_await ex.write_chunk(SseFormatter::done());
+    }
+    co_await ex.end_stream();
+    co_return count(lane_name, route, failure ? failure->http_status : 200);
+  }
+  if (failure) {
+    co_await ex.send_error(*failure);
+  } else {
+    co_await ex.send_json(http::status::ok, completion_response(req.endpoint, id, created, model_out, text,
+                                                                finish_reason_name(last->finish), last->prompt_tokens,
+                                                                last->completion_tokens));
+  }
+  co_return count(lane_name, route, ex.status_code());
+}
+
+}  // namespace laneway::server

@@ -1,0 +1,198 @@
+#include "server_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <regex>
+#include <thread>
+
+#include "support/testdata.h"
+
+namespace laneway::test {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout) {
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  const std::string binary = laneway_binary().string();
+  std::vector<std::string> argv_s = {binary, "serve"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  out_fd_ = fds[0];
+  fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  const auto deadline = std::chrono::steady_clock::now() + start_timeout;
+  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  while (std::chrono::steady_clock::now() < deadline) {
+    drain();
+    std::smatch m;
+    if (std::regex_search(output_, m, listening)) {
+      port_ = std::stoi(m[1]);
+      return;
+    }
+    if (!alive()) return;
+    pollfd p{out_fd_, POLLIN, 0};
+    poll(&p, 1, 50);
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0 && exit_code_ == -2) {
+    kill(pid_, SIGKILL);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+void ServerProcess::drain() {
+  if (out_fd_ < 0) return;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    output_.append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::string ServerProcess::output() {
+  drain();
+  return output_;
+}
+
+bool ServerProcess::alive() {
+  if (pid_ <= 0 || exit_code_ != -2) return false;
+  int st = 0;
+  const pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return false;
+}
+
+int ServerProcess::stop(int signal, std::chrono::milliseconds timeout) {
+  if (!alive()) return exit_code_;
+  kill(pid_, signal);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!alive()) return exit_code_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
+                          const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+  HttpResponse out;
+  try {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(timeout);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    if (req.method() == http::verb::unknown) req.method_string(method);
+    req.set(http::field::host, "127.0.0.1");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    http::read(stream, buffer, parser);
+    const auto& res = parser.get();
+    out.status = res.result_int();
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+  } catch (const std::exception& e) {
+    out.status = 0;
+    out.error = e.what();
+  }
+  return out;
+}
+
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout, bool half_close) {
+  // Plain sockets: the deadline must hold for blocking reads too.
+  std::string out;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return out;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return out;
+  }
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  if (half_close) shutdown(fd, SHUT_WR);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::vector<std::string> sse_events(const std::string& body) {
+  std::vector<std::string> events;
+  size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    const size_t end = body.find("\n\n", pos);
+    events.push_back(body.substr(pos + 6, (end == std::string::npos ? body.size() : end) - pos - 6));
+    if (end == std::string::npos) break;
+    pos = end + 2;
+  }
+  return events;
+}
+
+bool wait_for_status(int port, const std::string& target, int status, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (http_request(port, "GET", target, "", {}, std::chrono::seconds(5)).status == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::string stories_model_path() { return testdata_path("models/stories260K.gguf"); }
+
+}  // namespace laneway::test

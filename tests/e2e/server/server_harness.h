@@ -1,0 +1,73 @@
+// Black-box helpers for `laneway serve` tests: start the real binary on a
+// free port (--port 0; the port is read from its "listening on" line), talk
+// HTTP to it, and always stop it (SIGKILL in the destructor if still alive).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace laneway::test {
+
+class ServerProcess {
+ public:
+  // Starts `laneway serve <args>` and waits until it listens (or fails).
+  explicit ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout = std::chrono::seconds(60));
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  bool started() const { return port_ > 0; }
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // What the process printed so far (stdout + stderr), for failure messages.
+  std::string output();
+
+  // Sends a signal and waits up to `timeout` for the exit; returns the exit
+  // code (-1 when it did not exit in time or died by a signal).
+  int stop(int signal, std::chrono::milliseconds timeout);
+  bool alive();
+
+ private:
+  void drain();
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int port_ = 0;
+  std::string output_;
+  int exit_code_ = -2;  // -2: not reaped yet
+};
+
+struct HttpResponse {
+  int status = 0;  // 0: no response (connection failed)
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string error;  // transport error, when status == 0
+};
+
+HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body = "",
+                          const std::map<std::string, std::string>& headers = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+inline HttpResponse http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
+inline HttpResponse http_post(int port, const std::string& target, const std::string& body,
+                              const std::map<std::string, std::string>& headers = {}) {
+  auto h = headers;
+  h.emplace("Content-Type", "application/json");
+  return http_request(port, "POST", target, body, h);
+}
+// Writes raw bytes, reads until the server closes or `timeout`; returns what came back.
+std::string raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                         bool half_close = true);
+
+// The `data:` payloads of an SSE body, in order ("[DONE]" included).
+std::vector<std::string> sse_events(const std::string& body);
+
+// Polls GET target until it answers `status` or the timeout passes.
+bool wait_for_status(int port, const std::string& target, int status, std::chrono::milliseconds timeout);
+
+std::string stories_model_path();  // testdata models/stories260K.gguf
+
+}  // namespace laneway::test

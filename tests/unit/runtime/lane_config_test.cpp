@@ -1,0 +1,232 @@
+// lanes.yaml parser: the LANES.md contract, the shipped examples, and errors
+// that name the file, the line and the key.
+#include "runtime/lane_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace laneway {
+namespace {
+
+std::string example(const char* name) { return std::string(LANEWAY_SOURCE_DIR) + "/examples/" + name; }
+
+// Parses text expected to fail; returns the message.
+std::string parse_error(const std::string& yaml) {
+  auto r = parse_lanes_config(yaml, "lanes.yaml");
+  EXPECT_FALSE(r.is_ok()) << "expected an error for:\n" << yaml;
+  return r.is_ok() ? "" : r.status().message();
+}
+
+TEST(LaneConfig, MinimalExampleLoads) {
+  auto c = load_lanes_config(example("lanes-minimal.yaml"));
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  ASSERT_EQ(c->lanes.size(), 1u);
+  const auto& lane = c->lanes[0];
+  EXPECT_EQ(lane.name, "stories");
+  EXPECT_TRUE(lane.embedded());
+  EXPECT_TRUE(lane.is_default);
+  EXPECT_EQ(lane.context_tokens, 512);
+  EXPECT_EQ(c->server.port, 8080);
+  EXPECT_EQ(c->server.host, "127.0.0.1");
+  EXPECT_EQ(c->server.max_body_bytes, kDefaultMaxBodyBytes);
+}
+
+TEST(LaneConfig, StrixHaloExampleLoads) {
+  auto c = load_lanes_config(example("lanes-strix-halo-128g.yaml"));
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  ASSERT_EQ(c->lanes.size(), 5u);
+  ASSERT_EQ(c->services.size(), 1u);
+  EXPECT_EQ(c->services[0].name, "vllm_fast");
+  EXPECT_EQ(c->services[0].memory_budget_bytes, 48ull << 30);
+  ASSERT_TRUE(c->services[0].sleep.has_value());
+  EXPECT_EQ(c->services[0].sleep->frees, "all");
+  EXPECT_EQ(c->services[0].api_key, "env:VLLM_KEY");  // resolved at start, not while parsing
+
+  const LaneConfig* orch = c->find_lane("orchestrator");
+  const LaneConfig* coder = c->find_lane("coder");
+  ASSERT_TRUE(orch && coder);
+  EXPECT_FALSE(orch->embedded());
+  EXPECT_EQ(orch->service, coder->service);
+  EXPECT_NE(orch->upstream_model, coder->upstream_model);
+  EXPECT_EQ(orch->fallback, "fast_rag");
+
+  const LaneConfig* reader = c->find_lane("super_reader");
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->context_tokens, 1 << 20);
+  EXPECT_EQ(reader->burst_context_tokens, 2 << 20);
+  EXPECT_EQ(reader->cache_type_k, "q8_0");
+  EXPECT_EQ(reader->min_prompt_tokens, 100000);
+  EXPECT_EQ(c->max_body_bytes_for(*reader), 256ull << 20);
+  EXPECT_EQ(reader->gpu_layers, "all");
+  EXPECT_TRUE(c->find_lane("fast_rag")->is_default);
+  EXPECT_EQ(c->find_lane("fast_rag")->context_tokens, 32 * 1024);
+  EXPECT_EQ(c->max_body_bytes_for(*c->find_lane("governance")), 64ull << 20);
+  ASSERT_TRUE(c->machine.has_value());
+  EXPECT_EQ(c->machine->reserve_os_bytes, 16ull << 30);
+  EXPECT_EQ(c->server.api_keys, std::vector<std::string>{"sk-local-1"});
+}
+
+TEST(LaneConfig, LanesMdExampleParses) {
+  // The example block of LANES.md, verbatim apart from comments.
+  const char* yaml = R"(
+server:
+  host: 127.0.0.1
+  port: 8080
+  api_keys: [ "sk-local-1" ]
+  max_body_bytes: 64MiB
+machine:
+  profile: this-machine
+  reserve_os: 16GiB
+  reserve_other: 4GiB
+services:
+  - name: vllm_fast
+    url: http://127.0.0.1:8000/v1
+    api_key: env:VLLM_KEY
+    memory_budget: 48GiB
+    sleep: { path: /sleep, wake: /wake_up, frees: all }
+lanes:
+  - name: orchestrator
+    aliases: [ "deepseek-r1-32b" ]
+    service: vllm_fast
+    upstream_model: deepseek-r1-distill-qwen-32b-awq
+    priority: 10
+    fallback: fast_rag
+  - name: coder
+    service: vllm_fast
+    upstream_model: qwen2.5-coder-32b-awq
+    priority: 10
+  - name: super_reader
+    model: /models/nemotron-8b-ultralong.Q4_K_M.gguf
+    context: 1M
+    burst_context: 2M
+    cache_type_k: q8_0
+    cache_type_v: q8_0
+    slots: 1
+    queue: 4
+    min_prompt_tokens: 100000
+    max_body_bytes: 256MiB
+    priority: 1
+    gpu_layers: 0
+    mlock: false
+  - name: fast_rag
+    model: /models/llama-3.2-3b.Q4_K_M.gguf
+    context: 32k
+    slots: 4
+    queue: 16
+    default: true
+)";
+  auto c = parse_lanes_config(yaml, "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->lanes.size(), 4u);
+  EXPECT_EQ(c->find_lane("super_reader")->gpu_layers, "0");
+  EXPECT_EQ(c->find_lane("super_reader")->queue, 4);
+}
+
+TEST(LaneConfig, Sizes) {
+  EXPECT_EQ(*parse_size_bytes("64MiB"), 64ull << 20);
+  EXPECT_EQ(*parse_size_bytes("1KiB"), 1024u);
+  EXPECT_EQ(*parse_size_bytes("2TiB"), 2ull << 40);
+  EXPECT_EQ(*parse_size_bytes("1GB"), 1000000000u);
+  EXPECT_EQ(*parse_size_bytes("5KB"), 5000u);
+  EXPECT_EQ(*parse_size_bytes("3MB"), 3000000u);
+  EXPECT_EQ(*parse_size_bytes("4096"), 4096u);
+  EXPECT_EQ(*parse_size_bytes("4096B"), 4096u);
+  EXPECT_EQ(*parse_size_bytes("1.5GiB"), 3ull << 29);
+  EXPECT_FALSE(parse_size_bytes("12 parsecs").is_ok());
+  EXPECT_FALSE(parse_size_bytes("MiB").is_ok());
+  EXPECT_FALSE(parse_size_bytes("-1MiB").is_ok());
+  EXPECT_FALSE(parse_size_bytes("64mib").is_ok());  // units are case-sensitive, as LANES.md writes them
+  EXPECT_FALSE(parse_size_bytes("0.3B").is_ok());
+}
+
+TEST(LaneConfig, TokenCounts) {
+  EXPECT_EQ(*parse_token_count("32k"), 32768);
+  EXPECT_EQ(*parse_token_count("1M"), 1048576);
+  EXPECT_EQ(*parse_token_count("4096"), 4096);
+  EXPECT_EQ(*parse_token_count("0.5k"), 512);
+  EXPECT_FALSE(parse_token_count("1G").is_ok());
+  EXPECT_FALSE(parse_token_count("lots").is_ok());
+}
+
+TEST(LaneConfig, ErrorsNameFileLineAndKey) {
+  std::string msg = parse_error("lanes:\n  - name: a\n    model: a.gguf\n    cache_type_k: q5_1\n");
+  EXPECT_NE(msg.find("lanes.yaml:4:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("lanes[0].cache_type_k"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("q5_1"), std::string::npos) << msg;
+
+  msg = parse_error("server:\n  port: 8080\n  colour: blue\nlanes:\n  - name: a\n    model: a.gguf\n");
+  EXPECT_NE(msg.find("lanes.yaml:3:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("server.colour"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+
+  msg = parse_error("lanes:\n  - name: a\n    model: a.gguf\n    slots: many\n");
+  EXPECT_NE(msg.find("lanes.yaml:4: lanes[0].slots: expected an integer"), std::string::npos) << msg;
+
+  msg = parse_error("lanes:\n  - name: a\n    model: a.gguf\n    max_body_bytes: 12 parsecs\n");
+  EXPECT_NE(msg.find("lanes.yaml:4: lanes[0].max_body_bytes"), std::string::npos) << msg;
+}
+
+TEST(LaneConfig, RejectsImpossibleConfigs) {
+  const std::string svc = "services:\n  - name: s\n    url: http://127.0.0.1:1/v1\n";
+  struct Case {
+    std::string yaml;
+    std::string expect;  // part of the message
+  } cases[] = {
+      {"lanes: []\n", "non-empty list"},
+      {"server: {}\n", "lanes: missing"},
+      {"lanes:\n  - name: a\n", "needs `model`"},
+      {svc + "lanes:\n  - name: a\n    model: a.gguf\n    service: s\n", "exactly one of"},
+      {"lanes:\n  - name: A\n    model: a.gguf\n", "[a-z0-9_-]+"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n  - name: a\n    model: b.gguf\n", "already a lane name"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    aliases: [x]\n  - name: b\n    model: b.gguf\n    aliases: [x]\n",
+       "already a lane name"},
+      {"lanes:\n  - name: a\n    service: nope\n", "no service named 'nope'"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    fallback: b\n", "no lane named 'b'"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    fallback: a\n", "itself"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    default: true\n  - name: b\n    model: b.gguf\n    default: true\n",
+       "only one lane may be the default"},
+      {svc + "lanes:\n  - name: a\n    service: s\n    slots: 2\n", "applies only to embedded lanes"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    upstream_model: x\n", "applies only to upstream lanes"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    context: 1M\n    burst_context: 32k\n", "must not be smaller"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    slots: 0\n", "between 1 and"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    mlock: maybe\n", "true or false"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    gpu_layers: some\n", "expected an integer"},
+      {"services:\n  - name: s\n    url: ftp://x/v1\nlanes:\n  - name: a\n    service: s\n", "http://"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: /wake_up, frees: most }\n"
+       "lanes:\n  - name: a\n    service: s\n",
+       "frees"},
+      {"machine:\n  profile: toaster\nlanes:\n  - name: a\n    model: a.gguf\n", "strix-halo-128g"},
+      {"lanes:\n  - name: auto\n    model: a.gguf\n", "reserved"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    listen: 8080\n", "already used"},
+      {"lanes: [ {name: a, model: a.gguf\n", "not valid YAML"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    name: b\n", "appears twice"},
+      {"just a string\n", "expected a mapping"},
+  };
+  for (const auto& c : cases) {
+    const std::string msg = parse_error(c.yaml);
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << "message: " << msg << "\nfor:\n" << c.yaml;
+    EXPECT_EQ(msg.rfind("lanes.yaml", 0), 0u) << "message should start with the file name: " << msg;
+  }
+}
+
+TEST(LaneConfig, ResolvesEnvSecrets) {
+  ::setenv("LANEWAY_TEST_SECRET_KEY", "sk-123", 1);
+  EXPECT_EQ(*resolve_secret("env:LANEWAY_TEST_SECRET_KEY"), "sk-123");
+  EXPECT_EQ(*resolve_secret("sk-literal"), "sk-literal");
+  ::unsetenv("LANEWAY_TEST_SECRET_KEY_MISSING");
+  auto missing = resolve_secret("env:LANEWAY_TEST_SECRET_KEY_MISSING");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_NE(missing.status().message().find("LANEWAY_TEST_SECRET_KEY_MISSING"), std::string::npos);
+}
+
+TEST(LaneConfig, MissingFileIsIoError) {
+  auto r = load_lanes_config("/nonexistent/lanes.yaml");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::io_error);
+  EXPECT_NE(r.status().message().find("/nonexistent/lanes.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace laneway
