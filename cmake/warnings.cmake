@@ -1,7 +1,7 @@
 # laneway_warnings(target): the project's warning set, applied to our own targets only.
 function(laneway_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor
-    -Wno-missing-field-initializers)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wnon-virtual-dtor -Wno-missing-field-initializers
+    $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
   if(LANEWAY_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
