@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/generation.h"
+
 namespace laneway::server {
 
 // What a lane looks like at scrape time.
@@ -20,16 +22,7 @@ struct LaneGauges {
   std::string lane;
   std::string kind;   // "embedded" | "upstream"
   bool ready = false;
-  int64_t slots = 0;
-  int64_t busy_slots = 0;
-  int64_t queue_depth = 0;
-  int64_t queue_capacity = 0;
-  int64_t kv_cells_used = 0;
-  int64_t kv_cells_total = 0;
-  uint64_t kv_bytes = 0;
-  int64_t prompt_tokens_total = 0;
-  int64_t generated_tokens_total = 0;
-  double generation_seconds_total = 0;
+  LaneStats stats;  // the engine's counters (zero for upstream lanes)
 };
 
 struct ServiceGauges {

@@ -100,19 +100,7 @@ std::string LanewayServer::metrics_text() const {
     g.lane = l->config->name;
     g.kind = l->embedded() ? "embedded" : "upstream";
     g.ready = l->available();
-    if (l->engine) {
-      const LaneStats s = l->engine->stats();
-      g.slots = s.slots;
-      g.busy_slots = s.busy_slots;
-      g.queue_depth = s.queue_depth;
-      g.queue_capacity = s.queue_capacity;
-      g.kv_cells_used = s.kv_cells_used;
-      g.kv_cells_total = s.kv_cells_total;
-      g.kv_bytes = s.kv_bytes;
-      g.prompt_tokens_total = s.prompt_tokens_total;
-      g.generated_tokens_total = s.generated_tokens_total;
-      g.generation_seconds_total = s.generation_seconds_total;
-    }
+    if (l->engine) g.stats = l->engine->stats();
     lanes.push_back(std::move(g));
   }
   std::vector<ServiceGauges> services;

@@ -39,13 +39,9 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
   const int64_t n_items = n_tokens * shape.n_head;
   // f16 rows convert with the ISA's kernel; quantized rows dequantize.
   const CpuKernels* kernels = kernels_;
-  auto load_k = [&](const uint8_t* src, float* dst) {
-    if (c.type_k == GgmlType::f16) kernels->f16_to_f32(src, dst, hd);
-    else dequantize_row(c.type_k, src, dst, hd);
-  };
-  auto load_v = [&](const uint8_t* src, float* dst) {
-    if (c.type_v == GgmlType::f16) kernels->f16_to_f32(src, dst, hd);
-    else dequantize_row(c.type_v, src, dst, hd);
+  auto load_head = [&](GgmlType type, const uint8_t* src, float* dst) {
+    if (type == GgmlType::f16) kernels->f16_to_f32(src, dst, hd);
+    else dequantize_row(type, src, dst, hd);
   };
 
   pool_.parallel_for(n_items, [&](int64_t begin, int64_t end, int thread) {
@@ -70,7 +66,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
         float block_max = -std::numeric_limits<float>::infinity();
         for (int64_t cell = b0; cell < b1; ++cell) {
           if (positions[cell] > slot.pos) continue;
-          load_k(kv.k_row(layer, slot.seq, cell) + kvh * k_head_bytes, k_buf);
+          load_head(c.type_k, kv.k_row(layer, slot.seq, cell) + kvh * k_head_bytes, k_buf);
           const float s = cpu::dot_f32(qh, k_buf, hd) * shape.scale;
           scores[cell - b0] = s;
           block_max = std::max(block_max, s);
@@ -86,7 +82,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
           if (positions[cell] > slot.pos) continue;
           const float p = std::exp(scores[cell - b0] - m);
           l += p;
-          load_v(kv.v_row(layer, slot.seq, cell) + kvh * v_head_bytes, v_buf);
+          load_head(c.type_v, kv.v_row(layer, slot.seq, cell) + kvh * v_head_bytes, v_buf);
           cpu::axpy_f32(p, v_buf, acc, hd);
         }
       }

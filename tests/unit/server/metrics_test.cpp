@@ -17,10 +17,10 @@ TEST(Metrics, RendersCountersGaugesAndHistogram) {
   g.lane = "a";
   g.kind = "embedded";
   g.ready = true;
-  g.kv_cells_used = 5;
-  g.kv_cells_total = 10;
-  g.generated_tokens_total = 30;
-  g.generation_seconds_total = 2;
+  g.stats.kv_cells_used = 5;
+  g.stats.kv_cells_total = 10;
+  g.stats.generated_tokens_total = 30;
+  g.stats.generation_seconds_total = 2;
   const std::string text = m.render({g}, {{"svc", true, 3, 1}});
   EXPECT_NE(text.find("laneway_requests_total{lane=\"a\",route=\"/v1/completions\",status=\"200\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("laneway_kv_cache_usage_ratio{lane=\"a\"} 0.5\n"), std::string::npos);
