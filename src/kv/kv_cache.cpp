@@ -40,8 +40,7 @@ Result<KvCache> KvCache::create(const KvCacheConfig& config) {
   if (config.n_ctx < config.n_seq) {
     return invalid_argument_error("context of {} cells cannot be split over {} sequences", config.n_ctx, config.n_seq);
   }
-  LANEWAY_ASSIGN_OR_RETURN(uint64_t per_token, kv_bytes_per_token(config));
-  (void)per_token;
+  LANEWAY_TRY(kv_bytes_per_token(config).status());  // checks the types against the head size
   KvCache kv;
   kv.config_ = config;
   kv.cells_per_seq_ = config.n_ctx / config.n_seq;

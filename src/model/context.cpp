@@ -22,6 +22,11 @@ void ForwardBatch::add(int32_t token, int64_t pos, int32_t seq, bool logits) {
   want_logits.push_back(logits ? 1 : 0);
 }
 
+namespace {
+// 0 threads means every hardware thread.
+int resolve_n_threads(int n) { return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+}  // namespace
+
 Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& model, const ContextOptions& options) {
   const ModelHparams& hp = model.hparams();
   auto ctx = std::unique_ptr<ForwardContext>(new ForwardContext(model, options));
@@ -29,7 +34,7 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
   if (o.n_ctx <= 0) o.n_ctx = hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048;
   if (o.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", o.n_seq);
   if (o.n_batch < 1) return invalid_argument_error("batch size must be at least 1, got {}", o.n_batch);
-  if (o.n_threads <= 0) o.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.n_threads = resolve_n_threads(o.n_threads);
 
   KvCacheConfig kvc;
   kvc.n_layer = hp.n_layer;
@@ -83,7 +88,7 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
                              2 * static_cast<uint64_t>(hp.n_embd_kv()) + 2 * static_cast<uint64_t>(hp.n_ff) +
                              static_cast<uint64_t>(hp.rope_dim);
   const uint64_t activations = b * per_token * sizeof(float) + b * (sizeof(TokenSlot) + sizeof(int32_t));
-  const int n_threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n_threads = resolve_n_threads(o.n_threads);
   const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
   const uint64_t backend =
       static_cast<uint64_t>(n_threads) * CpuBackend::scratch_floats_per_thread(max_width) * sizeof(float) +
