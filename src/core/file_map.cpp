@@ -73,6 +73,15 @@ void FileMap::prefault(size_t offset, size_t size) const {
   (void)sink;
 }
 
+void FileMap::release(size_t offset, size_t size) const {
+  if (offset >= size_bytes_) return;
+  size = std::min(size, size_bytes_ - offset);
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data_ + offset) + page - 1) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(data_ + offset + size) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advisory: failure is harmless
+}
+
 Status FileMap::lock(size_t offset, size_t size) const {
   if (offset >= size_bytes_ || size == 0) return Status::ok();
   size = std::min(size, size_bytes_ - offset);

@@ -33,6 +33,10 @@ class FileMap {
   // Touches every page of [offset, offset + size) so it is resident.
   void prefault(size_t offset, size_t size) const;
 
+  // Drops the whole pages inside [offset, offset + size) from this process
+  // (they stay in the page cache; touching them again reads them back).
+  void release(size_t offset, size_t size) const;
+
   // Pins [offset, offset + size) in RAM (mlock). The error names the memlock
   // limit and CAP_IPC_LOCK when the kernel refuses.
   Status lock(size_t offset, size_t size) const;

@@ -1,5 +1,8 @@
 // ThreadPool: a fixed set of worker threads that run one parallel_for at a
-// time. Idle workers sleep on a condition variable (no spinning).
+// time. After a task, workers (and the caller, waiting for them) spin for up
+// to kSpinMicros, since in a forward pass the next task follows within
+// microseconds; then they sleep on a condition variable, so an idle pool
+// costs no CPU.
 //
 // Work is split into contiguous ranges by a fixed rule that depends only on
 // n_items and the thread count, so every item is always computed by exactly
@@ -8,6 +11,7 @@
 // One owner thread calls parallel_for; the pool is not shared between owners.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -27,6 +31,8 @@ class ThreadPool {
 
   int n_threads() const { return n_threads_; }
 
+  static constexpr int kSpinMicros = 100;
+
   // Calls fn(begin, end, thread_index) over a partition of [0, n_items);
   // returns when all ranges are done. Thread 0 is the caller.
   using RangeFn = std::function<void(int64_t begin, int64_t end, int thread_index)>;
@@ -40,11 +46,13 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_work_;
   std::condition_variable cv_done_;
+  // Written by the caller before generation_ is bumped (release), read by
+  // workers after they see it (acquire).
   const RangeFn* fn_ = nullptr;
   int64_t n_items_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace laneway

@@ -1,5 +1,9 @@
 #include "model/model.h"
 
+#include <algorithm>
+
+#include "backend/cpu/weight_tiles.h"
+
 namespace laneway {
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
@@ -21,14 +25,71 @@ Result<std::unique_ptr<Model>> Model::from_gguf(GgufModel gguf, const ModelLoadO
   if (!w.is_ok()) return w.status().with_context(meta.name());
   m->weights_ = std::move(w).value();
   for (const auto& t : m->gguf_.tensors()) m->weight_bytes_ += t.size_bytes;
-
-  for (const auto& f : m->gguf_.files()) {
-    const FileMap* map = f.file_map();
-    if (map == nullptr) continue;
-    if (options.mlock) LANEWAY_TRY(map->lock(f.data_offset(), f.file_size_bytes() - f.data_offset()));
-    if (options.prefault) map->prefault(f.data_offset(), f.file_size_bytes() - f.data_offset());
-  }
+  if (options.tile_weights) LANEWAY_TRY(m->tile_weights());
+  LANEWAY_TRY(m->make_resident(options));
   return m;
+}
+
+Status Model::tile_weights() {
+  std::vector<WeightMatrix*> mats;
+  for (LayerWeights& l : weights_.layers) {
+    for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) mats.push_back(w);
+  }
+  // A tied output head is the embedding table, which get_rows reads by row.
+  if (weights_.output.data != weights_.token_embd.data) mats.push_back(&weights_.output);
+  std::erase_if(mats, [](const WeightMatrix* w) {
+    return !w->present() || w->tiled || !weight_tiles_supported(w->type, w->n_cols);
+  });
+  constexpr uint64_t kAlign = 64;
+  std::vector<uint64_t> offsets;
+  uint64_t total = 0;
+  for (const WeightMatrix* w : mats) {
+    offsets.push_back(total);
+    total += (weight_tiles_bytes(w->n_rows, w->row_bytes) + kAlign - 1) / kAlign * kAlign;
+  }
+  LANEWAY_ASSIGN_OR_RETURN(tiles_, PageBuffer::allocate(total));
+  for (size_t i = 0; i < mats.size(); ++i) {
+    WeightMatrix& w = *mats[i];
+    const FileMap* map = nullptr;
+    for (const GgufFile& f : gguf_.files()) {
+      const FileMap* fm = f.file_map();
+      if (fm != nullptr && w.data >= fm->data() && w.data < fm->data() + fm->size_bytes()) map = fm;
+    }
+    // Bands of tiles; each band's file pages are released once tiled, so
+    // the matrix is never resident twice.
+    constexpr int64_t kBandTiles = 64;
+    const int64_t n_tiles = (w.n_rows + kWeightTileRows - 1) / kWeightTileRows;
+    uint8_t* dst = tiles_.data() + offsets[i];
+    for (int64_t t = 0; t < n_tiles; t += kBandTiles) {
+      const int64_t t_end = std::min(n_tiles, t + kBandTiles);
+      tile_weight_rows(w.type, w.data, w.row_bytes, w.n_rows, t, t_end, dst);
+      if (map != nullptr) {
+        const int64_t r0 = t * kWeightTileRows, r1 = std::min(w.n_rows, t_end * kWeightTileRows);
+        map->release(static_cast<size_t>(w.data - map->data()) + static_cast<size_t>(r0) * w.row_bytes,
+                     static_cast<size_t>(r1 - r0) * w.row_bytes);
+      }
+    }
+    tiled_from_.push_back(w.data);
+    w.data = dst;
+    w.tiled = true;
+  }
+  return Status::ok();
+}
+
+Status Model::make_resident(const ModelLoadOptions& options) const {
+  if (options.mlock) LANEWAY_TRY(tiles_.lock());
+  if (!options.mlock && !options.prefault) return Status::ok();
+  // The file tensors still in use (the tiled ones were released).
+  for (const GgufTensorInfo& t : gguf_.tensors()) {
+    const std::span<const uint8_t> bytes = gguf_.tensor_data(t);
+    if (std::find(tiled_from_.begin(), tiled_from_.end(), bytes.data()) != tiled_from_.end()) continue;
+    const FileMap* map = gguf_.files()[t.file_index].file_map();
+    if (map == nullptr || bytes.empty()) continue;
+    const auto offset = static_cast<size_t>(bytes.data() - map->data());
+    if (options.mlock) LANEWAY_TRY(map->lock(offset, bytes.size()));
+    if (options.prefault) map->prefault(offset, bytes.size());
+  }
+  return Status::ok();
 }
 
 }  // namespace laneway

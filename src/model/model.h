@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/page_buffer.h"
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "model/arch.h"
@@ -18,6 +19,10 @@ namespace laneway {
 struct ModelLoadOptions {
   bool mlock = false;     // pin the weights in RAM (error names the memlock limit when refused)
   bool prefault = false;  // touch every weight page at load (predictable first-token latency, honest RSS)
+  // Tile the projection matrices for the CPU kernels (backend/cpu/weight_tiles.h):
+  // they move into anonymous memory and their file pages are released as
+  // they go, so the weights are never resident twice.
+  bool tile_weights = true;
 };
 
 class Model {
@@ -33,13 +38,20 @@ class Model {
   const Architecture& arch() const { return *arch_; }
   // Bytes of all tensor data the model uses.
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // Bytes of tiled weights (included in weight_bytes' count as their file tensors).
+  uint64_t tiled_bytes() const { return tiles_.size_bytes(); }
 
  private:
+  Status tile_weights();
+  Status make_resident(const ModelLoadOptions& options) const;
+
   GgufModel gguf_;
   ModelHparams hparams_;
   ModelWeights weights_;
   const Architecture* arch_ = nullptr;
   uint64_t weight_bytes_ = 0;
+  PageBuffer tiles_;                       // tiled matrices
+  std::vector<const uint8_t*> tiled_from_;  // their file tensors (released)
 };
 
 }  // namespace laneway

@@ -8,15 +8,18 @@
 
 namespace laneway {
 
-// A matrix stored row-major as the file lays it out: n_rows rows of n_cols
-// elements (GGUF ne[0] = n_cols, ne[1] = n_rows), each row_bytes long.
-// For a projection y = W x, n_cols is the input size and n_rows the output.
+// A matrix of n_rows rows of n_cols elements (GGUF ne[0] = n_cols, ne[1] =
+// n_rows), each row_bytes long: row-major as the file lays it out, or tiled
+// for the CPU kernels at load (backend/cpu/weight_tiles.h; row() is then
+// meaningless). For a projection y = W x, n_cols is the input size and
+// n_rows the output.
 struct WeightMatrix {
   GgmlType type = GgmlType::f32;
   const uint8_t* data = nullptr;
   int64_t n_cols = 0;
   int64_t n_rows = 0;
   uint64_t row_bytes = 0;
+  bool tiled = false;
 
   bool present() const { return data != nullptr; }
   const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backend/cpu/vec.h"
+#include "backend/cpu/weight_tiles.h"
 #include "quant/quant.h"
 
 namespace laneway {
@@ -17,8 +18,11 @@ CpuBackend::CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, Cpu
       kernels_(&cpu_kernels(isa)),
       max_tokens_(max_tokens) {
   scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
-  act_q8_.resize(activation_bytes(max_width, max_tokens));
-  act_sums_.resize(static_cast<size_t>(max_tokens * ((max_width + 15) / 16)));
+  const auto values = static_cast<size_t>(max_tokens * ((max_width + kQ8Block - 1) / kQ8Block * kQ8Block));
+  act_qs_.resize(values);
+  act_qu_.resize(values);
+  act_d_.resize(values / kQ8Block);
+  act_s16_.resize(values / 16);
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -33,55 +37,66 @@ void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t
 
 void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   const bool kquant = w.type == GgmlType::q4_k || w.type == GgmlType::q6_k;
-  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % (kquant ? 256 : kQ8Block) == 0 &&
-                    n_tokens <= max_tokens_;
-  if (fast) {
-    matmul_fast(w, x, n_tokens, y);
-  } else {
+  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % (kquant ? 256 : kQ8Block) == 0;
+  if (!fast) {
     matmul_generic(w, x, n_tokens, y);
+    return;
+  }
+  // Activation buffers hold max_tokens rows: longer batches go in pieces
+  // (every token's result is the same either way).
+  for (int64_t t = 0; t < n_tokens; t += max_tokens_) {
+    const int64_t n = std::min(max_tokens_, n_tokens - t);
+    matmul_fast(w, x + t * w.n_cols, n, y + t * w.n_rows);
   }
 }
 
 void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t n_cols = w.n_cols;
   const int64_t n_rows = w.n_rows;
-  const bool q8 = cpu_uses_q8_activations(w.type);
-  const uint64_t act_row_bytes = static_cast<uint64_t>(n_cols / kQ8Block) * kQ8BlockBytes;
-  if (q8) {
+  if (cpu_uses_q8_activations(w.type)) {
     pool_.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
       for (int64_t t = b; t < e; ++t) {
-        kernels_->quantize_q8_0(x + t * n_cols, act_q8_.data() + t * act_row_bytes, act_sums_.data() + t * (n_cols / 16),
-                                n_cols);
+        kernels_->quantize_acts(x + t * n_cols, n_cols, act_qs_.data() + t * n_cols, act_qu_.data() + t * n_cols,
+                                act_d_.data() + t * (n_cols / kQ8Block), act_s16_.data() + t * (n_cols / 16));
       }
     });
+    const QuantActs acts{n_cols, act_qs_.data(), act_qu_.data(), act_d_.data(), act_s16_.data()};
+    // Tiles of 16 rows (the widest vector's lanes, and the tiled layout's
+    // unit); each thread takes a contiguous run of tiles and every token.
+    constexpr int64_t kRowsPerTile = kWeightTileRows;
+    pool_.parallel_for((n_rows + kRowsPerTile - 1) / kRowsPerTile, [&](int64_t tile_begin, int64_t tile_end, int thread) {
+      QuantMatmul m;
+      m.type = w.type;
+      m.w = w.data;
+      m.row_bytes = w.row_bytes;
+      m.tiled = w.tiled;
+      m.r0 = tile_begin * kRowsPerTile;
+      m.r1 = std::min(n_rows, tile_end * kRowsPerTile);
+      m.t0 = 0;
+      m.t1 = n_tokens;
+      m.y = y;
+      m.y_stride = n_rows;
+      kernels_->quant_matmul(m, acts, reinterpret_cast<uint8_t*>(thread_scratch(thread)));
+    });
+    return;
   }
-  // Rows per tile: their bytes stay in L1 next to a group of activations.
+  // F16 / F32: rows per tile stay in L1 while each group of activations passes over them.
   const int64_t tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kFastTileBytes / w.row_bytes), 1, 64);
   const int64_t n_tiles = (n_rows + tile_rows - 1) / tile_rows;
   pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int) {
     float out[kMaxActs];
-    const uint8_t* acts_q8[kMaxActs];
-    const int16_t* acts_sums[kMaxActs];
     const float* acts_f[kMaxActs];
     for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
       const int64_t r0 = tile * tile_rows;
       const int64_t r1 = std::min(n_rows, r0 + tile_rows);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxActs) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxActs, n_tokens - t0));
-        for (int j = 0; j < n_act; ++j) {
-          acts_q8[j] = act_q8_.data() + (t0 + j) * act_row_bytes;
-          acts_sums[j] = act_sums_.data() + (t0 + j) * (n_cols / 16);
-          acts_f[j] = x + (t0 + j) * n_cols;
-        }
+        for (int j = 0; j < n_act; ++j) acts_f[j] = x + (t0 + j) * n_cols;
         for (int64_t r = r0; r < r1; ++r) {
-          const uint8_t* row = w.row(r);
-          switch (w.type) {
-            case GgmlType::q8_0: kernels_->dot_q8_0(row, acts_q8, n_act, n_cols, out); break;
-            case GgmlType::q4_0: kernels_->dot_q4_0(row, acts_q8, n_act, n_cols, out); break;
-            case GgmlType::q4_k: kernels_->dot_q4_k(row, acts_q8, acts_sums, n_act, n_cols, out); break;
-            case GgmlType::q6_k: kernels_->dot_q6_k(row, acts_q8, acts_sums, n_act, n_cols, out); break;
-            case GgmlType::f16: kernels_->dot_f16(row, acts_f, n_act, n_cols, out); break;
-            default: kernels_->dot_f32(row, acts_f, n_act, n_cols, out); break;
+          if (w.type == GgmlType::f16) {
+            kernels_->dot_f16(w.row(r), acts_f, n_act, n_cols, out);
+          } else {
+            kernels_->dot_f32(w.row(r), acts_f, n_act, n_cols, out);
           }
           for (int j = 0; j < n_act; ++j) y[(t0 + j) * n_rows + r] = out[j];
         }

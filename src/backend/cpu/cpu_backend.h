@@ -5,6 +5,7 @@
 // depend on batch composition or thread count.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -38,15 +39,17 @@ class CpuBackend final : public Backend {
 
   ThreadPool& pool() { return pool_; }
   CpuIsa isa() const { return kernels_->isa; }
-  // Bytes of Q8_0 activations kept for up to max_tokens rows.
+  // Bytes of quantized activations (QuantActs planes) kept for up to max_tokens rows.
   static uint64_t activation_bytes(int64_t max_width, int64_t max_tokens) {
-    return static_cast<uint64_t>(max_tokens) * static_cast<uint64_t>((max_width + kQ8Block - 1) / kQ8Block) *
-               kQ8BlockBytes +
-           static_cast<uint64_t>(max_tokens) * static_cast<uint64_t>((max_width + 15) / 16) * sizeof(int16_t);
+    const auto w = static_cast<uint64_t>((max_width + kQ8Block - 1) / kQ8Block * kQ8Block);
+    return static_cast<uint64_t>(max_tokens) * (2 * w + w / kQ8Block * sizeof(float) + w / 16 * sizeof(int16_t));
   }
-  // Scratch each thread needs for rows up to max_width wide.
+  // Scratch each thread needs for rows up to max_width wide (floats; the
+  // quantized matmul's transposed tile shares it).
   static size_t scratch_floats_per_thread(int64_t max_width) {
-    return static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock);
+    const auto generic = static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock);
+    const auto quant = static_cast<size_t>((quant_matmul_scratch_bytes(max_width) + 3) / 4);
+    return std::max(generic, quant);
   }
 
   // Weight rows dequantized together before multiplying (a tile).
@@ -67,8 +70,11 @@ class CpuBackend final : public Backend {
   size_t scratch_per_thread_;
   std::vector<float> scratch_;
   const CpuKernels* kernels_;
-  std::vector<uint8_t> act_q8_;     // [max_tokens][max_width / 32 blocks]
-  std::vector<int16_t> act_sums_;   // [max_tokens][max_width / 16]: sums of 16 quantized values
+  // Quantized activations: QuantActs planes for up to max_tokens rows.
+  std::vector<int8_t> act_qs_;
+  std::vector<uint8_t> act_qu_;
+  std::vector<float> act_d_;
+  std::vector<int16_t> act_s16_;
   int64_t max_tokens_;
 };
 

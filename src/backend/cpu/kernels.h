@@ -1,11 +1,30 @@
 // Matmul kernels per instruction-set level, behind one table.
 //
-// Quantized weights (Q8_0, Q4_0) multiply activations quantized to Q8_0
-// blocks with integer dot products; F16/F32 weights multiply f32
-// activations. Each dot function computes one weight row against n_act
-// (1..kMaxActs) activation rows at once, reusing the unpacked weights; the
-// arithmetic for every (row, activation) pair is the same sequence whatever
-// n_act is, so results never depend on how tokens are grouped.
+// Quantized weights (Q8_0, Q4_0, Q4_K, Q6_K) multiply activations quantized
+// to Q8_0 blocks (32 values, one scale) with integer dot products. The
+// arithmetic of one output y[token][row] is fixed by this specification,
+// which every level implements bit for bit (tests compare them exactly):
+//
+//   acc = 0
+//   for each block b of 32 columns:
+//     idot = exact integer dot of the block's integer weights and the
+//            activation's int8 values (Q8_0: q; Q4_0: q - 8; Q4_K: q;
+//            Q6_K: sc_lo * dot(q - 32, a) over the first 16 values
+//                + sc_hi * dot(q - 32, a) over the last 16)
+//     sw   = the weight scale (Q8_0/Q4_0/Q6_K: d; Q4_K: d * float(sc))
+//     acc  = fma(float(idot), sw * da_b, acc)
+//     Q4_K only: acc = fma(float(sum of the block's a), -(dmin * float(m)) * da_b), acc)
+//   y = acc
+//
+// An integer dot is exact in any order, and the float steps run in block
+// order for each (row, token) pair alone, so results never depend on how
+// rows and tokens are grouped, tiled or split across threads; the SIMD
+// levels put rows in vector lanes (weights transposed into registers a
+// block at a time) and reach the same bits as the scalar loop.
+//
+// F16/F32 weights multiply f32 activations (dot_f16/dot_f32: one weight row
+// against up to kMaxActs activation rows; per level, every (row, activation)
+// pair has one arithmetic sequence whatever n_act is).
 #pragma once
 
 #include <cstdint>
@@ -17,23 +36,38 @@ namespace laneway {
 
 inline constexpr int kMaxActs = 4;
 inline constexpr int64_t kQ8Block = 32;
-inline constexpr int64_t kQ8BlockBytes = 34;  // f16 scale + 32 int8
 
-// K-quant rows multiply Q8_0 activations too (a Q4_K group of 32 is one
-// activation block); they also need the sums of each 16 activation values
-// (for the minimums and offsets), made by quantize_q8_0 alongside.
+// Activations of consecutive tokens quantized to Q8_0 blocks, split into
+// planes the kernels read directly. Token t's values start at t * n.
+struct QuantActs {
+  int64_t n = 0;                 // values per token (a multiple of 32)
+  const int8_t* qs = nullptr;    // [t][n] int8 values
+  const uint8_t* qu = nullptr;   // [t][n] the same values + 128 (as unsigned bytes)
+  const float* d = nullptr;      // [t][n / 32] block scales (f16-rounded, as f32)
+  const int16_t* s16 = nullptr;  // [t][n / 16] sums of every 16 int8 values
+};
+
+// Rows [r0, r1) of a quantized weight matrix times tokens [t0, t1):
+// y[t * y_stride + r] for each pair. Tiled weights (weight_tiles.h) need r0
+// at a tile boundary.
+struct QuantMatmul {
+  GgmlType type = GgmlType::q8_0;
+  const uint8_t* w = nullptr;  // row 0, or tile 0 when tiled
+  uint64_t row_bytes = 0;
+  bool tiled = false;
+  int64_t r0 = 0, r1 = 0;
+  int64_t t0 = 0, t1 = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
 struct CpuKernels {
   CpuIsa isa;
-  // Q8_0 blocks of an activation row (n a multiple of 32) and, when sums is
-  // not null, the sum of every 16 quantized values (n / 16 of them).
-  void (*quantize_q8_0)(const float* x, uint8_t* out, int16_t* sums, int64_t n);
-  // out[j] = row . act[j] for j < n_act.
-  void (*dot_q8_0)(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out);
-  void (*dot_q4_0)(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out);
-  void (*dot_q4_k)(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act, int64_t n,
-                   float* out);
-  void (*dot_q6_k)(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act, int64_t n,
-                   float* out);
+  // One token's activation row (n a multiple of 32) to its QuantActs planes.
+  void (*quantize_acts)(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d, int16_t* s16);
+  // The quantized matmul above; scratch holds quant_matmul_scratch_bytes(n).
+  void (*quant_matmul)(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch);
+  // out[j] = row . act[j] for j < n_act (F16 / F32 weights).
   void (*dot_f16)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
   void (*dot_f32)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
   // dst[0..n) = f16 values at src, as f32.
@@ -42,10 +76,17 @@ struct CpuKernels {
 
 const CpuKernels& cpu_kernels(CpuIsa isa);
 
-// Whether the fast path handles weights of this type (else: dequantize + f32 dot).
+// Scratch bytes quant_matmul needs for rows of n values (weights of one
+// tile of rows, transposed, kept while many tokens pass over them).
+inline constexpr uint64_t kQuantScratchPerBlock = 16 * 64;  // up to 16 vectors of 64 bytes
+inline uint64_t quant_matmul_scratch_bytes(int64_t n) {
+  return static_cast<uint64_t>((n + kQ8Block - 1) / kQ8Block) * kQuantScratchPerBlock + 64;  // + alignment
+}
+
 inline bool cpu_uses_q8_activations(GgmlType t) {
   return t == GgmlType::q8_0 || t == GgmlType::q4_0 || t == GgmlType::q4_k || t == GgmlType::q6_k;
 }
+// Whether the fast path handles weights of this type (else: dequantize + f32 dot).
 inline bool cpu_fast_weight_type(GgmlType t) {
   return cpu_uses_q8_activations(t) || t == GgmlType::f16 || t == GgmlType::f32;
 }

@@ -1,8 +1,11 @@
-// Scalar reference kernels: the arithmetic every SIMD kernel is compared to.
+// Scalar reference kernels: the arithmetic every SIMD kernel reproduces.
 #include <cmath>
 #include <cstring>
 
+#include <vector>
+
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/weight_tiles.h"
 #include "quant/quant.h"
 
 namespace laneway::cpu_detail {
@@ -14,100 +17,103 @@ float load_f16(const uint8_t* p) {
   return fp16_to_fp32(h);
 }
 
-void quantize_q8_0(const float* x, uint8_t* out, int16_t* sums, int64_t n) {
-  quantize_row(GgmlType::q8_0, x, out, n);
-  if (sums == nullptr) return;
-  for (int64_t g = 0; g < n / 16; ++g) {
-    const auto* q = reinterpret_cast<const int8_t*>(out + (g / 2) * kQ8BlockBytes + 2 + (g % 2) * 16);
-    int s = 0;
-    for (int i = 0; i < 16; ++i) s += q[i];
-    sums[g] = static_cast<int16_t>(s);
-  }
-}
-
-// Q4_K: 8 groups of 32 per 256; value = d*sc*q - dmin*m.
-void dot_q4_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act, int64_t n,
-              float* out) {
-  for (int j = 0; j < n_act; ++j) {
-    float acc = 0, acc_min = 0;
-    for (int64_t s = 0; s < n / 256; ++s) {
-      const uint8_t* blk = row + s * 144;
-      const float d = load_f16(blk), dmin = load_f16(blk + 2);
-      for (int g = 0; g < 8; ++g) {
-        uint8_t sc, m;
-        kquant_scale_min(blk + 4, g, sc, m);
-        const int64_t b = s * 8 + g;
-        const uint8_t* ab = act[j] + b * kQ8BlockBytes;
-        const float da = load_f16(ab);
-        const auto* aq = reinterpret_cast<const int8_t*>(ab + 2);
-        const uint8_t* qs = blk + 16 + 32 * (g / 2);
-        int32_t isum = 0;
-        for (int i = 0; i < 32; ++i) isum += ((g % 2) ? (qs[i] >> 4) : (qs[i] & 0x0F)) * aq[i];
-        acc += (d * static_cast<float>(sc) * da) * static_cast<float>(isum);
-        acc_min += (dmin * static_cast<float>(m) * da) * static_cast<float>(sums[j][2 * b] + sums[j][2 * b + 1]);
-      }
+void quantize_acts(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d, int16_t* s16) {
+  uint8_t block[34];
+  for (int64_t b = 0; b < n / kQ8Block; ++b) {
+    quantize_row(GgmlType::q8_0, x + b * kQ8Block, block, kQ8Block);
+    d[b] = load_f16(block);
+    for (int i = 0; i < 32; ++i) {
+      qs[b * 32 + i] = static_cast<int8_t>(block[2 + i]);
+      qu[b * 32 + i] = static_cast<uint8_t>(block[2 + i] ^ 0x80);
     }
-    out[j] = acc - acc_min;
+    for (int h = 0; h < 2; ++h) {
+      int s = 0;
+      for (int i = 0; i < 16; ++i) s += qs[b * 32 + 16 * h + i];
+      s16[2 * b + h] = static_cast<int16_t>(s);
+    }
   }
 }
 
-// Q6_K: 16 groups of 16 per 256; value = d*sc*(q - 32).
-void dot_q6_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act, int64_t n,
-              float* out) {
-  for (int j = 0; j < n_act; ++j) {
-    float acc = 0, acc_off = 0;
-    for (int64_t s = 0; s < n / 256; ++s) {
-      const uint8_t* blk = row + s * 210;
-      const float d = load_f16(blk + 208);
-      for (int g = 0; g < 8; ++g) {
-        const int64_t b = s * 8 + g;
-        const uint8_t* ab = act[j] + b * kQ8BlockBytes;
-        const float dd = d * load_f16(ab);
-        const auto* aq = reinterpret_cast<const int8_t*>(ab + 2);
-        for (int h = 0; h < 2; ++h) {
-          int32_t isum = 0;
-          for (int l = 16 * h; l < 16 * h + 16; ++l) isum += q6k_value(blk, g, l) * aq[l];
-          const float sc = static_cast<float>(q6k_scale(blk, g, h));
-          acc += (dd * sc) * static_cast<float>(isum);
-          acc_off += (dd * sc * 32.0f) * static_cast<float>(sums[j][2 * b + h]);
+// One block's terms of the specification in kernels.h.
+struct BlockTerms {
+  int32_t idot = 0;
+  float sw = 0;
+  float mw = 0;  // Q4_K: dmin * m
+};
+
+BlockTerms block_terms(GgmlType type, const uint8_t* row, int64_t b, const int8_t* a) {
+  BlockTerms t;
+  switch (type) {
+    case GgmlType::q8_0: {
+      const uint8_t* blk = row + b * 34;
+      t.sw = load_f16(blk);
+      for (int i = 0; i < 32; ++i) t.idot += int32_t(int8_t(blk[2 + i])) * a[i];
+      break;
+    }
+    case GgmlType::q4_0: {
+      const uint8_t* blk = row + b * 18;
+      t.sw = load_f16(blk);
+      for (int i = 0; i < 16; ++i) {
+        t.idot += (int32_t(blk[2 + i] & 0x0F) - 8) * a[i];
+        t.idot += (int32_t(blk[2 + i] >> 4) - 8) * a[i + 16];
+      }
+      break;
+    }
+    case GgmlType::q4_k: {
+      const uint8_t* blk = row + (b / 8) * 144;
+      const int g = static_cast<int>(b % 8);
+      uint8_t sc, m;
+      kquant_scale_min(blk + 4, g, sc, m);
+      t.sw = load_f16(blk) * static_cast<float>(sc);
+      t.mw = load_f16(blk + 2) * static_cast<float>(m);
+      const uint8_t* qs = blk + 16 + 32 * (g / 2);
+      for (int i = 0; i < 32; ++i) t.idot += ((g % 2) ? (qs[i] >> 4) : (qs[i] & 0x0F)) * a[i];
+      break;
+    }
+    default: {  // q6_k
+      const uint8_t* blk = row + (b / 8) * 210;
+      const int g = static_cast<int>(b % 8);
+      t.sw = load_f16(blk + 208);
+      for (int h = 0; h < 2; ++h) {
+        int32_t s = 0;
+        for (int l = 16 * h; l < 16 * h + 16; ++l) s += (int32_t(q6k_value(blk, g, l)) - 32) * a[l];
+        t.idot += q6k_scale(blk, g, h) * s;
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+void quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* /*scratch*/) {
+  const int64_t n_blocks = a.n / kQ8Block;
+  std::vector<uint8_t> untiled(m.tiled ? m.row_bytes : 0);
+  const uint64_t chunk_bytes = weight_tile_chunk_bytes(m.type);
+  for (int64_t t = m.t0; t < m.t1; ++t) {
+    const int8_t* qs = a.qs + t * a.n;
+    const float* da = a.d + t * n_blocks;
+    const int16_t* s16 = a.s16 + t * (a.n / 16);
+    for (int64_t r = m.r0; r < m.r1; ++r) {
+      const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
+      if (m.tiled) {  // the row's file bytes, back from its tile
+        const uint8_t* tile = m.w + static_cast<uint64_t>(r / kWeightTileRows) * kWeightTileRows * m.row_bytes;
+        for (uint64_t c = 0; c < m.row_bytes / chunk_bytes; ++c) {
+          untile_row_chunk(m.type, tile, static_cast<int>(r % kWeightTileRows), static_cast<int64_t>(c),
+                           untiled.data() + c * chunk_bytes);
+        }
+        row = untiled.data();
+      }
+      float acc = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const BlockTerms bt = block_terms(m.type, row, b, qs + b * kQ8Block);
+        acc = std::fma(static_cast<float>(bt.idot), bt.sw * da[b], acc);
+        if (m.type == GgmlType::q4_k) {
+          acc = std::fma(static_cast<float>(s16[2 * b] + s16[2 * b + 1]), -(bt.mw * da[b]), acc);
         }
       }
+      m.y[t * m.y_stride + r] = acc;
     }
-    out[j] = acc - acc_off;
   }
-}
-
-template <typename BlockDot>
-void dot_blocks(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out, int64_t row_block,
-                BlockDot block_dot) {
-  for (int j = 0; j < n_act; ++j) {
-    float acc = 0;
-    for (int64_t b = 0; b < n / kQ8Block; ++b) {
-      const uint8_t* w = row + b * row_block;
-      const uint8_t* a = act[j] + b * kQ8BlockBytes;
-      acc += static_cast<float>(block_dot(w + 2, a + 2)) * (load_f16(w) * load_f16(a));
-    }
-    out[j] = acc;
-  }
-}
-
-void dot_q8_0(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out) {
-  dot_blocks(row, act, n_act, n, out, kQ8BlockBytes, [](const uint8_t* w, const uint8_t* a) {
-    int32_t s = 0;
-    for (int i = 0; i < 32; ++i) s += int32_t(int8_t(w[i])) * int32_t(int8_t(a[i]));
-    return s;
-  });
-}
-
-void dot_q4_0(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out) {
-  dot_blocks(row, act, n_act, n, out, 18, [](const uint8_t* w, const uint8_t* a) {
-    int32_t s = 0;
-    for (int i = 0; i < 16; ++i) {
-      s += (int32_t(w[i] & 0x0F) - 8) * int32_t(int8_t(a[i]));
-      s += (int32_t(w[i] >> 4) - 8) * int32_t(int8_t(a[i + 16]));
-    }
-    return s;
-  });
 }
 
 template <typename Load>
@@ -139,8 +145,7 @@ void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(Ggml
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels k{CpuIsa::scalar, quantize_q8_0, dot_q8_0, dot_q4_0, dot_q4_k,
-                            dot_q6_k,       dot_f16,       dot_f32,  f16_to_f32};
+  static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, dot_f16, dot_f32, f16_to_f32};
   return k;
 }
 

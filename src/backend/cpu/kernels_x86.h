@@ -3,12 +3,21 @@
 // those files, inside their own namespace.
 #pragma once
 
+// GCC 12's AVX-512 intrinsic headers trip -Wmaybe-uninitialized on their
+// own placeholder operands when inlined; nothing here is uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/weight_tiles.h"
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define LANEWAY_X86_AVX512 1
@@ -36,17 +45,7 @@ inline float x86_hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Sum over groups of 4 of unsigned(a) * signed(b), as 8 int32 lanes.
-inline __m256i x86_dot_u8s8(__m256i a, __m256i b) {
-#if LANEWAY_X86_AVX512
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
-#else
-  const __m256i pairs = _mm256_maddubs_epi16(a, b);
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-#endif
-}
-
-inline void x86_quantize_q8_0(const float* x, uint8_t* out, int16_t* sums, int64_t n) {
+inline void x86_quantize_acts(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d, int16_t* s16) {
   const __m256 sign_mask = _mm256_set1_ps(-0.0f);
   for (int64_t b = 0; b < n / kQ8Block; ++b) {
     const float* xb = x + b * kQ8Block;
@@ -60,146 +59,489 @@ inline void x86_quantize_q8_0(const float* x, uint8_t* out, int16_t* sums, int64
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     const float max_abs = _mm_cvtss_f32(m);
-    const float d = max_abs / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t* blk = out + b * kQ8BlockBytes;
-    const uint16_t dh = _cvtss_sh(d, 0);
-    std::memcpy(blk, &dh, 2);
-    const __m256 vid = _mm256_set1_ps(id);
+    const float scale = max_abs / 127.0f;
+    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+    d[b] = _cvtsh_ss(_cvtss_sh(scale, 0));  // the f16-rounded scale, as Q8_0 stores it
+    const __m256 vinv = _mm256_set1_ps(inv);
     __m256i q[4];
     for (int k = 0; k < 4; ++k) {
-      q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      q[k] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[k], vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
     // Pack 32 int32 to 32 int8, then undo the lane interleave of the packs.
     const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
     const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
     __m256i p = _mm256_packs_epi16(p01, p23);
     p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + 2), p);
-    if (sums != nullptr) {
-      const auto* q8 = reinterpret_cast<const int8_t*>(blk + 2);
-      int s0 = 0, s1 = 0;
-      for (int i = 0; i < 16; ++i) {
-        s0 += q8[i];
-        s1 += q8[16 + i];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kQ8Block), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qu + b * kQ8Block),
+                        _mm256_xor_si256(p, _mm256_set1_epi8(static_cast<char>(0x80))));
+    // Sums of each 16: widen to int16, add pairs, then fold.
+    const __m256i w16 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+    alignas(32) int32_t part[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(part), w16);
+    s16[2 * b] = static_cast<int16_t>(part[0] + part[1] + part[2] + part[3]);
+    s16[2 * b + 1] = static_cast<int16_t>(part[4] + part[5] + part[6] + part[7]);
+  }
+}
+
+// ---- Quantized matmul (specification in kernels.h) ----
+//
+// Rows go in vector lanes: a tile of kLanes rows is transposed one block
+// (32 columns) at a time into 8 vectors, vector g holding columns 4g..4g+3
+// of every row, so one activation dword broadcast against it feeds a
+// 4-term integer dot into each row's lane. Activations enter as unsigned
+// bytes (value + 128); the tile carries -128 * (sum of its weights) per lane
+// to start each dot from, which makes the dot exact and signed again.
+// AVX2 has no 32-bit accumulating byte dot: pairs of products go through
+// int16 (maddubs), which would saturate for Q8_0, so Q8_0 takes the sign
+// trick there (|w| times a with w's sign) and needs no start value.
+
+#if LANEWAY_X86_AVX512
+using VecI = __m512i;
+using VecF = __m512;
+inline constexpr int kLanes = 16;
+inline constexpr int kTokenTile = 8;
+inline VecI vi_zero() { return _mm512_setzero_si512(); }
+inline VecI vi_load(const void* p) { return _mm512_loadu_si512(p); }
+inline void vi_store(void* p, VecI v) { _mm512_storeu_si512(p, v); }
+inline VecI vi_bcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline VecI vi_add(VecI a, VecI b) { return _mm512_add_epi32(a, b); }
+inline VecI vi_sub(VecI a, VecI b) { return _mm512_sub_epi32(a, b); }
+inline VecI vi_mullo(VecI a, VecI b) { return _mm512_mullo_epi32(a, b); }
+inline VecI vi_set1_8(int8_t v) { return _mm512_set1_epi8(v); }
+inline VecI vi_set1_32(int32_t v) { return _mm512_set1_epi32(v); }
+inline VecI vi_and(VecI a, VecI b) { return _mm512_and_si512(a, b); }
+inline VecI vi_or(VecI a, VecI b) { return _mm512_or_si512(a, b); }
+inline VecI vi_srli16(VecI a, int n) { return _mm512_srli_epi16(a, static_cast<unsigned>(n)); }
+inline VecI vi_slli16(VecI a, int n) { return _mm512_slli_epi16(a, static_cast<unsigned>(n)); }
+inline VecI vi_srli32(VecI a, int n) { return _mm512_srli_epi32(a, static_cast<unsigned>(n)); }
+inline VecI vi_slli32(VecI a, int n) { return _mm512_slli_epi32(a, static_cast<unsigned>(n)); }
+inline VecI vi_set1_32i(int32_t v) { return _mm512_set1_epi32(v); }
+// Lane r from 16 f16 / uint8 / int8 values at p.
+inline VecF vf_load_f16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline VecI vi_load_u8(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline VecI vi_load_s8(const uint8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+// acc + 4-term dots of unsigned u and signed s bytes, per 32-bit lane.
+inline VecI vi_dot4(VecI acc, VecI u, VecI s) { return _mm512_dpbusd_epi32(acc, u, s); }
+inline VecF vf_zero() { return _mm512_setzero_ps(); }
+inline VecF vf_load(const void* p) { return _mm512_loadu_ps(static_cast<const float*>(p)); }
+inline void vf_store(void* p, VecF v) { _mm512_storeu_ps(static_cast<float*>(p), v); }
+inline VecF vf_set1(float v) { return _mm512_set1_ps(v); }
+inline VecF vf_cvt(VecI v) { return _mm512_cvtepi32_ps(v); }
+inline VecF vf_mul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+inline VecF vf_neg(VecF a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN))); }
+inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline void vf_store_rows(float* y, VecF v, int n) { _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << n) - 1), v); }
+
+// Dword j (j < D) at src[r] + off of each of the 16 rows r, in lane r of out[j].
+template <int D>
+inline void transpose_rows(const uint8_t* const* src, int64_t off, VecI* out) {
+  static_assert(D == 4 || D == 8);
+  VecI in[4 * (D / 4)];
+  if constexpr (D == 8) {  // in[k] = rows k | k + 8
+    for (int k = 0; k < 8; ++k) {
+      in[k] = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[k] + off))),
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[k + 8] + off)), 1);
+    }
+  } else {  // in[k] = rows k | k + 4 | k + 8 | k + 12
+    for (int k = 0; k < 4; ++k) {
+      VecI v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k] + off)));
+      v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 4] + off)), 1);
+      v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 8] + off)), 2);
+      in[k] = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 12] + off)), 3);
+    }
+  }
+  // 4x4 dword transposes inside each 128-bit lane.
+  VecI u[4], v[4];
+  for (int h = 0; h < D / 4; ++h) {
+    const VecI* x = in + 4 * h;
+    VecI* o = h == 0 ? u : v;
+    const VecI t0 = _mm512_unpacklo_epi32(x[0], x[1]), t1 = _mm512_unpackhi_epi32(x[0], x[1]);
+    const VecI t2 = _mm512_unpacklo_epi32(x[2], x[3]), t3 = _mm512_unpackhi_epi32(x[2], x[3]);
+    o[0] = _mm512_unpacklo_epi64(t0, t2);
+    o[1] = _mm512_unpackhi_epi64(t0, t2);
+    o[2] = _mm512_unpacklo_epi64(t1, t3);
+    o[3] = _mm512_unpackhi_epi64(t1, t3);
+  }
+  if constexpr (D == 4) {
+    for (int g = 0; g < 4; ++g) out[g] = u[g];  // lane L of u already holds rows 4L..4L+3
+  } else {
+    // u: rows 0-3 | 0-3 (dword +4) | 8-11 | 8-11 (+4); v the same for rows 4-7, 12-15.
+    const VecI lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const VecI hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int g = 0; g < 4; ++g) {
+      out[g] = _mm512_permutex2var_epi64(u[g], lo, v[g]);
+      out[g + 4] = _mm512_permutex2var_epi64(u[g], hi, v[g]);
+    }
+  }
+}
+#else
+using VecI = __m256i;
+using VecF = __m256;
+inline constexpr int kLanes = 8;
+inline constexpr int kTokenTile = 4;
+inline VecI vi_zero() { return _mm256_setzero_si256(); }
+inline VecI vi_load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline void vi_store(void* p, VecI v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+inline VecI vi_bcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+inline VecI vi_add(VecI a, VecI b) { return _mm256_add_epi32(a, b); }
+inline VecI vi_sub(VecI a, VecI b) { return _mm256_sub_epi32(a, b); }
+inline VecI vi_mullo(VecI a, VecI b) { return _mm256_mullo_epi32(a, b); }
+inline VecI vi_set1_8(int8_t v) { return _mm256_set1_epi8(v); }
+inline VecI vi_set1_32(int32_t v) { return _mm256_set1_epi32(v); }
+inline VecI vi_and(VecI a, VecI b) { return _mm256_and_si256(a, b); }
+inline VecI vi_or(VecI a, VecI b) { return _mm256_or_si256(a, b); }
+inline VecI vi_srli16(VecI a, int n) { return _mm256_srli_epi16(a, n); }
+inline VecI vi_slli16(VecI a, int n) { return _mm256_slli_epi16(a, n); }
+inline VecI vi_srli32(VecI a, int n) { return _mm256_srli_epi32(a, n); }
+inline VecI vi_slli32(VecI a, int n) { return _mm256_slli_epi32(a, n); }
+inline VecI vi_set1_32i(int32_t v) { return _mm256_set1_epi32(v); }
+// Lane r from 8 f16 / uint8 / int8 values at p.
+inline VecF vf_load_f16(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline VecI vi_load_u8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+inline VecI vi_load_s8(const uint8_t* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
+// Only for |s| small enough that pairs of products fit int16 (not Q8_0).
+inline VecI vi_dot4(VecI acc, VecI u, VecI s) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+inline VecF vf_zero() { return _mm256_setzero_ps(); }
+inline VecF vf_load(const void* p) { return _mm256_loadu_ps(static_cast<const float*>(p)); }
+inline void vf_store(void* p, VecF v) { _mm256_storeu_ps(static_cast<float*>(p), v); }
+inline VecF vf_set1(float v) { return _mm256_set1_ps(v); }
+inline VecF vf_cvt(VecI v) { return _mm256_cvtepi32_ps(v); }
+inline VecF vf_mul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
+inline VecF vf_neg(VecF a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline void vf_store_rows(float* y, VecF v, int n) {
+  alignas(32) float tmp[8];
+  _mm256_store_ps(tmp, v);
+  std::memcpy(y, tmp, static_cast<size_t>(n) * sizeof(float));
+}
+
+// Dword j (j < D) at src[r] + off of each of the 8 rows r, in lane r of out[j].
+template <int D>
+inline void transpose_rows(const uint8_t* const* src, int64_t off, VecI* out) {
+  static_assert(D == 4 || D == 8);
+  VecI in[8];
+  if constexpr (D == 8) {
+    for (int k = 0; k < 8; ++k) in[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[k] + off));
+  } else {  // in[k] = rows k | k + 4
+    for (int k = 0; k < 4; ++k) {
+      in[k] = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 4] + off)),
+                               _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k] + off)));
+    }
+  }
+  VecI u[4], v[4];
+  for (int h = 0; h < D / 4; ++h) {
+    const VecI* x = in + 4 * h;
+    VecI* o = h == 0 ? u : v;
+    const VecI t0 = _mm256_unpacklo_epi32(x[0], x[1]), t1 = _mm256_unpackhi_epi32(x[0], x[1]);
+    const VecI t2 = _mm256_unpacklo_epi32(x[2], x[3]), t3 = _mm256_unpackhi_epi32(x[2], x[3]);
+    o[0] = _mm256_unpacklo_epi64(t0, t2);
+    o[1] = _mm256_unpackhi_epi64(t0, t2);
+    o[2] = _mm256_unpacklo_epi64(t1, t3);
+    o[3] = _mm256_unpackhi_epi64(t1, t3);
+  }
+  if constexpr (D == 4) {
+    for (int g = 0; g < 4; ++g) out[g] = u[g];
+  } else {
+    for (int g = 0; g < 4; ++g) {
+      out[g] = _mm256_permute2x128_si256(u[g], v[g], 0x20);
+      out[g + 4] = _mm256_permute2x128_si256(u[g], v[g], 0x31);
+    }
+  }
+}
+#endif
+
+// How a level multiplies a type's integer weights w with activations a:
+//  - unsigned weights (Q4_0 as q, Q4_K, Q6_K as q): w times signed a, the dot
+//    starting from -offset * sum(a) (offset 8 for Q4_0, 32 for Q6_K, 0 for Q4_K);
+//  - Q8_0 on AVX-512: a + 128 (unsigned) times signed w, starting from
+//    -128 * sum(w) per row (the tile carries it);
+//  - Q8_0 on AVX2: the sign trick, |w| times a with w's signs (int16 pairs
+//    of products would saturate otherwise).
+inline constexpr bool sign_trick(GgmlType t) { return !LANEWAY_X86_AVX512 && t == GgmlType::q8_0; }
+
+// Blocks of 32 columns a tile load transposes at once (they share packed bytes).
+template <GgmlType T>
+inline constexpr int kBlocksPerLoad = T == GgmlType::q4_k ? 2 : T == GgmlType::q6_k ? 4 : 1;
+
+// One block of a tile of rows, transposed, with its per-row terms.
+struct BlockTile {
+  VecI w[8];    // w[g]: columns 4g..4g+3 of every row
+  VecI start;   // Q8_0 on AVX-512: -128 * sum(w) per row
+  VecF sw;      // weight scale per row
+  VecF mw;      // Q4_K: dmin * m per row
+  VecI sc_lo, sc_hi;  // Q6_K: scales of the two halves
+};
+
+// kBlocksPerLoad<T> tiles starting at block b (b a multiple of it).
+// Where a tile's bytes come from. Offsets are bytes within a row's chunk
+// (a block, or a K-quant super-block; weight_tiles.h).
+//  RowsSource: row-major rows, one per lane (transposed on the fly).
+//  TiledSource: a tiled matrix (plain vector loads, one sequential stream).
+struct RowsSource {
+  const uint8_t* const* rows;
+  int64_t chunk = 0;  // byte offset of the current chunk in each row
+  void set_chunk(int64_t c, uint64_t chunk_bytes) {
+    chunk = c * static_cast<int64_t>(chunk_bytes);
+    // Rows stream in parallel (one per lane): fetch ahead, as the hardware
+    // prefetchers do not follow so many streams.
+    for (int r = 0; r < kLanes; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + chunk + 512), _MM_HINT_T0);
+  }
+  template <int D>
+  void dwords(int64_t off, VecI* out) const { transpose_rows<D>(rows, chunk + off, out); }
+  VecF f16s(int64_t off) const {
+    alignas(64) float v[kLanes];
+    for (int r = 0; r < kLanes; ++r) v[r] = x86_load_f16(rows[r] + chunk + off);
+    return vf_load(v);
+  }
+  VecI bytes_u(int64_t off) const {
+    alignas(64) int32_t v[kLanes];
+    for (int r = 0; r < kLanes; ++r) v[r] = rows[r][chunk + off];
+    return vi_load(v);
+  }
+  VecI bytes_s(int64_t off) const {
+    alignas(64) int32_t v[kLanes];
+    for (int r = 0; r < kLanes; ++r) v[r] = static_cast<int8_t>(rows[r][chunk + off]);
+    return vi_load(v);
+  }
+};
+
+struct TiledSource {
+  const uint8_t* tile;  // the tile of 16 rows
+  int64_t lane0 = 0;    // first row of the tile in lane 0 (AVX2 takes 8 at a time)
+  const uint8_t* base = nullptr;
+  void set_chunk(int64_t c, uint64_t chunk_bytes) {
+    base = tile + static_cast<uint64_t>(c) * kWeightTileRows * chunk_bytes;
+    for (uint64_t i = 0; i < kWeightTileRows * chunk_bytes; i += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(base + kPrefetchAhead + i), _MM_HINT_T0);
+    }
+  }
+  static constexpr int64_t kPrefetchAhead = 2048;
+  template <int D>
+  void dwords(int64_t off, VecI* out) const {
+    for (int j = 0; j < D; ++j) out[j] = vi_load(base + 16 * (off + 4 * j) + 4 * lane0);
+  }
+  VecF f16s(int64_t off) const { return vf_load_f16(base + 16 * off + 2 * lane0); }
+  VecI bytes_u(int64_t off) const { return vi_load_u8(base + 16 * off + lane0); }
+  VecI bytes_s(int64_t off) const { return vi_load_s8(base + 16 * off + lane0); }
+};
+
+// kBlocksPerLoad<T> tiles starting at block b (b a multiple of it).
+template <GgmlType T, typename Source>
+inline void load_block_tiles(Source& src, int64_t b, BlockTile* tiles) {
+  const VecI low_mask = vi_set1_8(0x0F);
+  if constexpr (T == GgmlType::q8_0) {
+    src.set_chunk(b, 34);
+    BlockTile& t = tiles[0];
+    src.template dwords<8>(2, t.w);
+    t.sw = src.f16s(0);
+    if constexpr (!sign_trick(T)) {
+      const VecI k128 = vi_set1_8(static_cast<int8_t>(0x80));
+      VecI sum = vi_zero();
+      for (int g = 0; g < 8; ++g) sum = vi_dot4(sum, k128, t.w[g]);
+      t.start = vi_sub(vi_zero(), sum);
+    }
+  } else if constexpr (T == GgmlType::q4_0) {
+    src.set_chunk(b, 18);
+    BlockTile& t = tiles[0];
+    VecI packed[4];  // byte i: column i (low nibble) and column i + 16 (high)
+    src.template dwords<4>(2, packed);
+    for (int j = 0; j < 4; ++j) {
+      t.w[j] = vi_and(packed[j], low_mask);
+      t.w[j + 4] = vi_and(vi_srli16(packed[j], 4), low_mask);
+    }
+    t.sw = src.f16s(0);
+  } else if constexpr (T == GgmlType::q4_k) {
+    src.set_chunk(b / 8, 144);
+    const int g0 = static_cast<int>(b % 8);  // even: low nibbles are group g0, high g0 + 1
+    VecI packed[8];
+    src.template dwords<8>(16 + 32 * (g0 / 2), packed);
+    for (int j = 0; j < 8; ++j) {
+      tiles[0].w[j] = vi_and(packed[j], low_mask);
+      tiles[1].w[j] = vi_and(vi_srli16(packed[j], 4), low_mask);
+    }
+    const VecF d = src.f16s(0), dmin = src.f16s(2);
+    const VecI m6 = vi_set1_32i(63), m4 = vi_set1_32i(15);
+    for (int h = 0; h < 2; ++h) {  // kquant_scale_min, on 32-bit lanes; scale byte k at chunk byte 4 + k
+      const int j = g0 + h;
+      VecI sc, m;
+      if (j < 4) {
+        sc = vi_and(src.bytes_u(4 + j), m6);
+        m = vi_and(src.bytes_u(8 + j), m6);
+      } else {
+        const VecI hi = src.bytes_u(8 + j);
+        sc = vi_or(vi_and(hi, m4), vi_slli32(vi_srli32(src.bytes_u(j), 6), 4));
+        m = vi_or(vi_srli32(hi, 4), vi_slli32(vi_srli32(src.bytes_u(4 + j), 6), 4));
       }
-      sums[2 * b] = static_cast<int16_t>(s0);
-      sums[2 * b + 1] = static_cast<int16_t>(s1);
+      tiles[h].sw = vf_mul(d, vf_cvt(sc));
+      tiles[h].mw = vf_mul(dmin, vf_cvt(m));
     }
-  }
-}
-
-// Q4_K rows (8 groups of 32 unsigned 4-bit values per 256) x Q8_0 activations.
-template <int N>
-inline void x86_dot_q4_k_n(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int64_t n,
-                           float* out) {
-  __m256 acc[N];
-  float acc_min[N];
-  for (int j = 0; j < N; ++j) {
-    acc[j] = _mm256_setzero_ps();
-    acc_min[j] = 0.0f;
-  }
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  for (int64_t s = 0; s < n / 256; ++s) {
-    const uint8_t* blk = row + s * 144;
-    const float d = x86_load_f16(blk);
-    const float dmin = x86_load_f16(blk + 2);
-    for (int c = 0; c < 4; ++c) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
-      const __m256i halves[2] = {_mm256_and_si256(raw, low_mask),
-                                 _mm256_and_si256(_mm256_srli_epi16(raw, 4), low_mask)};
-      for (int h = 0; h < 2; ++h) {
-        const int g = 2 * c + h;
-        uint8_t sc, m;
-        kquant_scale_min(blk + 4, g, sc, m);
-        const int64_t b = s * 8 + g;
-        for (int j = 0; j < N; ++j) {
-          const uint8_t* ab = act[j] + b * kQ8BlockBytes;
-          const float da = x86_load_f16(ab);
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 2));
-          const __m256i dot = x86_dot_u8s8(halves[h], a);
-          acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc) * da), _mm256_cvtepi32_ps(dot), acc[j]);
-          acc_min[j] += (dmin * static_cast<float>(m) * da) * static_cast<float>(sums[j][2 * b] + sums[j][2 * b + 1]);
-        }
+  } else {  // q6_k: the four groups of one half share ql (64 bytes) and qh (32)
+    src.set_chunk(b / 8, 210);
+    const int half = static_cast<int>(b % 8) / 4;
+    VecI ql[2][8], qh[8];
+    src.template dwords<8>(64 * half, ql[0]);
+    src.template dwords<8>(64 * half + 32, ql[1]);
+    src.template dwords<8>(128 + 32 * half, qh);
+    const VecI two_bits = vi_set1_8(3);
+    const VecF d = src.f16s(208);
+    for (int quad = 0; quad < 4; ++quad) {
+      for (int j = 0; j < 8; ++j) {
+        const VecI x = ql[quad & 1][j];
+        const VecI lo = vi_and(quad >= 2 ? vi_srli16(x, 4) : x, low_mask);
+        const VecI hi = vi_slli16(vi_and(vi_srli16(qh[j], 2 * quad), two_bits), 4);
+        tiles[quad].w[j] = vi_or(lo, hi);
       }
+      const int g = 4 * half + quad;
+      tiles[quad].sw = d;
+      tiles[quad].sc_lo = src.bytes_s(192 + 8 * (g / 4) + 2 * (g % 4));
+      tiles[quad].sc_hi = src.bytes_s(192 + 8 * (g / 4) + 2 * (g % 4) + 1);
     }
   }
-  for (int j = 0; j < N; ++j) out[j] = x86_hsum(acc[j]) - acc_min[j];
 }
 
-// Q6_K rows (16 groups of 16 six-bit values, offset 32, per 256) x Q8_0 activations.
-template <int N>
-inline void x86_dot_q6_k_n(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int64_t n,
-                           float* out) {
-  __m256 acc[N];
-  float acc_off[N];
-  for (int j = 0; j < N; ++j) {
-    acc[j] = _mm256_setzero_ps();
-    acc_off[j] = 0.0f;
+// acc (per row lane) for one token and one block, per the specification.
+template <GgmlType T>
+inline VecF block_step(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t b, VecF acc) {
+  const int16_t* s16 = a.s16 + t * (a.n / 16) + 2 * b;
+  const int8_t* qs = a.qs + t * a.n + b * kQ8Block;
+  VecI idot;
+  if constexpr (T == GgmlType::q8_0) {
+#if LANEWAY_X86_AVX512
+    const uint8_t* qu = a.qu + t * a.n + b * kQ8Block;
+    idot = tile.start;
+    for (int g = 0; g < 8; ++g) idot = vi_dot4(idot, vi_bcast32(qu + 4 * g), tile.w[g]);
+#else
+    idot = vi_zero();
+    for (int g = 0; g < 8; ++g) {
+      const VecI act = vi_bcast32(qs + 4 * g);
+      const VecI prod = _mm256_maddubs_epi16(_mm256_sign_epi8(tile.w[g], tile.w[g]), _mm256_sign_epi8(act, tile.w[g]));
+      idot = _mm256_add_epi32(idot, _mm256_madd_epi16(prod, _mm256_set1_epi16(1)));
+    }
+#endif
+  } else if constexpr (T == GgmlType::q6_k) {
+    VecI lo = vi_set1_32(-32 * s16[0]), hi = vi_set1_32(-32 * s16[1]);
+    for (int g = 0; g < 4; ++g) lo = vi_dot4(lo, tile.w[g], vi_bcast32(qs + 4 * g));
+    for (int g = 4; g < 8; ++g) hi = vi_dot4(hi, tile.w[g], vi_bcast32(qs + 4 * g));
+    idot = vi_add(vi_mullo(lo, tile.sc_lo), vi_mullo(hi, tile.sc_hi));
+  } else {
+    idot = T == GgmlType::q4_0 ? vi_set1_32(-8 * (s16[0] + s16[1])) : vi_zero();
+    for (int g = 0; g < 8; ++g) idot = vi_dot4(idot, tile.w[g], vi_bcast32(qs + 4 * g));
   }
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  const __m256i two_bits = _mm256_set1_epi8(0x03);
-  for (int64_t s = 0; s < n / 256; ++s) {
-    const uint8_t* blk = row + s * 210;
-    const float d = x86_load_f16(blk + 208);
-    for (int half = 0; half < 2; ++half) {
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * half));
-      const __m256i ql[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * half)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * half + 32))};
-      for (int quad = 0; quad < 4; ++quad) {
-        const __m256i lo = quad >= 2 ? _mm256_and_si256(_mm256_srli_epi16(ql[quad & 1], 4), low_mask)
-                                     : _mm256_and_si256(ql[quad & 1], low_mask);
-        const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * quad), two_bits), 4);
-        const __m256i w = _mm256_or_si256(lo, hi);
-        const int g = 4 * half + quad;
-        const float sc_lo = static_cast<float>(q6k_scale(blk, g, 0));
-        const float sc_hi = static_cast<float>(q6k_scale(blk, g, 1));
-        const int64_t b = s * 8 + g;
-        for (int j = 0; j < N; ++j) {
-          const uint8_t* ab = act[j] + b * kQ8BlockBytes;
-          const float dd = d * x86_load_f16(ab);
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 2));
-          const __m256i dot = x86_dot_u8s8(w, a);
-          const __m256 scale = _mm256_set_m128(_mm_set1_ps(dd * sc_hi), _mm_set1_ps(dd * sc_lo));
-          acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), acc[j]);
-          acc_off[j] += (dd * sc_lo * 32.0f) * static_cast<float>(sums[j][2 * b]);
-          acc_off[j] += (dd * sc_hi * 32.0f) * static_cast<float>(sums[j][2 * b + 1]);
-        }
+  const float da = a.d[t * (a.n / kQ8Block) + b];
+  acc = vf_fma(vf_cvt(idot), vf_mul(tile.sw, vf_set1(da)), acc);
+  if constexpr (T == GgmlType::q4_k) {
+    acc = vf_fma(vf_set1(static_cast<float>(s16[0] + s16[1])), vf_neg(vf_mul(tile.mw, vf_set1(da))), acc);
+  }
+  return acc;
+}
+
+// Tokens [t0, t0 + C) against one tile of rows; tiles come from get_tile(b).
+template <GgmlType T, int C, typename GetTile>
+inline void tile_tokens(const QuantActs& a, int64_t t0, int64_t n_blocks, GetTile get_tile, float* y,
+                        int64_t y_stride, int n_rows) {
+  VecF acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = vf_zero();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockTile& tile = get_tile(b);
+    for (int c = 0; c < C; ++c) acc[c] = block_step<T>(tile, a, t0 + c, b, acc[c]);
+  }
+  for (int c = 0; c < C; ++c) {
+    float* yc = y + (t0 + c) * y_stride;
+    if (n_rows == kLanes) {
+      vf_store(yc, acc[c]);
+    } else {
+      vf_store_rows(yc, acc[c], n_rows);
+    }
+  }
+}
+
+template <GgmlType T, typename GetTile>
+inline void tile_token_range(const QuantActs& a, int64_t t0, int64_t t1, int64_t n_blocks, GetTile get_tile, float* y,
+                             int64_t y_stride, int n_rows) {
+  int64_t t = t0;
+  for (; t + kTokenTile <= t1; t += kTokenTile) {
+    tile_tokens<T, kTokenTile>(a, t, n_blocks, get_tile, y, y_stride, n_rows);
+  }
+  switch (t1 - t) {
+    case 0: break;
+    case 1: tile_tokens<T, 1>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+    case 2: tile_tokens<T, 2>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+    case 3: tile_tokens<T, 3>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+#if LANEWAY_X86_AVX512
+    case 4: tile_tokens<T, 4>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+    case 5: tile_tokens<T, 5>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+    case 6: tile_tokens<T, 6>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+    default: tile_tokens<T, 7>(a, t, n_blocks, get_tile, y, y_stride, n_rows); break;
+#else
+    default: break;
+#endif
+  }
+}
+
+// Rows [r, r + n_rows) (n_rows <= kLanes) from src, for every token.
+template <GgmlType T, typename Source>
+inline void rows_times_tokens(Source& src, const QuantActs& a, int64_t t0, int64_t t1, float* y, int64_t y_stride,
+                              int n_rows, BlockTile* scratch_tiles) {
+  constexpr int kLoad = kBlocksPerLoad<T>;
+  const int64_t n_blocks = a.n / kQ8Block;
+  // Few tokens: load each block's tile and use it at once. Many: load the
+  // row tile once into scratch, then let every group of tokens pass over it.
+  if (t1 - t0 <= kTokenTile) {
+    BlockTile tile[kLoad];
+    tile_token_range<T>(
+        a, t0, t1, n_blocks,
+        [&](int64_t b) -> const BlockTile& {
+          if (b % kLoad == 0) load_block_tiles<T>(src, b, tile);
+          return tile[b % kLoad];
+        },
+        y, y_stride, n_rows);
+  } else {
+    for (int64_t b = 0; b < n_blocks; b += kLoad) load_block_tiles<T>(src, b, scratch_tiles + b);
+    tile_token_range<T>(
+        a, t0, t1, n_blocks, [&](int64_t b) -> const BlockTile& { return scratch_tiles[b]; }, y, y_stride, n_rows);
+  }
+}
+
+template <GgmlType T>
+inline void x86_quant_matmul_t(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch) {
+  auto* tiles = reinterpret_cast<BlockTile*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
+  for (int64_t r = m.r0; r < m.r1; r += kLanes) {
+    const int n_rows = static_cast<int>(std::min<int64_t>(kLanes, m.r1 - r));
+    if (m.tiled) {
+      TiledSource src{m.w + static_cast<uint64_t>(r / kWeightTileRows) * kWeightTileRows * m.row_bytes,
+                      r % kWeightTileRows};
+      rows_times_tokens<T>(src, a, m.t0, m.t1, m.y + r, m.y_stride, n_rows, tiles);
+    } else {
+      const uint8_t* rows[kLanes];
+      for (int k = 0; k < kLanes; ++k) {
+        rows[k] = m.w + static_cast<uint64_t>(r + std::min(k, n_rows - 1)) * m.row_bytes;
       }
+      RowsSource src{rows};
+      rows_times_tokens<T>(src, a, m.t0, m.t1, m.y + r, m.y_stride, n_rows, tiles);
     }
   }
-  for (int j = 0; j < N; ++j) out[j] = x86_hsum(acc[j]) - acc_off[j];
 }
 
-// Signed int8 weights of one block -> (|w|, activations with w's signs) dot.
-template <int N, typename UnpackWeights>
-inline void x86_dot_q8_blocks(const uint8_t* row, int64_t row_block, const uint8_t* const* act, int64_t n, float* out,
-                              UnpackWeights unpack) {
-  __m256 acc[N];
-  for (int j = 0; j < N; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / kQ8Block; ++b) {
-    const uint8_t* wb = row + b * row_block;
-    const __m256i w = unpack(wb + 2);
-    const __m256i w_abs = _mm256_sign_epi8(w, w);
-    const float dw = x86_load_f16(wb);
-    for (int j = 0; j < N; ++j) {
-      const uint8_t* ab = act[j] + b * kQ8BlockBytes;
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab + 2));
-      const __m256i dot = x86_dot_u8s8(w_abs, _mm256_sign_epi8(a, w));
-      acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x86_load_f16(ab)), _mm256_cvtepi32_ps(dot), acc[j]);
-    }
+inline void x86_quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch) {
+  switch (m.type) {
+    case GgmlType::q8_0: x86_quant_matmul_t<GgmlType::q8_0>(m, a, scratch); break;
+    case GgmlType::q4_0: x86_quant_matmul_t<GgmlType::q4_0>(m, a, scratch); break;
+    case GgmlType::q4_k: x86_quant_matmul_t<GgmlType::q4_k>(m, a, scratch); break;
+    default: x86_quant_matmul_t<GgmlType::q6_k>(m, a, scratch); break;
   }
-  for (int j = 0; j < N; ++j) out[j] = x86_hsum(acc[j]);
-}
-
-inline __m256i x86_unpack_q8_0(const uint8_t* qs) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-}
-
-inline __m256i x86_unpack_q4_0(const uint8_t* qs) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
-  return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
 }
 
 // f32 activations times weights loaded by Load8 (8 floats at a time).
@@ -250,28 +592,6 @@ inline void x86_f16_to_f32(const uint8_t* src, float* dst, int64_t n) {
     default: call_n(4); break;              \
   }
 
-inline void x86_dot_q8_0(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out) {
-#define CALL(N) x86_dot_q8_blocks<N>(row, kQ8BlockBytes, act, n, out, x86_unpack_q8_0)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
-}
-inline void x86_dot_q4_0(const uint8_t* row, const uint8_t* const* act, int n_act, int64_t n, float* out) {
-#define CALL(N) x86_dot_q8_blocks<N>(row, 18, act, n, out, x86_unpack_q4_0)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
-}
-inline void x86_dot_q4_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act,
-                         int64_t n, float* out) {
-#define CALL(N) x86_dot_q4_k_n<N>(row, act, sums, n, out)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
-}
-inline void x86_dot_q6_k(const uint8_t* row, const uint8_t* const* act, const int16_t* const* sums, int n_act,
-                         int64_t n, float* out) {
-#define CALL(N) x86_dot_q6_k_n<N>(row, act, sums, n, out)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
-}
 inline void x86_dot_f16(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out) {
 #define CALL(N) x86_dot_float<N>(row, act, n, out, x86_load8_f16, x86_load1_f16)
   LANEWAY_X86_DISPATCH(CALL)

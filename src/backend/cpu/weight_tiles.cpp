@@ -1,0 +1,82 @@
+#include "backend/cpu/weight_tiles.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace laneway {
+namespace {
+
+struct Field {
+  uint32_t start, size, unit;  // bytes within a row's chunk
+};
+struct ChunkLayout {
+  uint32_t bytes = 0;
+  Field fields[4] = {};
+  int n_fields = 0;
+};
+
+ChunkLayout chunk_layout(GgmlType type) {
+  switch (type) {
+    case GgmlType::q4_0: return {18, {{0, 2, 2}, {2, 16, 4}}, 2};
+    case GgmlType::q8_0: return {34, {{0, 2, 2}, {2, 32, 4}}, 2};
+    case GgmlType::q4_k: return {144, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}, 4};
+    case GgmlType::q6_k: return {210, {{0, 128, 4}, {128, 64, 4}, {192, 16, 1}, {208, 2, 2}}, 4};
+    default: return {};
+  }
+}
+
+// memcpy of a constant size compiles to one move.
+inline void copy_unit(uint8_t* dst, const uint8_t* src, uint32_t unit) {
+  switch (unit) {
+    case 4: std::memcpy(dst, src, 4); break;
+    case 2: std::memcpy(dst, src, 2); break;
+    default: *dst = *src; break;
+  }
+}
+
+}  // namespace
+
+bool weight_tiles_supported(GgmlType type, int64_t n_cols) {
+  const bool kquant = type == GgmlType::q4_k || type == GgmlType::q6_k;
+  return chunk_layout(type).bytes != 0 && n_cols > 0 && n_cols % (kquant ? 256 : 32) == 0;
+}
+
+uint64_t weight_tile_chunk_bytes(GgmlType type) { return chunk_layout(type).bytes; }
+
+uint64_t weight_tiles_bytes(int64_t n_rows, uint64_t row_bytes) {
+  return static_cast<uint64_t>((n_rows + kWeightTileRows - 1) / kWeightTileRows * kWeightTileRows) * row_bytes;
+}
+
+void tile_weight_rows(GgmlType type, const uint8_t* src, uint64_t row_bytes, int64_t n_rows, int64_t tile_begin,
+                      int64_t tile_end, uint8_t* dst) {
+  const ChunkLayout layout = chunk_layout(type);
+  const uint64_t n_chunks = row_bytes / layout.bytes;
+  for (int64_t t = tile_begin; t < tile_end; ++t) {
+    uint8_t* tile = dst + static_cast<uint64_t>(t) * kWeightTileRows * row_bytes;
+    for (int r = 0; r < kWeightTileRows; ++r) {
+      const int64_t row = std::min<int64_t>(t * kWeightTileRows + r, n_rows - 1);
+      const uint8_t* in = src + static_cast<uint64_t>(row) * row_bytes;
+      for (uint64_t c = 0; c < n_chunks; ++c) {
+        const uint8_t* rc = in + c * layout.bytes;
+        uint8_t* tc = tile + c * kWeightTileRows * layout.bytes;
+        for (int f = 0; f < layout.n_fields; ++f) {
+          const Field& fd = layout.fields[f];
+          for (uint32_t o = fd.start; o < fd.start + fd.size; o += fd.unit) copy_unit(tc + 16 * o + fd.unit * static_cast<uint32_t>(r), rc + o, fd.unit);
+        }
+      }
+    }
+  }
+}
+
+void untile_row_chunk(GgmlType type, const uint8_t* tile, int r, int64_t chunk, uint8_t* out) {
+  const ChunkLayout layout = chunk_layout(type);
+  const uint8_t* tc = tile + static_cast<uint64_t>(chunk) * kWeightTileRows * layout.bytes;
+  for (int f = 0; f < layout.n_fields; ++f) {
+    const Field& fd = layout.fields[f];
+    for (uint32_t o = fd.start; o < fd.start + fd.size; o += fd.unit) {
+      std::memcpy(out + o, tc + 16 * o + fd.unit * static_cast<uint32_t>(r), fd.unit);
+    }
+  }
+}
+
+}  // namespace laneway

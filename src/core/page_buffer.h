@@ -1,0 +1,36 @@
+// PageBuffer: zeroed anonymous memory from mmap, owned, movable. For large
+// buffers built at load (tiled weights): pages commit as they are written,
+// and lock() pins them like FileMap::lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/status.h"
+
+namespace laneway {
+
+class PageBuffer {
+ public:
+  PageBuffer() = default;
+  ~PageBuffer();
+  PageBuffer(PageBuffer&& other) noexcept;
+  PageBuffer& operator=(PageBuffer&& other) noexcept;
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+
+  static Result<PageBuffer> allocate(size_t size_bytes);
+
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size_bytes() const { return size_bytes_; }
+
+  // Pins the buffer in RAM; the error names the memlock limit.
+  Status lock() const;
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_bytes_ = 0;
+};
+
+}  // namespace laneway
