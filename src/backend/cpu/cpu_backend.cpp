@@ -65,7 +65,7 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
     // unit); each thread takes a contiguous run of tiles and every token.
     constexpr int64_t kRowsPerTile = kWeightTileRows;
     pool_.parallel_for((n_rows + kRowsPerTile - 1) / kRowsPerTile, [&](int64_t tile_begin, int64_t tile_end, int thread) {
-      QuantMatmul m;
+      MatmulRange m;
       m.type = w.type;
       m.w = w.data;
       m.row_bytes = w.row_bytes;
@@ -80,28 +80,19 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
     });
     return;
   }
-  // F16 / F32: rows per tile stay in L1 while each group of activations passes over them.
-  const int64_t tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kFastTileBytes / w.row_bytes), 1, 64);
-  const int64_t n_tiles = (n_rows + tile_rows - 1) / tile_rows;
-  pool_.parallel_for(n_tiles, [&](int64_t tile_begin, int64_t tile_end, int) {
-    float out[kMaxActs];
-    const float* acts_f[kMaxActs];
-    for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
-      const int64_t r0 = tile * tile_rows;
-      const int64_t r1 = std::min(n_rows, r0 + tile_rows);
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxActs) {
-        const int n_act = static_cast<int>(std::min<int64_t>(kMaxActs, n_tokens - t0));
-        for (int j = 0; j < n_act; ++j) acts_f[j] = x + (t0 + j) * n_cols;
-        for (int64_t r = r0; r < r1; ++r) {
-          if (w.type == GgmlType::f16) {
-            kernels_->dot_f16(w.row(r), acts_f, n_act, n_cols, out);
-          } else {
-            kernels_->dot_f32(w.row(r), acts_f, n_act, n_cols, out);
-          }
-          for (int j = 0; j < n_act; ++j) y[(t0 + j) * n_rows + r] = out[j];
-        }
-      }
-    }
+  // F16 / F32: row bands of kFloatBandRows per task, every token.
+  pool_.parallel_for((n_rows + kFloatBandRows - 1) / kFloatBandRows, [&](int64_t band_begin, int64_t band_end, int) {
+    MatmulRange m;
+    m.type = w.type;
+    m.w = w.data;
+    m.row_bytes = w.row_bytes;
+    m.r0 = band_begin * kFloatBandRows;
+    m.r1 = std::min(n_rows, band_end * kFloatBandRows);
+    m.t0 = 0;
+    m.t1 = n_tokens;
+    m.y = y;
+    m.y_stride = n_rows;
+    kernels_->float_matmul(m, x, n_cols);
   });
 }
 

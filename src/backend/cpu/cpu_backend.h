@@ -47,16 +47,16 @@ class CpuBackend final : public Backend {
   // Scratch each thread needs for rows up to max_width wide (floats; the
   // quantized matmul's transposed tile shares it).
   static size_t scratch_floats_per_thread(int64_t max_width) {
-    const auto generic = static_cast<size_t>((kTileRows + 3) * max_width + kAttentionBlock);
+    // attention: k row, v row, accumulators, scores (4 widths), 3 floats per query head
+    const auto generic = static_cast<size_t>((kTileRows + 8) * max_width);
     const auto quant = static_cast<size_t>((quant_matmul_scratch_bytes(max_width) + 3) / 4);
     return std::max(generic, quant);
   }
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
-  // Bytes of weight rows per task on the fast path (they stay in L1 while
-  // each group of activations passes over them).
-  static constexpr uint64_t kFastTileBytes = 16 * 1024;
+  // Rows per task of an F16/F32 matmul.
+  static constexpr int64_t kFloatBandRows = 16;
   // Keys per attention reduction block.
   static constexpr int64_t kAttentionBlock = 32;
 

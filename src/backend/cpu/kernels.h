@@ -22,9 +22,10 @@
 // levels put rows in vector lanes (weights transposed into registers a
 // block at a time) and reach the same bits as the scalar loop.
 //
-// F16/F32 weights multiply f32 activations (dot_f16/dot_f32: one weight row
-// against up to kMaxActs activation rows; per level, every (row, activation)
-// pair has one arithmetic sequence whatever n_act is).
+// F16/F32 weights multiply f32 activations (float_matmul). Each level has
+// its own summation order (vector lanes over columns, then a fixed tree),
+// and each (row, token) pair follows it whatever tile of rows and tokens
+// it is computed in.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,6 @@
 
 namespace laneway {
 
-inline constexpr int kMaxActs = 4;
 inline constexpr int64_t kQ8Block = 32;
 
 // Activations of consecutive tokens quantized to Q8_0 blocks, split into
@@ -47,10 +47,10 @@ struct QuantActs {
   const int16_t* s16 = nullptr;  // [t][n / 16] sums of every 16 int8 values
 };
 
-// Rows [r0, r1) of a quantized weight matrix times tokens [t0, t1):
-// y[t * y_stride + r] for each pair. Tiled weights (weight_tiles.h) need r0
-// at a tile boundary.
-struct QuantMatmul {
+// Rows [r0, r1) of a weight matrix times tokens [t0, t1): y[t * y_stride + r]
+// for each pair. Tiled weights (weight_tiles.h, quantized types only) need
+// r0 at a tile boundary.
+struct MatmulRange {
   GgmlType type = GgmlType::q8_0;
   const uint8_t* w = nullptr;  // row 0, or tile 0 when tiled
   uint64_t row_bytes = 0;
@@ -66,10 +66,13 @@ struct CpuKernels {
   // One token's activation row (n a multiple of 32) to its QuantActs planes.
   void (*quantize_acts)(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d, int16_t* s16);
   // The quantized matmul above; scratch holds quant_matmul_scratch_bytes(n).
-  void (*quant_matmul)(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch);
-  // out[j] = row . act[j] for j < n_act (F16 / F32 weights).
-  void (*dot_f16)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
-  void (*dot_f32)(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out);
+  void (*quant_matmul)(const MatmulRange& m, const QuantActs& a, uint8_t* scratch);
+  // F16 / F32 weights times f32 activations (token t's n values at x + t * n).
+  void (*float_matmul)(const MatmulRange& m, const float* x, int64_t n);
+  // vec.h's dot_f32 / axpy_f32, bit for bit (8 partial sums, no fused
+  // multiply-add), on this level's vectors: attention uses them.
+  float (*dot_f32)(const float* a, const float* b, int64_t n);
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
   // dst[0..n) = f16 values at src, as f32.
   void (*f16_to_f32)(const uint8_t* src, float* dst, int64_t n);
 };

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/vec.h"
 #include "backend/cpu/weight_tiles.h"
 #include "quant/quant.h"
 
@@ -85,7 +86,7 @@ BlockTerms block_terms(GgmlType type, const uint8_t* row, int64_t b, const int8_
   return t;
 }
 
-void quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* /*scratch*/) {
+void quant_matmul(const MatmulRange& m, const QuantActs& a, uint8_t* /*scratch*/) {
   const int64_t n_blocks = a.n / kQ8Block;
   std::vector<uint8_t> untiled(m.tiled ? m.row_bytes : 0);
   const uint64_t chunk_bytes = weight_tile_chunk_bytes(m.type);
@@ -117,27 +118,31 @@ void quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* /*scratch*/
 }
 
 template <typename Load>
-void dot_float(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out, Load load) {
-  for (int j = 0; j < n_act; ++j) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; ++k) acc[k] += load(row, i + k) * act[j][i + k];
-    for (int k = 0; i < n; ++i, ++k) acc[k] += load(row, i) * act[j][i];
-    out[j] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+float dot_float(const uint8_t* row, const float* x, int64_t n, Load load) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += load(row, i + k) * x[i + k];
+  for (int k = 0; i < n; ++i, ++k) acc[k] += load(row, i) * x[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void float_matmul(const MatmulRange& m, const float* x, int64_t n) {
+  for (int64_t t = m.t0; t < m.t1; ++t) {
+    for (int64_t r = m.r0; r < m.r1; ++r) {
+      const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
+      float& out = m.y[t * m.y_stride + r];
+      if (m.type == GgmlType::f16) {
+        out = dot_float(row, x + t * n, n, [](const uint8_t* w, int64_t i) { return load_f16(w + 2 * i); });
+      } else {
+        out = dot_float(row, x + t * n, n, [](const uint8_t* w, int64_t i) {
+          float f;
+          std::memcpy(&f, w + 4 * i, 4);
+          return f;
+        });
+      }
+    }
   }
-}
-
-void dot_f16(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out) {
-  dot_float(row, act, n_act, n, out, [](const uint8_t* r, int64_t i) { return load_f16(r + 2 * i); });
-}
-
-void dot_f32(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out) {
-  dot_float(row, act, n_act, n, out, [](const uint8_t* r, int64_t i) {
-    float f;
-    std::memcpy(&f, r + 4 * i, 4);
-    return f;
-  });
 }
 
 void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(GgmlType::f16, src, dst, n); }
@@ -145,7 +150,8 @@ void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(Ggml
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, dot_f16, dot_f32, f16_to_f32};
+  static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, float_matmul, cpu::dot_f32, cpu::axpy_f32,
+                            f16_to_f32};
   return k;
 }
 

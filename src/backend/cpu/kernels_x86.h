@@ -516,7 +516,7 @@ inline void rows_times_tokens(Source& src, const QuantActs& a, int64_t t0, int64
 }
 
 template <GgmlType T>
-inline void x86_quant_matmul_t(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch) {
+inline void x86_quant_matmul_t(const MatmulRange& m, const QuantActs& a, uint8_t* scratch) {
   auto* tiles = reinterpret_cast<BlockTile*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
   for (int64_t r = m.r0; r < m.r1; r += kLanes) {
     const int n_rows = static_cast<int>(std::min<int64_t>(kLanes, m.r1 - r));
@@ -535,7 +535,7 @@ inline void x86_quant_matmul_t(const QuantMatmul& m, const QuantActs& a, uint8_t
   }
 }
 
-inline void x86_quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* scratch) {
+inline void x86_quant_matmul(const MatmulRange& m, const QuantActs& a, uint8_t* scratch) {
   switch (m.type) {
     case GgmlType::q8_0: x86_quant_matmul_t<GgmlType::q8_0>(m, a, scratch); break;
     case GgmlType::q4_0: x86_quant_matmul_t<GgmlType::q4_0>(m, a, scratch); break;
@@ -544,63 +544,150 @@ inline void x86_quant_matmul(const QuantMatmul& m, const QuantActs& a, uint8_t* 
   }
 }
 
-// f32 activations times weights loaded by Load8 (8 floats at a time).
-template <int N, typename Load8>
-inline void x86_dot_float(const uint8_t* row, const float* const* act, int64_t n, float* out, Load8 load8,
-                          float (*load1)(const uint8_t*, int64_t)) {
-  __m256 acc0[N], acc1[N];
-  for (int j = 0; j < N; ++j) acc0[j] = acc1[j] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 w0 = load8(row, i);
-    const __m256 w1 = load8(row, i + 8);
-    for (int j = 0; j < N; ++j) {
-      acc0[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(act[j] + i), acc0[j]);
-      acc1[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(act[j] + i + 8), acc1[j]);
+// ---- F16 / F32 weights times f32 activations ----
+//
+// A tile of R rows x C tokens keeps one accumulator vector per pair (lanes
+// over columns), loads each weight vector once for C tokens and each
+// activation vector once for R rows; the column tail goes through zero-
+// padded lanes; then a fixed horizontal sum. Every pair's arithmetic is the
+// same in any tile.
+
+#if LANEWAY_X86_AVX512
+inline constexpr int kFloatRows = 4, kFloatTokens = 6;
+inline float vf_hsum(VecF v) { return _mm512_reduce_add_ps(v); }
+template <bool F16>
+inline VecF load_weights(const uint8_t* row, int64_t k) {
+  if constexpr (F16) return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
+  return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + k);
+}
+template <bool F16>
+inline VecF load_weights_tail(const uint8_t* row, int64_t k, int64_t rest) {
+  const auto mask = static_cast<__mmask16>((1u << rest) - 1);
+  if constexpr (F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, row + 2 * k));
+  return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + k);
+}
+inline VecF load_acts_tail(const float* x, int64_t k, int64_t rest) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << rest) - 1), x + k);
+}
+#else
+inline constexpr int kFloatRows = 2, kFloatTokens = 4;
+inline float vf_hsum(VecF v) { return x86_hsum(v); }
+template <bool F16>
+inline VecF load_weights(const uint8_t* row, int64_t k) {
+  if constexpr (F16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+  return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+}
+template <bool F16>
+inline VecF load_weights_tail(const uint8_t* row, int64_t k, int64_t rest) {
+  alignas(32) uint8_t tmp[32] = {};
+  std::memcpy(tmp, row + (F16 ? 2 : 4) * k, static_cast<size_t>(rest) * (F16 ? 2 : 4));
+  return load_weights<F16>(tmp, 0);
+}
+inline VecF load_acts_tail(const float* x, int64_t k, int64_t rest) {
+  alignas(32) float tmp[8] = {};
+  std::memcpy(tmp, x + k, static_cast<size_t>(rest) * sizeof(float));
+  return _mm256_load_ps(tmp);
+}
+#endif
+
+template <bool F16, int R, int C>
+inline void float_tile(const uint8_t* w, uint64_t row_bytes, const float* x, int64_t n, float* y, int64_t y_stride) {
+  constexpr int64_t L = kLanes;
+  VecF acc[R][C];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) acc[i][j] = vf_zero();
+  int64_t k = 0;
+  for (; k + L <= n; k += L) {
+    VecF wv[R];
+    for (int i = 0; i < R; ++i) wv[i] = load_weights<F16>(w + i * row_bytes, k);
+    for (int j = 0; j < C; ++j) {
+      const VecF xv = vf_load(x + j * n + k);
+      for (int i = 0; i < R; ++i) acc[i][j] = vf_fma(wv[i], xv, acc[i][j]);
     }
   }
-  for (int j = 0; j < N; ++j) {
-    float s = x86_hsum(_mm256_add_ps(acc0[j], acc1[j]));
-    for (int64_t k = i; k < n; ++k) s += load1(row, k) * act[j][k];
-    out[j] = s;
+  if (k < n) {
+    const int64_t rest = n - k;
+    VecF wv[R];
+    for (int i = 0; i < R; ++i) wv[i] = load_weights_tail<F16>(w + i * row_bytes, k, rest);
+    for (int j = 0; j < C; ++j) {
+      const VecF xv = load_acts_tail(x + j * n, k, rest);
+      for (int i = 0; i < R; ++i) acc[i][j] = vf_fma(wv[i], xv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < C; ++j) y[j * y_stride + i] = vf_hsum(acc[i][j]);
+}
+
+// float_tile<F16, nr, nc> for run-time nr <= R, nc <= C.
+template <bool F16, int R, int C>
+inline void float_tile_any(int nr, int nc, const uint8_t* w, uint64_t row_bytes, const float* x, int64_t n, float* y,
+                           int64_t y_stride) {
+  if constexpr (R > 1) {
+    if (nr < R) return float_tile_any<F16, R - 1, C>(nr, nc, w, row_bytes, x, n, y, y_stride);
+  }
+  if constexpr (C > 1) {
+    if (nc < C) return float_tile_any<F16, R, C - 1>(nr, nc, w, row_bytes, x, n, y, y_stride);
+  }
+  float_tile<F16, R, C>(w, row_bytes, x, n, y, y_stride);
+}
+
+template <bool F16>
+inline void x86_float_matmul_t(const MatmulRange& m, const float* x, int64_t n) {
+  // Blocks of tokens whose activations stay in L2 while the rows pass.
+  constexpr int64_t kTokenBlock = 8 * kFloatTokens;
+  for (int64_t tb = m.t0; tb < m.t1; tb += kTokenBlock) {
+    const int64_t te = std::min(m.t1, tb + kTokenBlock);
+    for (int64_t r = m.r0; r < m.r1; r += kFloatRows) {
+      const int nr = static_cast<int>(std::min<int64_t>(kFloatRows, m.r1 - r));
+      const uint8_t* w = m.w + static_cast<uint64_t>(r) * m.row_bytes;
+      for (int64_t t = tb; t < te; t += kFloatTokens) {
+        const int nc = static_cast<int>(std::min<int64_t>(kFloatTokens, te - t));
+        const float* xt = x + t * n;
+        float* y = m.y + t * m.y_stride + r;
+        float_tile_any<F16, kFloatRows, kFloatTokens>(nr, nc, w, m.row_bytes, xt, n, y, m.y_stride);
+      }
+    }
+  }
+}
+
+inline void x86_float_matmul(const MatmulRange& m, const float* x, int64_t n) {
+  if (m.type == GgmlType::f16) {
+    x86_float_matmul_t<true>(m, x, n);
+  } else {
+    x86_float_matmul_t<false>(m, x, n);
   }
 }
 
 inline __m256 x86_load8_f16(const uint8_t* row, int64_t i) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
 }
-inline __m256 x86_load8_f32(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
 inline float x86_load1_f16(const uint8_t* row, int64_t i) { return x86_load_f16(row + 2 * i); }
-inline float x86_load1_f32(const uint8_t* row, int64_t i) {
-  float f;
-  std::memcpy(&f, row + 4 * i, 4);
-  return f;
+
+// vec.h's arithmetic: lane j sums elements j, j + 8, ... with separate
+// multiplies and adds; the tail goes to lanes 0.. in order; the same tree.
+inline float x86_dot_f32(const float* a, const float* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, acc);
+  for (int j = 0; i < n; ++i, ++j) lane[j] += a[i] * b[i];
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
+inline void x86_axpy_f32(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+  }
+  for (; i < n; ++i) y[i] += a * x[i];
 }
 
 inline void x86_f16_to_f32(const uint8_t* src, float* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, x86_load8_f16(src, i));
   for (; i < n; ++i) dst[i] = x86_load1_f16(src, i);
-}
-
-// Dispatch n_act (1..kMaxActs) to the template instance.
-#define LANEWAY_X86_DISPATCH(call_n)        \
-  switch (n_act) {                          \
-    case 1: call_n(1); break;               \
-    case 2: call_n(2); break;               \
-    case 3: call_n(3); break;               \
-    default: call_n(4); break;              \
-  }
-
-inline void x86_dot_f16(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out) {
-#define CALL(N) x86_dot_float<N>(row, act, n, out, x86_load8_f16, x86_load1_f16)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
-}
-inline void x86_dot_f32(const uint8_t* row, const float* const* act, int n_act, int64_t n, float* out) {
-#define CALL(N) x86_dot_float<N>(row, act, n, out, x86_load8_f32, x86_load1_f32)
-  LANEWAY_X86_DISPATCH(CALL)
-#undef CALL
 }
 
 }  // namespace

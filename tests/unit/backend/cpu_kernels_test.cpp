@@ -12,6 +12,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/vec.h"
 #include "backend/cpu/weight_tiles.h"
 #include "quant/quant.h"
 
@@ -85,7 +86,7 @@ std::vector<float> quant_matmul(const CpuKernels& k, GgmlType type, const std::v
   const int64_t n_tokens = static_cast<int64_t>(p.x.size()) / p.n;
   std::vector<float> y(static_cast<size_t>(n_tokens * n_rows), std::nanf(""));
   std::vector<uint8_t> scratch(quant_matmul_scratch_bytes(p.n));
-  QuantMatmul m;
+  MatmulRange m;
   m.type = type;
   m.w = w.data();
   m.row_bytes = *ggml_row_bytes(type, p.n);
@@ -226,69 +227,105 @@ INSTANTIATE_TEST_SUITE_P(QuantTypes, QuantKernelTypes,
                          ::testing::Values(GgmlType::q8_0, GgmlType::q4_0, GgmlType::q4_k, GgmlType::q6_k),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
 
-// F16 / F32 rows times f32 activations.
-std::vector<float> float_dots(const CpuKernels& k, GgmlType type, const std::vector<uint8_t>& row,
-                              const std::vector<std::vector<float>>& acts, int first, int n_act, int64_t n) {
-  std::vector<const float*> f;
-  for (int j = first; j < first + n_act; ++j) f.push_back(acts[j].data());
-  std::vector<float> out(static_cast<size_t>(n_act));
-  if (type == GgmlType::f16) {
-    k.dot_f16(row.data(), f.data(), n_act, n, out.data());
-  } else {
-    k.dot_f32(row.data(), f.data(), n_act, n, out.data());
-  }
-  return out;
+// F16 / F32 rows times f32 activations, rows [r0, r1) x tokens [t0, t1).
+std::vector<float> float_matmul(const CpuKernels& k, GgmlType type, const std::vector<uint8_t>& w, int64_t n_rows,
+                                const std::vector<float>& x, int64_t n, int64_t r0, int64_t r1, int64_t t0,
+                                int64_t t1) {
+  const int64_t n_tokens = static_cast<int64_t>(x.size()) / n;
+  std::vector<float> y(static_cast<size_t>(n_tokens * n_rows), std::nanf(""));
+  MatmulRange m;
+  m.type = type;
+  m.w = w.data();
+  m.row_bytes = *ggml_row_bytes(type, n);
+  m.r0 = r0;
+  m.r1 = r1;
+  m.t0 = t0;
+  m.t1 = t1;
+  m.y = y.data();
+  m.y_stride = n_rows;
+  k.float_matmul(m, x.data(), n);
+  return y;
 }
 
-std::vector<std::vector<float>> float_acts(int64_t n) {
-  std::vector<std::vector<float>> a;
-  for (int j = 0; j < kMaxActs; ++j) a.push_back(gaussian(n, 100 + j, j == 2 ? 30.0f : 1.0f));
-  return a;
+std::vector<float> float_tokens(int64_t n, int count) {
+  std::vector<float> x;
+  for (int j = 0; j < count; ++j) {
+    const auto row = gaussian(n, 100 + static_cast<uint32_t>(j), j == 2 ? 30.0f : 1.0f);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  return x;
 }
 
 class FloatKernelTypes : public ::testing::TestWithParam<GgmlType> {};
 
 TEST_P(FloatKernelTypes, SimdMatchesScalarOnAwkwardShapes) {
   const GgmlType type = GetParam();
-  const CpuKernels& ref = cpu_kernels(CpuIsa::scalar);
-  for (int64_t n : {32, 64, 96, 2080, 2081}) {
-    const auto row = encode(type, gaussian(n, 7));
-    const auto a = float_acts(n);
-    const auto want = float_dots(ref, type, row, a, 0, kMaxActs, n);
+  const int64_t n_rows = 9, n_tokens = 8;
+  for (int64_t n : {32, 64, 96, 2080, 2081, 7}) {
+    const auto w = random_matrix(type, n_rows, n, 7);
+    const auto x = float_tokens(n, n_tokens);
+    const auto want = float_matmul(cpu_kernels(CpuIsa::scalar), type, w, n_rows, x, n, 0, n_rows, 0, n_tokens);
+    const uint64_t row_bytes = *ggml_row_bytes(type, n);
     std::vector<float> wd(static_cast<size_t>(n));
-    dequantize_row(type, row.data(), wd.data(), n);
     for (CpuIsa isa : simd_levels()) {
-      const auto got = float_dots(cpu_kernels(isa), type, row, a, 0, kMaxActs, n);
-      for (int j = 0; j < kMaxActs; ++j) {
-        double mag = 0;
-        for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(wd[i]) * a[j][i]);
-        EXPECT_NEAR(got[j], want[j], 1e-5 * mag + 1e-6) << cpu_isa_name(isa) << " n " << n << " act " << j;
+      const auto got = float_matmul(cpu_kernels(isa), type, w, n_rows, x, n, 0, n_rows, 0, n_tokens);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        dequantize_row(type, w.data() + r * row_bytes, wd.data(), n);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          double mag = 0;
+          for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(wd[i]) * x[t * n + i]);
+          EXPECT_NEAR(got[t * n_rows + r], want[t * n_rows + r], 1e-5 * mag + 1e-6)
+              << cpu_isa_name(isa) << " n " << n << " row " << r << " token " << t;
+        }
       }
     }
   }
 }
 
-TEST_P(FloatKernelTypes, GroupingNeverChangesABit) {
+// Each (row, token) pair gets the same bits computed alone or in any tile.
+TEST_P(FloatKernelTypes, TilingNeverChangesABit) {
   const GgmlType type = GetParam();
-  const int64_t n = 512;
-  const auto row = encode(type, gaussian(n, 11));
-  const auto a = float_acts(n);
+  const int64_t n = 530, n_rows = 11, n_tokens = 13;
+  const auto w = random_matrix(type, n_rows, n, 11);
+  const auto x = float_tokens(n, n_tokens);
   std::vector<CpuIsa> levels = simd_levels();
   levels.push_back(CpuIsa::scalar);
   for (CpuIsa isa : levels) {
     const CpuKernels& k = cpu_kernels(isa);
-    const auto all = float_dots(k, type, row, a, 0, kMaxActs, n);
-    for (int j = 0; j < kMaxActs; ++j) {
-      const auto alone = float_dots(k, type, row, a, j, 1, n);
-      EXPECT_EQ(std::memcmp(&alone[0], &all[j], sizeof(float)), 0) << cpu_isa_name(isa) << " act " << j;
+    const auto all = float_matmul(k, type, w, n_rows, x, n, 0, n_rows, 0, n_tokens);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        const auto alone = float_matmul(k, type, w, n_rows, x, n, r, r + 1, t, t + 1);
+        ASSERT_EQ(std::memcmp(&alone[t * n_rows + r], &all[t * n_rows + r], 4), 0)
+            << cpu_isa_name(isa) << " row " << r << " token " << t;
+      }
     }
-    const auto pair = float_dots(k, type, row, a, 1, 2, n);
-    EXPECT_EQ(std::memcmp(pair.data(), &all[1], 2 * sizeof(float)), 0) << cpu_isa_name(isa);
+    const auto part = float_matmul(k, type, w, n_rows, x, n, 3, 10, 2, 11);
+    for (int64_t t = 2; t < 11; ++t) {
+      EXPECT_EQ(std::memcmp(&part[t * n_rows + 3], &all[t * n_rows + 3], 7 * 4), 0) << cpu_isa_name(isa);
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(FloatTypes, FloatKernelTypes, ::testing::Values(GgmlType::f16, GgmlType::f32),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
+
+// Attention's vector helpers give vec.h's bits at every level.
+TEST(CpuKernels, DotAndAxpyMatchVecHBitForBit) {
+  for (int64_t n : {1, 7, 8, 64, 67, 128}) {
+    const auto a = gaussian(n, 3), b = gaussian(n, 4, 10.0f);
+    const float want_dot = cpu::dot_f32(a.data(), b.data(), n);
+    std::vector<float> want_y = b;
+    cpu::axpy_f32(0.37f, a.data(), want_y.data(), n);
+    for (CpuIsa isa : simd_levels()) {
+      const float got = cpu_kernels(isa).dot_f32(a.data(), b.data(), n);
+      EXPECT_EQ(std::memcmp(&got, &want_dot, 4), 0) << cpu_isa_name(isa) << " n " << n;
+      std::vector<float> y = b;
+      cpu_kernels(isa).axpy_f32(0.37f, a.data(), y.data(), n);
+      EXPECT_EQ(std::memcmp(y.data(), want_y.data(), y.size() * 4), 0) << cpu_isa_name(isa) << " n " << n;
+    }
+  }
+}
 
 TEST(CpuKernels, F16ConversionMatchesScalarForEveryPattern) {
   std::vector<uint16_t> all(65536);
