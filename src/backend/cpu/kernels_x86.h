@@ -599,7 +599,11 @@ inline void float_tile(const uint8_t* w, uint64_t row_bytes, const float* x, int
   int64_t k = 0;
   for (; k + L <= n; k += L) {
     VecF wv[R];
-    for (int i = 0; i < R; ++i) wv[i] = load_weights<F16>(w + i * row_bytes, k);
+    for (int i = 0; i < R; ++i) {
+      // R row streams: fetch ahead of each (decode reads weights from DRAM).
+      _mm_prefetch(reinterpret_cast<const char*>(w + i * row_bytes + (F16 ? 2 : 4) * k + 1024), _MM_HINT_T0);
+      wv[i] = load_weights<F16>(w + i * row_bytes, k);
+    }
     for (int j = 0; j < C; ++j) {
       const VecF xv = vf_load(x + j * n + k);
       for (int i = 0; i < R; ++i) acc[i][j] = vf_fma(wv[i], xv, acc[i][j]);
