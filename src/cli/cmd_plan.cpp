@@ -1,17 +1,22 @@
-// laneway plan: the memory bill of a model and context before loading it.
+// laneway plan: the memory bill of a model and context before loading it,
+// or the memory map of every lane of a lanes.yaml (cli/plan_lanes.h).
 //   laneway plan (-m FILE | --shape NAME [--type T]) [--ctx N] [--cache-type-k T] [--cache-type-v T]
 //                [--slots N] [--gpu-layers N] [--usable BYTES] [--json]
+//   laneway plan --lanes lanes.yaml [--profile NAME] [--target-tps LANE=N]... [--json]
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
-#include "hw/memory_pools.h"
-#include "hw/probe.h"
+#include "cli/plan_lanes.h"
 #include "kv/kv_cache.h"
+#include "plan/machine_profile.h"
 #include "plan/memory_plan.h"
 
 namespace laneway::cli {
@@ -24,6 +29,8 @@ struct PlanFlags {
   int32_t slots = 1;
   uint64_t usable = 0;
   bool json = false;
+  PlanLanesFlags lanes;
+  std::vector<std::string> target_tps;  // LANE=N
 };
 
 std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", double(b) / double(1ull << 30)); }
@@ -31,11 +38,22 @@ std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", double(b) / doubl
 // Usable bytes for weights + KV on the CPU pool, and where the figure comes from.
 Result<std::pair<uint64_t, std::string>> usable_memory(const PlanFlags& f) {
   if (f.usable > 0) return std::make_pair(f.usable, std::string("--usable"));
-  LANEWAY_ASSIGN_OR_RETURN(hw::HardwareInventory inv, hw::probe_hardware(hw::ProbeOptions{}));
-  for (const auto& pool : hw::compute_memory_pools(inv)) {
-    if (pool.id == "cpu") return std::make_pair(pool.usable_bytes, pool.usable_reason);
+  LANEWAY_ASSIGN_OR_RETURN(UsableMemory usable, probe_usable_memory(probe_options()));
+  return std::make_pair(usable.bytes, usable.source);
+}
+
+// "fast_rag=30" -> {"fast_rag", 30}.
+Status parse_target_tps(const std::vector<std::string>& items, std::map<std::string, double>& out) {
+  for (const auto& item : items) {
+    const size_t eq = item.find('=');
+    char* end = nullptr;
+    const double tps = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
+    if (eq == 0 || eq == std::string::npos || end == item.c_str() + eq + 1 || *end != '\0' || !(tps > 0)) {
+      return invalid_argument_error("--target-tps {}: expected LANE=TOKENS_PER_SECOND, e.g. fast_rag=30", item);
+    }
+    out[item.substr(0, eq)] = tps;
   }
-  return not_found_error("the hardware probe found no system memory pool");
+  return Status::ok();
 }
 
 Status plan(const PlanFlags& f, int& exit_code) {
@@ -121,9 +139,32 @@ void register_plan(CLI::App& app, int& exit_code) {
   cmd->add_option("--slots", f->slots, "Parallel sequences sharing the context")->check(CLI::PositiveNumber);
   cmd->add_option("--usable", f->usable, "Usable bytes (default: what the hardware probe reports)");
   cmd->add_flag("--json", f->json, "Print JSON");
+  cmd->add_option("--lanes", f->lanes.lanes_path, "Lay out every lane of a lanes.yaml in one machine's memory");
+  cmd->add_option("--profile", f->lanes.profile,
+                  "With --lanes: strix-halo-128g, ryzen-vega8-16g, mac-venus-32g or this-machine "
+                  "(default: the config's machine.profile, else this-machine)");
+  cmd->add_option("--target-tps", f->target_tps, "With --lanes: LANE=N flags a decode speed target above the ceiling");
   cmd->callback([f, &exit_code] {
+    if (!f->lanes.lanes_path.empty()) {
+      if (!f->engine.model_path.empty() || !f->shape.empty()) {
+        std::fputs("laneway plan: --lanes excludes -m and --shape\n", stderr);
+        exit_code = kExitUsage;
+        return;
+      }
+      f->lanes.json = f->json;
+      Status st = parse_target_tps(f->target_tps, f->lanes.target_tps);
+      if (st.is_ok()) st = plan_lanes(f->lanes);
+      if (!st.is_ok()) print_error("plan", st);
+      exit_code = st.is_ok() ? kExitOk : kExitBadInput;
+      return;
+    }
+    if (!f->lanes.profile.empty() || !f->target_tps.empty()) {
+      std::fputs("laneway plan: --profile and --target-tps need --lanes\n", stderr);
+      exit_code = kExitUsage;
+      return;
+    }
     if (f->engine.model_path.empty() == f->shape.empty()) {
-      std::fputs("laneway plan: give either -m FILE or --shape NAME\n", stderr);
+      std::fputs("laneway plan: give either -m FILE, --shape NAME or --lanes lanes.yaml\n", stderr);
       exit_code = kExitUsage;
       return;
     }

@@ -142,6 +142,11 @@ Status serve(ServeFlags& f, int& exit_code) {
     o.context.n_ctx = per_slot * lane.slots;
     o.context.n_seq = static_cast<int32_t>(lane.slots);
     o.queue_capacity = lane.queue;
+    if (Status fit = check_fits_before_load(lane.model_path, o.context); !fit.is_ok()) {
+      // The server keeps serving the other lanes; this one reports the error.
+      std::fprintf(stderr, "laneway serve: lane %s not loaded: %s\n", lane.name.c_str(), fit.message().c_str());
+      return fit;
+    }
     return EmbeddedLane::start(o);
   };
   LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), start_lane));

@@ -1,8 +1,10 @@
 #include "cli/engine_flags.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "kv/kv_cache.h"
+#include "plan/admission.h"
 
 namespace laneway::cli {
 
@@ -38,11 +40,29 @@ Result<ModelLoadOptions> load_options(const EngineFlags& f) {
   return o;
 }
 
+hw::ProbeOptions probe_options() {
+  hw::ProbeOptions o;
+  if (const char* root = std::getenv("LANEWAY_PROBE_ROOT"); root != nullptr && *root != '\0') o.root = root;
+  return o;
+}
+
+Status check_fits_before_load(const std::string& model_path, const ContextOptions& options) {
+  PlanSettings s;
+  s.n_ctx = options.n_ctx;
+  s.n_slots = options.n_seq;
+  s.n_batch = options.n_batch;
+  s.type_k = options.type_k;
+  s.type_v = options.type_v;
+  s.n_threads = options.n_threads;
+  return check_model_fits_memory(model_path, s, probe_options());
+}
+
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {
   LANEWAY_ASSIGN_OR_RETURN(ContextOptions copts, context_options(flags));
   copts.n_seq = n_seq;
   LANEWAY_ASSIGN_OR_RETURN(ModelLoadOptions lopts, load_options(flags));
   lopts.prefault = prefault;
+  LANEWAY_TRY(check_fits_before_load(flags.model_path, copts));
   LoadedEngine e;
   LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
   LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));

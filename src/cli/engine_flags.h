@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
+#include "hw/probe.h"
 #include "model/context.h"
 #include "model/model.h"
 
@@ -32,7 +33,19 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool model_required = t
 Result<ContextOptions> context_options(const EngineFlags& flags);
 Result<ModelLoadOptions> load_options(const EngineFlags& flags);
 
-// Loads the model and creates a context (errors are ready to print).
+// The hardware probe's options for memory checks: this machine ("/"), or the
+// tree named by $LANEWAY_PROBE_ROOT, a fixture of another machine's /proc and
+// /sys (tests, and operators rehearsing a smaller box or a cgroup limit).
+// Vulkan is not probed.
+hw::ProbeOptions probe_options();
+
+// The admission check before loading (plan/admission.h): plans model_path at
+// these options and refuses with the plan's message (resource_exhausted:
+// what it needs, what is usable, what to change) when it does not fit.
+Status check_fits_before_load(const std::string& model_path, const ContextOptions& options);
+
+// Checks that the model fits (check_fits_before_load), loads it and creates a
+// context (errors are ready to print).
 struct LoadedEngine {
   std::unique_ptr<Model> model;
   std::unique_ptr<ForwardContext> ctx;

@@ -1,7 +1,9 @@
 #include "plan/memory_plan.h"
 
 #include <algorithm>
+#include <cctype>
 
+#include "hw/root_fs.h"
 #include "kv/kv_cache.h"
 #include "model/arch.h"
 #include "model/context.h"
@@ -23,6 +25,7 @@ Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf) {
   m.hp = hp;
   m.file_bytes = gguf.total_size_bytes();
   m.layer_weight_bytes.assign(static_cast<size_t>(hp.n_layer), 0);
+  m.embedding_bytes = embd->size_bytes;
   for (const auto& t : gguf.tensors()) {
     m.weight_bytes += t.size_bytes;
     int layer = -1;
@@ -42,6 +45,7 @@ Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::stri
   for (const auto& t : llama_tensor_layout(m.hp, mix, shape.llama3_rope_factors)) {
     const uint64_t b = t.bytes();
     m.weight_bytes += b;
+    if (t.name == "token_embd.weight") m.embedding_bytes = b;
     if (t.layer >= 0) m.layer_weight_bytes[static_cast<size_t>(t.layer)] += b;
     else m.output_weight_bytes += b;
   }
@@ -100,6 +104,48 @@ int64_t max_context_that_fits(const PlanModel& model, PlanSettings s, uint64_t u
     (fits(mid * kStep) ? lo : hi) = mid;
   }
   return lo * kStep * s.n_slots;
+}
+
+uint64_t weight_bytes_read_per_token(const PlanModel& model) {
+  if (model.hp.tied_output || model.embedding_bytes == 0 || model.hp.n_vocab == 0) return model.weight_bytes;
+  return model.weight_bytes - model.embedding_bytes + model.embedding_bytes / static_cast<uint64_t>(model.hp.n_vocab);
+}
+
+std::string kv_cache_type_name(GgmlType type) {
+  std::string name(ggml_type_name(type));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+Status check_memory_fits(const PlanModel& model, const PlanSettings& s, const MemoryBill& bill, uint64_t usable_bytes,
+                         std::string_view usable_source) {
+  if (bill.total_bytes <= usable_bytes) return Status::ok();
+  using hw::format_bytes;
+  const int64_t per_slot = bill.n_ctx / s.n_slots;
+  const std::string kv = fmt::format("{} for {} tokens{}, K {} / V {}", format_bytes(bill.kv_bytes), per_slot,
+                                     s.n_slots > 1 ? fmt::format(" x {} slots", s.n_slots) : "",
+                                     kv_cache_type_name(s.type_k), kv_cache_type_name(s.type_v));
+  const std::string msg = fmt::format(
+      "{} does not fit in memory: it needs {} (weights {} + KV cache {} + compute {} + overhead {}) but {} is usable "
+      "({})",
+      model.name.empty() ? "the model" : model.name, format_bytes(bill.total_bytes), format_bytes(bill.weights_bytes),
+      kv, format_bytes(bill.compute_bytes), format_bytes(bill.overhead_bytes), format_bytes(usable_bytes),
+      usable_source);
+  const int64_t max_ctx = max_context_that_fits(model, s, usable_bytes) / s.n_slots;
+  if (max_ctx == 0) {
+    return resource_exhausted_error("{}. Even the smallest context does not fit: use a smaller quantization of the "
+                                    "model or free memory",
+                                    msg);
+  }
+  std::string fixes = fmt::format("a context of at most {} tokens", max_ctx);
+  for (GgmlType t : {GgmlType::q8_0, GgmlType::q4_0}) {
+    if (s.type_k == t && s.type_v == t) continue;
+    PlanSettings smaller = s;
+    smaller.type_k = smaller.type_v = t;
+    const int64_t n = max_context_that_fits(model, smaller, usable_bytes) / s.n_slots;
+    if (n > max_ctx) fixes += fmt::format(", or K/V cache type {} (up to {} tokens)", kv_cache_type_name(t), n);
+  }
+  return resource_exhausted_error("{}. Use {}", msg, fixes);
 }
 
 }  // namespace laneway

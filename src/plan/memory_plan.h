@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -37,7 +38,12 @@ struct PlanModel {
   uint64_t weight_bytes = 0;   // tensor data alone
   std::vector<uint64_t> layer_weight_bytes;  // per block
   uint64_t output_weight_bytes = 0;          // output head (+ embeddings), outside the blocks
+  uint64_t embedding_bytes = 0;              // token_embd.weight alone
 };
+
+// Weight bytes one decoded token reads: every tensor, except that only one
+// row of the token embeddings is read (all of it when it is also the output head).
+uint64_t weight_bytes_read_per_token(const PlanModel& model);
 
 // From a GGUF's metadata and tensor infos (no tensor data is read).
 Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf);
@@ -65,10 +71,22 @@ struct MemoryBill {
   std::vector<std::string> warnings;  // e.g. context beyond the trained length
 };
 
+// "f16", "q8_0", "q4_0": a KV cache type as --cache-type-k and lanes.yaml spell it.
+std::string kv_cache_type_name(GgmlType type);
+
 Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& settings);
 
 // The largest context (a multiple of 256 tokens, at least 256) whose bill
 // fits in usable_bytes; 0 when even the weights do not fit.
 int64_t max_context_that_fits(const PlanModel& model, PlanSettings settings, uint64_t usable_bytes);
+
+// The admission check run before loading: ok when bill.total_bytes fits in
+// usable_bytes; otherwise resource_exhausted with a message that says what
+// the model needs (and of what), what is usable (usable_source says why), and
+// what to change: the largest context that fits with these KV types and with
+// smaller ones. Contexts in the message are per slot (what --ctx and a lane's
+// `context` mean when there is one slot / per request).
+Status check_memory_fits(const PlanModel& model, const PlanSettings& settings, const MemoryBill& bill,
+                         uint64_t usable_bytes, std::string_view usable_source);
 
 }  // namespace laneway

@@ -244,7 +244,7 @@ class Reader {
     LANEWAY_TRY(check_keys(node, path,
                            {"name", "aliases", "service", "upstream_model", "model", "context", "burst_context",
                             "cache_type_k", "cache_type_v", "slots", "queue", "min_prompt_tokens", "max_body_bytes",
-                            "priority", "gpu_layers", "mlock", "fallback", "default", "listen"}));
+                            "priority", "gpu_layers", "mlock", "fallback", "default", "listen", "shape", "shape_type"}));
     const bool has_model = static_cast<bool>(node["model"]);
     const bool has_service = static_cast<bool>(node["service"]);
     if (has_model && has_service) {
@@ -258,7 +258,7 @@ class Reader {
       const std::string key = kv.first.Scalar();
       const std::string full = path + "." + key;
       static constexpr std::string_view kEmbeddedOnly[] = {"burst_context", "cache_type_k", "cache_type_v", "slots",
-                                                           "queue", "gpu_layers", "mlock"};
+                                                           "queue", "gpu_layers", "mlock", "shape", "shape_type"};
       if (!out.embedded() && std::find(std::begin(kEmbeddedOnly), std::end(kEmbeddedOnly), key) != std::end(kEmbeddedOnly)) {
         return error(kv.first, full, "applies only to embedded lanes (this lane uses service `" +
                                          node["service"].as<std::string>("") + "`)");
@@ -279,6 +279,12 @@ class Reader {
       } else if (key == "model") {
         LANEWAY_ASSIGN_OR_RETURN(out.model_path, string(kv.second, full));
         if (out.model_path.empty()) return error(kv.second, full, "must name a GGUF file");
+      } else if (key == "shape") {
+        LANEWAY_ASSIGN_OR_RETURN(out.shape, string(kv.second, full));
+        if (out.shape.empty()) return error(kv.second, full, "must name a shape such as llama-3.1-8b");
+      } else if (key == "shape_type") {
+        LANEWAY_ASSIGN_OR_RETURN(out.shape_type, string(kv.second, full));
+        if (out.shape_type.empty()) return error(kv.second, full, "must name a weight type such as Q4_K_M");
       } else if (key == "context") {
         LANEWAY_ASSIGN_OR_RETURN(out.context_tokens, tokens(kv.second, full));
         if (out.context_tokens < 1) return error(kv.second, full, "must be at least 1 token");
@@ -318,6 +324,9 @@ class Reader {
       }
     }
     if (out.name.empty()) return error(node, path + ".name", "missing");
+    if (node["shape_type"] && !node["shape"]) {
+      return error(node["shape_type"], path + ".shape_type", "needs `shape` (the shape this weight type applies to)");
+    }
     if (out.burst_context_tokens > 0 && out.context_tokens > 0 && out.burst_context_tokens < out.context_tokens) {
       return error(node["burst_context"], path + ".burst_context",
                    fmt::format("({} tokens) must not be smaller than context ({} tokens)", out.burst_context_tokens,

@@ -66,6 +66,11 @@ struct LaneConfig {
 
   // Embedded lanes.
   std::string model_path;
+  // Planning only (`laneway plan --lanes`): the named shape and weight type
+  // (as `laneway plan --shape NAME --type T`) that stand for model_path on a
+  // machine that does not have the file yet. Serving always reads the file.
+  std::string shape;                  // "" = none; e.g. "llama-3.1-8b"
+  std::string shape_type = "Q4_K_M";  // weight type or mix of the shape
   int64_t context_tokens = 0;         // 0 = the model's trained context (upstream: unknown)
   int64_t burst_context_tokens = 0;   // 0 = none
   std::string cache_type_k = "f16";   // f16 | q8_0 | q4_0

@@ -33,6 +33,7 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   LANEWAY_TRY(validate_lanes_config(options.config));
   auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
   const LanesConfig& config = s->options_.config;
+  size_t failed = 0;  // embedded lanes that did not fit
   for (const auto& sc : config.services) {
     LANEWAY_ASSIGN_OR_RETURN(auto service, UpstreamService::create(sc));
     s->services_.push_back(std::move(service));
@@ -43,15 +44,23 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
     lane->config = &config.lanes[i];
     if (lane->embedded()) {
       auto engine = start_lane(config.lanes[i]);
-      if (!engine) return engine.status().with_context(fmt::format("lane {} ({})", lane->config->name, lane->config->model_path));
-      lane->engine = std::move(engine).value();
-      LANEWAY_ASSIGN_OR_RETURN(lane->chat, ChatPrompt::for_model(lane->engine->model(), lane->engine->tokenizer()));
+      if (!engine && engine.status().code() == StatusCode::resource_exhausted) {
+        lane->load_error = engine.status().message();
+        ++failed;
+      } else {
+        if (!engine) return engine.status().with_context(fmt::format("lane {} ({})", lane->config->name, lane->config->model_path));
+        lane->engine = std::move(engine).value();
+        LANEWAY_ASSIGN_OR_RETURN(lane->chat, ChatPrompt::for_model(lane->engine->model(), lane->engine->tokenizer()));
+      }
     } else {
       for (auto& svc : s->services_) {
         if (svc->name() == lane->config->service) lane->service = svc.get();
       }
     }
     s->lanes_.push_back(std::move(lane));
+  }
+  if (failed == config.lanes.size()) {
+    return resource_exhausted_error("no lane could be loaded: {}", s->lanes_.front()->load_error);
   }
   s->router_ = std::make_unique<Router>(config);
   s->created_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(

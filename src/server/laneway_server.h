@@ -45,6 +45,9 @@ struct ServeOptions {
 
 // Starts the engine of one embedded lane (the CLI maps engine flags and the
 // lane's config onto EmbeddedLaneOptions; tests may inject their own).
+// resource_exhausted (the lane does not fit in memory) leaves that lane
+// failed, with the error in its health, while the others serve; any other
+// error fails create().
 using EmbeddedLaneStarter = std::function<Result<std::unique_ptr<EmbeddedLane>>(const LaneConfig&)>;
 
 // One configured lane at run time.
@@ -54,10 +57,20 @@ struct LaneRuntime {
   std::unique_ptr<EmbeddedLane> engine;     // embedded lanes
   std::unique_ptr<ChatPrompt> chat;         // embedded lanes
   UpstreamService* service = nullptr;       // upstream lanes (owned by the server)
+  std::string load_error;                   // embedded lanes that failed to load (did not fit in memory)
 
   bool embedded() const { return config->embedded(); }
   bool available() const { return embedded() ? engine != nullptr : service->healthy(); }
-  std::string state() const { return available() ? "ready" : (embedded() ? "loading" : "unhealthy"); }
+  std::string state() const {
+    if (available()) return "ready";
+    if (!embedded()) return "unhealthy";
+    return load_error.empty() ? "loading" : "failed";
+  }
+  // Why the lane is not available ("" when it is or nobody knows).
+  std::string error() const {
+    if (available()) return "";
+    return embedded() ? load_error : service->last_error();
+  }
 };
 
 class LanewayServer final : public RequestHandler {

@@ -12,7 +12,7 @@ using json = nlohmann::json;
 std::string LanewayServer::lane_health_json(size_t lane) const {
   const LaneRuntime& l = *lanes_[lane];
   json body = {{"status", l.available() ? "ok" : l.state()}, {"lane", l.config->name}, {"state", l.state()}};
-  if (!l.embedded() && !l.available()) body["error"] = l.service->last_error();
+  if (!l.available() && (!l.embedded() || !l.load_error.empty())) body["error"] = l.error();
   return body.dump();
 }
 
@@ -76,6 +76,9 @@ std::string LanewayServer::lanes_json() const {
       item["memory"] = {{"weight_bytes", s.weight_bytes}, {"kv_bytes", s.kv_bytes},
                         {"kv_cells_used", s.kv_cells_used}, {"kv_cells_total", s.kv_cells_total}};
       item["last_error"] = nullptr;
+    } else if (l->embedded()) {
+      item["model"] = c.model_path;
+      item["last_error"] = l->load_error.empty() ? json(nullptr) : json(l->load_error);
     } else if (l->service) {
       const std::string err = l->service->last_error();
       item["upstream"] = {{"service", l->service->name()}, {"url", l->service->url_text()},
@@ -96,9 +99,10 @@ net::awaitable<void> LanewayServer::route_metrics(HttpExchange& ex) {
 std::string LanewayServer::metrics_text() const {
   std::vector<LaneGauges> lanes;
   for (const auto& l : lanes_) {
+    const bool embedded = l->embedded();
     LaneGauges g;
     g.lane = l->config->name;
-    g.kind = l->embedded() ? "embedded" : "upstream";
+    g.kind = embedded ? "embedded" : "upstream";
     g.ready = l->available();
     if (l->engine) g.stats = l->engine->stats();
     lanes.push_back(std::move(g));

@@ -134,7 +134,7 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       case RouteOutcome::unavailable: {
         const LaneRuntime& l = *lanes_[r.lane];
         std::string msg = r.message;
-        if (l.service && !l.service->last_error().empty()) msg += ": " + l.service->last_error();
+        if (!l.error().empty()) msg += ": " + l.error();
         error = unavailable(msg, 5);
         break;
       }

@@ -71,5 +71,28 @@ TEST(MemoryPlan, RefusesWhatItCannotPlan) {
   EXPECT_FALSE(plan_model_from_shape(*find_model_shape("tiny"), "Q9_9").is_ok());
 }
 
+TEST(MemoryPlan, AdmissionCheckSaysWhatToChange) {
+  PlanModel m = shape("tinyllama-1.1b", "Q4_0");
+  PlanSettings s;
+  s.n_ctx = 16384;
+  auto bill = plan_memory(m, s);
+  ASSERT_TRUE(bill.is_ok());
+  EXPECT_TRUE(check_memory_fits(m, s, *bill, bill->total_bytes, "test").is_ok());
+  const uint64_t usable = 900ull << 20;  // the weights (607 MiB) fit, 16k of f16 KV (352 MiB) on top do not
+  ASSERT_GT(bill->total_bytes, usable);
+  Status st = check_memory_fits(m, s, *bill, usable, "cgroup limit 900 MiB");
+  ASSERT_EQ(st.code(), StatusCode::resource_exhausted);
+  const std::string& msg = st.message();
+  EXPECT_NE(msg.find("does not fit in memory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("900 MiB is usable (cgroup limit 900 MiB)"), std::string::npos) << msg;
+  const int64_t max_ctx = max_context_that_fits(m, s, usable);
+  EXPECT_NE(msg.find("a context of at most " + std::to_string(max_ctx) + " tokens"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("K/V cache type q8_0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("K/V cache type q4_0"), std::string::npos) << msg;
+  // Not even the weights: say so.
+  st = check_memory_fits(m, s, *bill, 100ull << 20, "test");
+  EXPECT_NE(st.message().find("smaller quantization"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace laneway

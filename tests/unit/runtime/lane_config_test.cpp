@@ -60,6 +60,9 @@ TEST(LaneConfig, StrixHaloExampleLoads) {
   EXPECT_EQ(reader->min_prompt_tokens, 100000);
   EXPECT_EQ(c->max_body_bytes_for(*reader), 256ull << 20);
   EXPECT_EQ(reader->gpu_layers, "all");
+  EXPECT_EQ(reader->shape, "llama-3.1-8b");  // what `laneway plan --lanes` plans without the file
+  EXPECT_EQ(reader->shape_type, "Q4_K_M");
+  EXPECT_EQ(c->find_lane("fast_rag")->shape_type, "Q4_K_M");  // the default
   EXPECT_TRUE(c->find_lane("fast_rag")->is_default);
   EXPECT_EQ(c->find_lane("fast_rag")->context_tokens, 32 * 1024);
   EXPECT_EQ(c->max_body_bytes_for(*c->find_lane("governance")), 64ull << 20);
@@ -203,6 +206,9 @@ TEST(LaneConfig, RejectsImpossibleConfigs) {
       {"lanes: [ {name: a, model: a.gguf\n", "not valid YAML"},
       {"lanes:\n  - name: a\n    model: a.gguf\n    name: b\n", "appears twice"},
       {"just a string\n", "expected a mapping"},
+      {svc + "lanes:\n  - name: a\n    service: s\n    shape: llama-3.1-8b\n", "applies only to embedded lanes"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    shape_type: Q4_0\n", "needs `shape`"},
+      {"lanes:\n  - name: a\n    model: a.gguf\n    shape: \"\"\n", "must name a shape"},
   };
   for (const auto& c : cases) {
     const std::string msg = parse_error(c.yaml);

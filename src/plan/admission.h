@@ -1,0 +1,23 @@
+// Admission before loading: `laneway run` (and every command that loads an
+// engine) and each embedded lane of `laneway serve` plan the model first and
+// refuse to load what would not fit, instead of being killed by the kernel's
+// OOM killer half-way through.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+#include "hw/probe.h"
+#include "plan/memory_plan.h"
+
+namespace laneway {
+
+// Plans model_path (GGUF metadata only, no tensor data) at `settings` and
+// compares the bill with the usable memory the probe reports (cpu pool:
+// MemAvailable capped by the cgroup limit minus the group's usage).
+// resource_exhausted with check_memory_fits' message when it does not fit.
+// A file the planner cannot read passes: the loader then reports what is wrong.
+Status check_model_fits_memory(const std::string& model_path, const PlanSettings& settings,
+                               const hw::ProbeOptions& probe);
+
+}  // namespace laneway
