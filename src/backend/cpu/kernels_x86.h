@@ -639,10 +639,14 @@ template <bool F16>
 inline void x86_float_matmul_t(const MatmulRange& m, const float* x, int64_t n) {
   // Blocks of tokens whose activations stay in L2 while the rows pass.
   constexpr int64_t kTokenBlock = 8 * kFloatTokens;
+  constexpr int64_t kDecodeRows = 1;
   for (int64_t tb = m.t0; tb < m.t1; tb += kTokenBlock) {
     const int64_t te = std::min(m.t1, tb + kTokenBlock);
-    for (int64_t r = m.r0; r < m.r1; r += kFloatRows) {
-      const int nr = static_cast<int>(std::min<int64_t>(kFloatRows, m.r1 - r));
+    // A lone token (decode) reads rows from DRAM: fewer rows at once keep
+    // the streams few (the arithmetic per pair is the same either way).
+    const int64_t rows_step = te - tb == 1 ? kDecodeRows : kFloatRows;
+    for (int64_t r = m.r0; r < m.r1; r += rows_step) {
+      const int nr = static_cast<int>(std::min<int64_t>(rows_step, m.r1 - r));
       const uint8_t* w = m.w + static_cast<uint64_t>(r) * m.row_bytes;
       for (int64_t t = tb; t < te; t += kFloatTokens) {
         const int nc = static_cast<int>(std::min<int64_t>(kFloatTokens, te - t));
