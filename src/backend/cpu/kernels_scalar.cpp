@@ -90,20 +90,20 @@ void quant_matmul(const MatmulRange& m, const QuantActs& a, uint8_t* /*scratch*/
   const int64_t n_blocks = a.n / kQ8Block;
   std::vector<uint8_t> untiled(m.tiled ? m.row_bytes : 0);
   const uint64_t chunk_bytes = weight_tile_chunk_bytes(m.type);
-  for (int64_t t = m.t0; t < m.t1; ++t) {
-    const int8_t* qs = a.qs + t * a.n;
-    const float* da = a.d + t * n_blocks;
-    const int16_t* s16 = a.s16 + t * (a.n / 16);
-    for (int64_t r = m.r0; r < m.r1; ++r) {
-      const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
-      if (m.tiled) {  // the row's file bytes, back from its tile
-        const uint8_t* tile = m.w + static_cast<uint64_t>(r / kWeightTileRows) * kWeightTileRows * m.row_bytes;
-        for (uint64_t c = 0; c < m.row_bytes / chunk_bytes; ++c) {
-          untile_row_chunk(m.type, tile, static_cast<int>(r % kWeightTileRows), static_cast<int64_t>(c),
-                           untiled.data() + c * chunk_bytes);
-        }
-        row = untiled.data();
+  for (int64_t r = m.r0; r < m.r1; ++r) {
+    const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;
+    if (m.tiled) {  // the row's file bytes, back from its tile
+      const uint8_t* tile = m.w + static_cast<uint64_t>(r / kWeightTileRows) * kWeightTileRows * m.row_bytes;
+      for (uint64_t c = 0; c < m.row_bytes / chunk_bytes; ++c) {
+        untile_row_chunk(m.type, tile, static_cast<int>(r % kWeightTileRows), static_cast<int64_t>(c),
+                         untiled.data() + c * chunk_bytes);
       }
+      row = untiled.data();
+    }
+    for (int64_t t = m.t0; t < m.t1; ++t) {
+      const int8_t* qs = a.qs + t * a.n;
+      const float* da = a.d + t * n_blocks;
+      const int16_t* s16 = a.s16 + t * (a.n / 16);
       float acc = 0.0f;
       for (int64_t b = 0; b < n_blocks; ++b) {
         const BlockTerms bt = block_terms(m.type, row, b, qs + b * kQ8Block);
