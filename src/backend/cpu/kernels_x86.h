@@ -104,7 +104,6 @@ inline constexpr int kLanes = 16;
 inline constexpr int kTokenTile = 8;
 inline VecI vi_zero() { return _mm512_setzero_si512(); }
 inline VecI vi_load(const void* p) { return _mm512_loadu_si512(p); }
-inline void vi_store(void* p, VecI v) { _mm512_storeu_si512(p, v); }
 inline VecI vi_bcast32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -121,7 +120,6 @@ inline VecI vi_srli16(VecI a, int n) { return _mm512_srli_epi16(a, static_cast<u
 inline VecI vi_slli16(VecI a, int n) { return _mm512_slli_epi16(a, static_cast<unsigned>(n)); }
 inline VecI vi_srli32(VecI a, int n) { return _mm512_srli_epi32(a, static_cast<unsigned>(n)); }
 inline VecI vi_slli32(VecI a, int n) { return _mm512_slli_epi32(a, static_cast<unsigned>(n)); }
-inline VecI vi_set1_32i(int32_t v) { return _mm512_set1_epi32(v); }
 // Lane r from 16 f16 / uint8 / int8 values at p.
 inline VecF vf_load_f16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 inline VecI vi_load_u8(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -188,7 +186,6 @@ inline constexpr int kLanes = 8;
 inline constexpr int kTokenTile = 4;
 inline VecI vi_zero() { return _mm256_setzero_si256(); }
 inline VecI vi_load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void vi_store(void* p, VecI v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
 inline VecI vi_bcast32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -205,7 +202,6 @@ inline VecI vi_srli16(VecI a, int n) { return _mm256_srli_epi16(a, n); }
 inline VecI vi_slli16(VecI a, int n) { return _mm256_slli_epi16(a, n); }
 inline VecI vi_srli32(VecI a, int n) { return _mm256_srli_epi32(a, n); }
 inline VecI vi_slli32(VecI a, int n) { return _mm256_slli_epi32(a, n); }
-inline VecI vi_set1_32i(int32_t v) { return _mm256_set1_epi32(v); }
 // Lane r from 8 f16 / uint8 / int8 values at p.
 inline VecF vf_load_f16(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline VecI vi_load_u8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
@@ -373,7 +369,7 @@ inline void load_block_tiles(Source& src, int64_t b, BlockTile* tiles) {
       tiles[1].w[j] = vi_and(vi_srli16(packed[j], 4), low_mask);
     }
     const VecF d = src.f16s(0), dmin = src.f16s(2);
-    const VecI m6 = vi_set1_32i(63), m4 = vi_set1_32i(15);
+    const VecI m6 = vi_set1_32(63), m4 = vi_set1_32(15);
     for (int h = 0; h < 2; ++h) {  // kquant_scale_min, on 32-bit lanes; scale byte k at chunk byte 4 + k
       const int j = g0 + h;
       VecI sc, m;
