@@ -36,9 +36,7 @@ void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t
 }
 
 void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
-  const bool kquant = w.type == GgmlType::q4_k || w.type == GgmlType::q6_k;
-  const bool fast = cpu_fast_weight_type(w.type) && w.n_cols % (kquant ? 256 : kQ8Block) == 0;
-  if (!fast) {
+  if (!cpu_fast_shape(w.type, w.n_cols)) {
     matmul_generic(w, x, n_tokens, y);
     return;
   }
@@ -60,39 +58,28 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
                                 act_d_.data() + t * (n_cols / kQ8Block), act_s16_.data() + t * (n_cols / 16));
       }
     });
-    const QuantActs acts{n_cols, act_qs_.data(), act_qu_.data(), act_d_.data(), act_s16_.data()};
-    // Tiles of 16 rows (the widest vector's lanes, and the tiled layout's
-    // unit); each thread takes a contiguous run of tiles and every token.
-    constexpr int64_t kRowsPerTile = kWeightTileRows;
-    pool_.parallel_for((n_rows + kRowsPerTile - 1) / kRowsPerTile, [&](int64_t tile_begin, int64_t tile_end, int thread) {
-      MatmulRange m;
-      m.type = w.type;
-      m.w = w.data;
-      m.row_bytes = w.row_bytes;
-      m.tiled = w.tiled;
-      m.r0 = tile_begin * kRowsPerTile;
-      m.r1 = std::min(n_rows, tile_end * kRowsPerTile);
-      m.t0 = 0;
-      m.t1 = n_tokens;
-      m.y = y;
-      m.y_stride = n_rows;
-      kernels_->quant_matmul(m, acts, reinterpret_cast<uint8_t*>(thread_scratch(thread)));
-    });
-    return;
   }
-  // F16 / F32: row bands of kFloatBandRows per task, every token.
-  pool_.parallel_for((n_rows + kFloatBandRows - 1) / kFloatBandRows, [&](int64_t band_begin, int64_t band_end, int) {
+  const QuantActs acts{n_cols, act_qs_.data(), act_qu_.data(), act_d_.data(), act_s16_.data()};
+  // Tiles of 16 rows (the widest vector's lanes, and the tiled layout's
+  // unit); each thread takes a contiguous run of tiles and every token.
+  constexpr int64_t kRowsPerTile = kWeightTileRows;
+  pool_.parallel_for((n_rows + kRowsPerTile - 1) / kRowsPerTile, [&](int64_t tile_begin, int64_t tile_end, int thread) {
     MatmulRange m;
     m.type = w.type;
     m.w = w.data;
     m.row_bytes = w.row_bytes;
-    m.r0 = band_begin * kFloatBandRows;
-    m.r1 = std::min(n_rows, band_end * kFloatBandRows);
+    m.tiled = w.tiled;
+    m.r0 = tile_begin * kRowsPerTile;
+    m.r1 = std::min(n_rows, tile_end * kRowsPerTile);
     m.t0 = 0;
     m.t1 = n_tokens;
     m.y = y;
     m.y_stride = n_rows;
-    kernels_->float_matmul(m, x, n_cols);
+    if (cpu_uses_q8_activations(w.type)) {
+      kernels_->quant_matmul(m, acts, reinterpret_cast<uint8_t*>(thread_scratch(thread)));
+    } else {
+      kernels_->float_matmul(m, x, n_cols);
+    }
   });
 }
 

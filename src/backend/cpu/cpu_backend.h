@@ -55,8 +55,6 @@ class CpuBackend final : public Backend {
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
-  // Rows per task of an F16/F32 matmul.
-  static constexpr int64_t kFloatBandRows = 16;
   // Keys per attention reduction block.
   static constexpr int64_t kAttentionBlock = 32;
 

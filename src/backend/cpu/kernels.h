@@ -93,29 +93,10 @@ inline bool cpu_uses_q8_activations(GgmlType t) {
 inline bool cpu_fast_weight_type(GgmlType t) {
   return cpu_uses_q8_activations(t) || t == GgmlType::f16 || t == GgmlType::f32;
 }
-
-// 6-bit scale and min of group j (0..7) of a Q4_K/Q5_K block's 12 packed bytes.
-inline void kquant_scale_min(const uint8_t* scales, int j, uint8_t& sc, uint8_t& m) {
-  if (j < 4) {
-    sc = scales[j] & 63;
-    m = scales[j + 4] & 63;
-  } else {
-    sc = static_cast<uint8_t>((scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4));
-    m = static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
-  }
-}
-
-// Q6_K group g (0..7, 32 values) of a block: the 6-bit values (0..63) of
-// element l (0..31) and the int8 scales of its two halves of 16.
-inline uint8_t q6k_value(const uint8_t* block, int g, int l) {
-  const int half = g / 4, quad = g % 4;
-  const uint8_t* ql = block + 64 * half + ((quad & 1) ? 32 : 0);
-  const uint8_t* qh = block + 128 + 32 * half;
-  const uint8_t low = (quad >= 2) ? (ql[l] >> 4) : (ql[l] & 0x0F);
-  return static_cast<uint8_t>(low | (((qh[l] >> (2 * quad)) & 3) << 4));
-}
-inline int8_t q6k_scale(const uint8_t* block, int g, int upper_half) {
-  return static_cast<int8_t>(block[192 + 8 * (g / 4) + 2 * (g % 4) + upper_half]);
+// ... and rows of n_cols values of it (K-quant kernels take whole super-blocks).
+inline bool cpu_fast_shape(GgmlType t, int64_t n_cols) {
+  const bool kquant = t == GgmlType::q4_k || t == GgmlType::q6_k;
+  return cpu_fast_weight_type(t) && n_cols > 0 && n_cols % (kquant ? 256 : kQ8Block) == 0;
 }
 
 namespace cpu_detail {

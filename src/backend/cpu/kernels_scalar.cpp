@@ -7,6 +7,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/vec.h"
 #include "backend/cpu/weight_tiles.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace laneway::cpu_detail {
@@ -33,6 +34,19 @@ void quantize_acts(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d,
       s16[2 * b + h] = static_cast<int16_t>(s);
     }
   }
+}
+
+// Q6_K group g (0..7, 32 values) of a block: the 6-bit value (0..63) of
+// element l (0..31), and the int8 scale of its first or second half of 16.
+uint8_t q6k_value(const uint8_t* block, int g, int l) {
+  const int half = g / 4, quad = g % 4;
+  const uint8_t* ql = block + 64 * half + ((quad & 1) ? 32 : 0);
+  const uint8_t* qh = block + 128 + 32 * half;
+  const uint8_t low = (quad >= 2) ? (ql[l] >> 4) : (ql[l] & 0x0F);
+  return static_cast<uint8_t>(low | (((qh[l] >> (2 * quad)) & 3) << 4));
+}
+int8_t q6k_scale(const uint8_t* block, int g, int upper_half) {
+  return static_cast<int8_t>(block[192 + 8 * (g / 4) + 2 * (g % 4) + upper_half]);
 }
 
 // One block's terms of the specification in kernels.h.
@@ -63,10 +77,9 @@ BlockTerms block_terms(GgmlType type, const uint8_t* row, int64_t b, const int8_
     case GgmlType::q4_k: {
       const uint8_t* blk = row + (b / 8) * 144;
       const int g = static_cast<int>(b % 8);
-      uint8_t sc, m;
-      kquant_scale_min(blk + 4, g, sc, m);
-      t.sw = load_f16(blk) * static_cast<float>(sc);
-      t.mw = load_f16(blk + 2) * static_cast<float>(m);
+      const KScaleMin s = kscale6_q4(blk + 4, g);
+      t.sw = load_f16(blk) * static_cast<float>(s.sc);
+      t.mw = load_f16(blk + 2) * static_cast<float>(s.mn);
       const uint8_t* qs = blk + 16 + 32 * (g / 2);
       for (int i = 0; i < 32; ++i) t.idot += ((g % 2) ? (qs[i] >> 4) : (qs[i] & 0x0F)) * a[i];
       break;

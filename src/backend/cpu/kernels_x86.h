@@ -370,7 +370,7 @@ inline void load_block_tiles(Source& src, int64_t b, BlockTile* tiles) {
     }
     const VecF d = src.f16s(0), dmin = src.f16s(2);
     const VecI m6 = vi_set1_32(63), m4 = vi_set1_32(15);
-    for (int h = 0; h < 2; ++h) {  // kquant_scale_min, on 32-bit lanes; scale byte k at chunk byte 4 + k
+    for (int h = 0; h < 2; ++h) {  // kscale6_q4 (quant/blocks.h), on 32-bit lanes; scale byte k at chunk byte 4 + k
       const int j = g0 + h;
       VecI sc, m;
       if (j < 4) {

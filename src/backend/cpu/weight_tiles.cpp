@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/kernels.h"
+
 namespace laneway {
 namespace {
 
@@ -37,8 +39,7 @@ inline void copy_unit(uint8_t* dst, const uint8_t* src, uint32_t unit) {
 }  // namespace
 
 bool weight_tiles_supported(GgmlType type, int64_t n_cols) {
-  const bool kquant = type == GgmlType::q4_k || type == GgmlType::q6_k;
-  return chunk_layout(type).bytes != 0 && n_cols > 0 && n_cols % (kquant ? 256 : 32) == 0;
+  return cpu_uses_q8_activations(type) && cpu_fast_shape(type, n_cols);
 }
 
 uint64_t weight_tile_chunk_bytes(GgmlType type) { return chunk_layout(type).bytes; }
