@@ -91,7 +91,10 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
   const int n_threads = resolve_n_threads(o.n_threads);
   const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
   const uint64_t backend =
-      static_cast<uint64_t>(n_threads) * CpuBackend::scratch_floats_per_thread(max_width) * sizeof(float) +
+      static_cast<uint64_t>(n_threads) *
+          (CpuBackend::scratch_floats_per_thread(max_width) +
+           CpuBackend::attention_floats_per_thread(hp.head_dim, hp.n_gqa())) *
+          sizeof(float) +
       CpuBackend::activation_bytes(max_width, o.n_batch);
   const uint64_t positions = static_cast<uint64_t>(o.n_ctx) * sizeof(int64_t);
   const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);

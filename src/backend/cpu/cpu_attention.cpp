@@ -41,7 +41,11 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
   // all the query heads that share it; every head keeps its own running
   // max, sum and accumulator, so its arithmetic is what it would be alone.
   const int64_t n_items = n_tokens * shape.n_head_kv;
-  assert(n_gqa * kAttentionBlock <= 4 * max_width_ && 3 * n_gqa <= max_width_);
+  const size_t per_thread = attention_floats_per_thread(hd, n_gqa);
+  if (attn_scratch_per_thread_ < per_thread) {  // grows once, on the first call for this shape
+    attn_scratch_per_thread_ = per_thread;
+    attn_scratch_.assign(per_thread * static_cast<size_t>(pool_.n_threads()), 0.0f);
+  }
   // f16 rows convert with the ISA's kernel; quantized rows dequantize.
   const CpuKernels* kernels = kernels_;
   auto load_head = [&](GgmlType type, const uint8_t* src, float* dst) {
@@ -51,13 +55,14 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
   pool_.parallel_for(n_items, [&](int64_t begin, int64_t end, int thread) {
-    float* k_buf = thread_scratch(thread) + kTileRows * max_width_;
-    float* v_buf = k_buf + max_width_;
-    float* acc = v_buf + max_width_;       // [n_gqa][hd]
-    float* scores = acc + max_width_;      // [n_gqa][kAttentionBlock] (fits 4 widths while head_dim >= 8)
-    float* m = scores + 4 * max_width_;    // [n_gqa] running max
-    float* l = m + n_gqa;                  // [n_gqa] running sum
-    float* block_max = l + n_gqa;          // [n_gqa]
+    float* k_buf = attn_scratch_.data() + static_cast<size_t>(thread) * attn_scratch_per_thread_;
+    float* v_buf = k_buf + kAttentionBlock * hd;  // [kAttentionBlock][hd]
+    float* acc = v_buf + kAttentionBlock * hd;    // [n_gqa][hd]
+    float* scores = acc + n_gqa * hd;             // [n_gqa][kAttentionBlock], then probabilities
+    float* m = scores + n_gqa * kAttentionBlock;  // [n_gqa] running max
+    float* l = m + n_gqa;                         // [n_gqa] running sum
+    float* block_max = l + n_gqa;                 // [n_gqa]
+    int64_t visible[kAttentionBlock];
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / shape.n_head_kv;
       const int64_t kvh = item % shape.n_head_kv;
@@ -71,20 +76,18 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
       std::fill(acc, acc + n_gqa * hd, 0.0f);
       for (int64_t b0 = 0; b0 < n_cells; b0 += kAttentionBlock) {
         const int64_t b1 = std::min(n_cells, b0 + kAttentionBlock);
-        std::fill(block_max, block_max + n_gqa, kNegInf);
-        bool any = false;
+        int64_t n_vis = 0;
         for (int64_t cell = b0; cell < b1; ++cell) {
-          if (positions[cell] > slot.pos) continue;
-          any = true;
-          load_head(c.type_k, kv.k_row(layer, slot.seq, cell) + kvh * k_head_bytes, k_buf);
-          for (int64_t g = 0; g < n_gqa; ++g) {
-            const float sc = kernels->dot_f32(q0 + g * hd, k_buf, hd) * shape.scale;
-            scores[g * kAttentionBlock + cell - b0] = sc;
-            block_max[g] = std::max(block_max[g], sc);
-          }
+          if (positions[cell] <= slot.pos) visible[n_vis++] = cell;
         }
-        if (!any) continue;  // nothing visible in this block
+        if (n_vis == 0) continue;  // nothing visible in this block
+        for (int64_t j = 0; j < n_vis; ++j) {
+          load_head(c.type_k, kv.k_row(layer, slot.seq, visible[j]) + kvh * k_head_bytes, k_buf + j * hd);
+        }
+        kernels->attn_scores(q0, n_gqa, k_buf, n_vis, hd, shape.scale, scores, kAttentionBlock);
         for (int64_t g = 0; g < n_gqa; ++g) {
+          const float* sg = scores + g * kAttentionBlock;
+          block_max[g] = *std::max_element(sg, sg + n_vis);
           if (block_max[g] > m[g]) {
             const float rescale = std::exp(m[g] - block_max[g]);  // exp(-inf) = 0 on the first block
             cpu::scale_f32(rescale, acc + g * hd, hd);
@@ -92,15 +95,17 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
             m[g] = block_max[g];
           }
         }
-        for (int64_t cell = b0; cell < b1; ++cell) {
-          if (positions[cell] > slot.pos) continue;
-          load_head(c.type_v, kv.v_row(layer, slot.seq, cell) + kvh * v_head_bytes, v_buf);
-          for (int64_t g = 0; g < n_gqa; ++g) {
-            const float p = std::exp(scores[g * kAttentionBlock + cell - b0] - m[g]);
-            l[g] += p;
-            kernels->axpy_f32(p, v_buf, acc + g * hd, hd);
+        for (int64_t g = 0; g < n_gqa; ++g) {
+          float* sg = scores + g * kAttentionBlock;
+          for (int64_t j = 0; j < n_vis; ++j) {
+            sg[j] = std::exp(sg[j] - m[g]);
+            l[g] += sg[j];
           }
         }
+        for (int64_t j = 0; j < n_vis; ++j) {
+          load_head(c.type_v, kv.v_row(layer, slot.seq, visible[j]) + kvh * v_head_bytes, v_buf + j * hd);
+        }
+        kernels->attn_accumulate(scores, kAttentionBlock, n_gqa, v_buf, n_vis, hd, acc);
       }
       for (int64_t g = 0; g < n_gqa; ++g) {
         float* o = out + (t * shape.n_head + kvh * n_gqa + g) * hd;

@@ -13,7 +13,6 @@ namespace laneway {
 CpuBackend::CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, CpuIsa isa)
     : pool_(n_threads),
       max_width_(max_width),
-      // matmul tile + attention buffers (k row, v row, accumulator, scores)
       scratch_per_thread_(scratch_floats_per_thread(max_width)),
       kernels_(&cpu_kernels(isa)),
       max_tokens_(max_tokens) {

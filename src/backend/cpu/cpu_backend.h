@@ -47,10 +47,16 @@ class CpuBackend final : public Backend {
   // Scratch each thread needs for rows up to max_width wide (floats; the
   // quantized matmul's transposed tile shares it).
   static size_t scratch_floats_per_thread(int64_t max_width) {
-    // attention: k row, v row, accumulators, scores (4 widths), 3 floats per query head
-    const auto generic = static_cast<size_t>((kTileRows + 8) * max_width);
+    const auto generic = static_cast<size_t>(kTileRows * max_width);
     const auto quant = static_cast<size_t>((quant_matmul_scratch_bytes(max_width) + 3) / 4);
     return std::max(generic, quant);
+  }
+
+  // Attention's buffers per thread: a block's K and V rows, then per query
+  // head sharing a KV head its accumulator, block of scores, max, sum and
+  // block max.
+  static size_t attention_floats_per_thread(int64_t head_dim, int64_t n_gqa) {
+    return static_cast<size_t>(2 * kAttentionBlock * head_dim + n_gqa * (head_dim + kAttentionBlock + 3));
   }
 
   // Weight rows dequantized together before multiplying (a tile).
@@ -67,6 +73,9 @@ class CpuBackend final : public Backend {
   int64_t max_width_;
   size_t scratch_per_thread_;
   std::vector<float> scratch_;
+  // Attention's per-thread buffers (sized by the head shape, on first use).
+  std::vector<float> attn_scratch_;
+  size_t attn_scratch_per_thread_ = 0;
   const CpuKernels* kernels_;
   // Quantized activations: QuantActs planes for up to max_tokens rows.
   std::vector<int8_t> act_qs_;

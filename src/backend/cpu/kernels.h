@@ -69,10 +69,15 @@ struct CpuKernels {
   void (*quant_matmul)(const MatmulRange& m, const QuantActs& a, uint8_t* scratch);
   // F16 / F32 weights times f32 activations (token t's n values at x + t * n).
   void (*float_matmul)(const MatmulRange& m, const float* x, int64_t n);
-  // vec.h's dot_f32 / axpy_f32, bit for bit (8 partial sums, no fused
-  // multiply-add), on this level's vectors: attention uses them.
-  float (*dot_f32)(const float* a, const float* b, int64_t n);
-  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
+  // Attention, in vec.h's arithmetic bit for bit (no fused multiply-add):
+  // s[g * s_stride + c] = dot_f32(q + g * hd, k + c * hd, hd) * scale for
+  // n_q query rows and n_k key rows;
+  void (*attn_scores)(const float* q, int64_t n_q, const float* k, int64_t n_k, int64_t hd, float scale, float* s,
+                      int64_t s_stride);
+  // acc + g * hd += p[g * p_stride + c] * (v + c * hd), an axpy_f32 per
+  // value row c in order, for each of n_q rows.
+  void (*attn_accumulate)(const float* p, int64_t p_stride, int64_t n_q, const float* v, int64_t n_k, int64_t hd,
+                          float* acc);
   // dst[0..n) = f16 values at src, as f32.
   void (*f16_to_f32)(const uint8_t* src, float* dst, int64_t n);
 };

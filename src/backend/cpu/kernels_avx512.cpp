@@ -6,9 +6,8 @@ static_assert(LANEWAY_X86_AVX512, "kernels_avx512.cpp must be compiled with AVX-
 namespace laneway::cpu_detail {
 
 const CpuKernels& avx512_kernels() {
-  static const CpuKernels k{CpuIsa::avx512, x86_quantize_acts, x86_quant_matmul, x86_float_matmul, x86_dot_f32,
-                            x86_axpy_f32,
-                            x86_f16_to_f32};
+  static const CpuKernels k{CpuIsa::avx512, x86_quantize_acts, x86_quant_matmul, x86_float_matmul,
+                            x86_attn_scores, x86_attn_accumulate, x86_f16_to_f32};
   return k;
 }
 

@@ -158,12 +158,24 @@ void float_matmul(const MatmulRange& m, const float* x, int64_t n) {
   }
 }
 
+void attn_scores(const float* q, int64_t n_q, const float* k, int64_t n_k, int64_t hd, float scale, float* s,
+                 int64_t s_stride) {
+  for (int64_t g = 0; g < n_q; ++g)
+    for (int64_t c = 0; c < n_k; ++c) s[g * s_stride + c] = cpu::dot_f32(q + g * hd, k + c * hd, hd) * scale;
+}
+
+void attn_accumulate(const float* p, int64_t p_stride, int64_t n_q, const float* v, int64_t n_k, int64_t hd,
+                     float* acc) {
+  for (int64_t g = 0; g < n_q; ++g)
+    for (int64_t c = 0; c < n_k; ++c) cpu::axpy_f32(p[g * p_stride + c], v + c * hd, acc + g * hd, hd);
+}
+
 void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(GgmlType::f16, src, dst, n); }
 
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, float_matmul, cpu::dot_f32, cpu::axpy_f32,
+  static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, float_matmul, attn_scores, attn_accumulate,
                             f16_to_f32};
   return k;
 }

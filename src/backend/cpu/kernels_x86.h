@@ -132,6 +132,7 @@ inline void vf_store(void* p, VecF v) { _mm512_storeu_ps(static_cast<float*>(p),
 inline VecF vf_set1(float v) { return _mm512_set1_ps(v); }
 inline VecF vf_cvt(VecI v) { return _mm512_cvtepi32_ps(v); }
 inline VecF vf_mul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
+inline VecF vf_add(VecF a, VecF b) { return _mm512_add_ps(a, b); }
 inline VecF vf_neg(VecF a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN))); }
 inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
 inline void vf_store_rows(float* y, VecF v, int n) { _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << n) - 1), v); }
@@ -216,6 +217,7 @@ inline void vf_store(void* p, VecF v) { _mm256_storeu_ps(static_cast<float*>(p),
 inline VecF vf_set1(float v) { return _mm256_set1_ps(v); }
 inline VecF vf_cvt(VecI v) { return _mm256_cvtepi32_ps(v); }
 inline VecF vf_mul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
+inline VecF vf_add(VecF a, VecF b) { return _mm256_add_ps(a, b); }
 inline VecF vf_neg(VecF a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
 inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
 inline void vf_store_rows(float* y, VecF v, int n) {
@@ -669,6 +671,62 @@ inline float x86_load1_f16(const uint8_t* row, int64_t i) { return x86_load_f16(
 
 // vec.h's arithmetic: lane j sums elements j, j + 8, ... with separate
 // multiplies and adds; the tail goes to lanes 0.. in order; the same tree.
+// ---- Attention: vec.h's dot_f32 and axpy_f32 arithmetic, many at once ----
+//
+// A score is dot_f32: 8 partial sums (lane j takes elements j, j + 8, ...,
+// a product then a sum, never fused), then the tree
+// ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)). Here the partial sums
+// of several cells run side by side (one cell per 8 lanes) and one
+// transposing reduction applies that tree to all of them at once.
+
+#if LANEWAY_X86_AVX512
+inline constexpr int kScoreCells = 16;  // cells per group: 8 vectors of 2 cells
+inline VecF score_chunk(const float* a, const float* b) {
+  const __m512d lo = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(a)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+}
+inline VecF score_query(const float* q) {
+  return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(q))));
+}
+// acc[p] holds cells 2p (low half) and 2p + 1 (high half); returns the 16
+// finished sums in cell order.
+inline VecF score_tree(const VecF* acc) {
+  VecF u[4], w[2];
+  for (int i = 0; i < 4; ++i) {  // s_j + s_{j+4}: the two 128-bit lanes of each cell
+    u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  for (int i = 0; i < 2; ++i) {  // then neighbours, twice
+    w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  const VecF z = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // z holds cell c at 4 * (c % 4) + c / 4.
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), z);
+}
+#else
+inline constexpr int kScoreCells = 8;  // 8 vectors of 1 cell
+inline VecF score_chunk(const float* a, const float*) { return _mm256_loadu_ps(a); }
+inline VecF score_query(const float* q) { return _mm256_loadu_ps(q); }
+inline VecF score_tree(const VecF* acc) {
+  VecF u[4], w[2];
+  for (int i = 0; i < 4; ++i) {
+    u[i] = _mm256_add_ps(_mm256_permute2f128_ps(acc[2 * i], acc[2 * i + 1], 0x20),
+                         _mm256_permute2f128_ps(acc[2 * i], acc[2 * i + 1], 0x31));
+  }
+  for (int i = 0; i < 2; ++i) {
+    w[i] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  const VecF z = _mm256_add_ps(_mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // z holds cell c at 4 * (c % 2) + c / 2.
+  return _mm256_permutevar8x32_ps(z, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+#endif
+inline constexpr int kScorePairs = kScoreCells * 8 / kLanes;  // accumulator vectors per group
+
 inline float x86_dot_f32(const float* a, const float* b, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
@@ -679,13 +737,58 @@ inline float x86_dot_f32(const float* a, const float* b, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-inline void x86_axpy_f32(float a, const float* x, float* y, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+inline void x86_attn_scores(const float* q, int64_t n_q, const float* k, int64_t n_k, int64_t hd, float scale,
+                            float* s, int64_t s_stride) {
+  if (hd % 8 != 0) {  // a partial last chunk: one dot at a time
+    for (int64_t g = 0; g < n_q; ++g)
+      for (int64_t c = 0; c < n_k; ++c) s[g * s_stride + c] = x86_dot_f32(q + g * hd, k + c * hd, hd) * scale;
+    return;
   }
-  for (; i < n; ++i) y[i] += a * x[i];
+  const VecF vscale = vf_set1(scale);
+  for (int64_t c0 = 0; c0 < n_k; c0 += kScoreCells) {
+    const int nc = static_cast<int>(std::min<int64_t>(kScoreCells, n_k - c0));
+    // Cells past the end repeat the last one (computed, never stored).
+    const float* rows[kScoreCells];
+    for (int c = 0; c < kScoreCells; ++c) rows[c] = k + (c0 + std::min(c, nc - 1)) * hd;
+    for (int64_t g = 0; g < n_q; ++g) {
+      const float* qg = q + g * hd;
+      VecF acc[kScorePairs];
+      for (int p = 0; p < kScorePairs; ++p) acc[p] = vf_zero();
+      for (int64_t i = 0; i < hd; i += 8) {
+        const VecF qv = score_query(qg + i);
+        for (int p = 0; p < kScorePairs; ++p) {
+          const int c = p * kScoreCells / kScorePairs;
+          acc[p] = vf_add(acc[p], vf_mul(qv, score_chunk(rows[c] + i, rows[c + kScoreCells / kScorePairs - 1] + i)));
+        }
+      }
+      vf_store_rows(s + g * s_stride + c0, vf_mul(score_tree(acc), vscale), nc);
+    }
+  }
+}
+
+// acc[g] += p[g][c] * v[c] for each cell c in order: axpy_f32 per cell.
+inline void x86_attn_accumulate(const float* p, int64_t p_stride, int64_t n_q, const float* v, int64_t n_k,
+                                int64_t hd, float* acc) {
+  constexpr int kRegs = 8;
+  const int64_t full = hd / kLanes * kLanes;
+  for (int64_t g = 0; g < n_q; ++g) {
+    const float* pg = p + g * p_stride;
+    float* a = acc + g * hd;
+    for (int64_t i0 = 0; i0 < full; i0 += kRegs * kLanes) {
+      const int nv = static_cast<int>(std::min<int64_t>(kRegs, (full - i0) / kLanes));
+      VecF r[kRegs];
+      for (int j = 0; j < nv; ++j) r[j] = vf_load(a + i0 + j * kLanes);
+      for (int64_t c = 0; c < n_k; ++c) {
+        const VecF pc = vf_set1(pg[c]);
+        const float* vc = v + c * hd + i0;
+        for (int j = 0; j < nv; ++j) r[j] = vf_add(r[j], vf_mul(pc, vf_load(vc + j * kLanes)));
+      }
+      for (int j = 0; j < nv; ++j) vf_store(a + i0 + j * kLanes, r[j]);
+    }
+    for (int64_t i = full; i < hd; ++i) {
+      for (int64_t c = 0; c < n_k; ++c) a[i] += pg[c] * v[c * hd + i];
+    }
+  }
 }
 
 inline void x86_f16_to_f32(const uint8_t* src, float* dst, int64_t n) {

@@ -310,19 +310,34 @@ TEST_P(FloatKernelTypes, TilingNeverChangesABit) {
 INSTANTIATE_TEST_SUITE_P(FloatTypes, FloatKernelTypes, ::testing::Values(GgmlType::f16, GgmlType::f32),
                          [](const auto& p) { return std::string(ggml_type_name(p.param)); });
 
-// Attention's vector helpers give vec.h's bits at every level.
-TEST(CpuKernels, DotAndAxpyMatchVecHBitForBit) {
-  for (int64_t n : {1, 7, 8, 64, 67, 128}) {
-    const auto a = gaussian(n, 3), b = gaussian(n, 4, 10.0f);
-    const float want_dot = cpu::dot_f32(a.data(), b.data(), n);
-    std::vector<float> want_y = b;
-    cpu::axpy_f32(0.37f, a.data(), want_y.data(), n);
-    for (CpuIsa isa : simd_levels()) {
-      const float got = cpu_kernels(isa).dot_f32(a.data(), b.data(), n);
-      EXPECT_EQ(std::memcmp(&got, &want_dot, 4), 0) << cpu_isa_name(isa) << " n " << n;
-      std::vector<float> y = b;
-      cpu_kernels(isa).axpy_f32(0.37f, a.data(), y.data(), n);
-      EXPECT_EQ(std::memcmp(y.data(), want_y.data(), y.size() * 4), 0) << cpu_isa_name(isa) << " n " << n;
+// Attention's score and accumulate kernels give vec.h's bits at every level,
+// for any number of query rows and cells (partial groups) and head sizes
+// that are and are not multiples of 8.
+TEST(CpuKernels, AttentionKernelsMatchVecHBitForBit) {
+  for (int64_t hd : {1, 7, 8, 24, 64, 67, 128}) {
+    for (int64_t n_q : {1, 3, 8}) {
+      for (int64_t n_k : {1, 2, 5, 8, 15, 16, 17, 31, 32}) {
+        const auto q = gaussian(n_q * hd, 3), k = gaussian(n_k * hd, 4, 10.0f), v = gaussian(n_k * hd, 5);
+        const auto p = gaussian(n_q * 32, 6), acc0 = gaussian(n_q * hd, 7);
+        std::vector<float> want_s(static_cast<size_t>(n_q * 32), 0.0f);
+        std::vector<float> want_acc = acc0;
+        for (int64_t g = 0; g < n_q; ++g) {
+          for (int64_t c = 0; c < n_k; ++c) {
+            want_s[g * 32 + c] = cpu::dot_f32(q.data() + g * hd, k.data() + c * hd, hd) * 0.125f;
+            cpu::axpy_f32(p[g * 32 + c], v.data() + c * hd, want_acc.data() + g * hd, hd);
+          }
+        }
+        for (CpuIsa isa : simd_levels()) {
+          std::vector<float> s(want_s.size(), 0.0f);
+          cpu_kernels(isa).attn_scores(q.data(), n_q, k.data(), n_k, hd, 0.125f, s.data(), 32);
+          EXPECT_EQ(std::memcmp(s.data(), want_s.data(), s.size() * 4), 0)
+              << cpu_isa_name(isa) << " hd " << hd << " n_q " << n_q << " n_k " << n_k;
+          std::vector<float> acc = acc0;
+          cpu_kernels(isa).attn_accumulate(p.data(), 32, n_q, v.data(), n_k, hd, acc.data());
+          EXPECT_EQ(std::memcmp(acc.data(), want_acc.data(), acc.size() * 4), 0)
+              << cpu_isa_name(isa) << " hd " << hd << " n_q " << n_q << " n_k " << n_k;
+        }
+      }
     }
   }
 }
