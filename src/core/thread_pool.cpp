@@ -47,7 +47,7 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::parallel_for(int64_t n_items, const RangeFn& fn) {
+void ThreadPool::run(int64_t n_items, const RangeFn& fn) {
   if (n_items <= 0) return;
   const int used = static_cast<int>(std::min<int64_t>(n_threads_, n_items));
   if (used == 1) {

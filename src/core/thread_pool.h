@@ -14,7 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <type_traits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -34,11 +34,23 @@ class ThreadPool {
   static constexpr int kSpinMicros = 100;
 
   // Calls fn(begin, end, thread_index) over a partition of [0, n_items);
-  // returns when all ranges are done. Thread 0 is the caller.
-  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread_index)>;
-  void parallel_for(int64_t n_items, const RangeFn& fn);
+  // returns when all ranges are done. Thread 0 is the caller. fn is called
+  // through a pointer (no std::function, so nothing is allocated per call).
+  template <class Fn>
+  void parallel_for(int64_t n_items, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n_items, RangeFn{const_cast<void*>(static_cast<const void*>(&fn)), [](void* f, int64_t b, int64_t e, int t) {
+                           (*static_cast<F*>(f))(b, e, t);
+                         }});
+  }
 
  private:
+  struct RangeFn {
+    void* fn;
+    void (*call)(void* fn, int64_t begin, int64_t end, int thread_index);
+    void operator()(int64_t begin, int64_t end, int thread_index) const { call(fn, begin, end, thread_index); }
+  };
+  void run(int64_t n_items, const RangeFn& fn);
   void worker_loop(int index);
 
   int n_threads_;

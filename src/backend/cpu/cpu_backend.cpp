@@ -109,47 +109,66 @@ void CpuBackend::matmul_generic(const WeightMatrix& w, const float* x, int64_t n
   });
 }
 
+// The element-wise ops below split tokens (or elements) across threads;
+// each value's arithmetic is the same whichever thread computes it.
+
 void CpuBackend::rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y) {
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const float* xt = x + t * n;
-    float* yt = y + t * n;
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xt[i]) * static_cast<double>(xt[i]);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
-    for (int64_t i = 0; i < n; ++i) yt[i] = xt[i] * scale * weight[i];
-  }
+  auto norm = [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* xt = x + t * n;
+      float* yt = y + t * n;
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xt[i]) * static_cast<double>(xt[i]);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+      for (int64_t i = 0; i < n; ++i) yt[i] = xt[i] * scale * weight[i];
+    }
+  };
+  if (n_tokens == 1) return norm(0, 1, 0);
+  pool_.parallel_for(n_tokens, norm);
 }
 
 void CpuBackend::rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim, bool neox,
                       const float* cos_sin) {
   const int64_t half = rope_dim / 2;
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const float* cs = cos_sin + t * half * 2;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + (t * n_heads + h) * head_dim;
-      for (int64_t i = 0; i < half; ++i) {
-        const float c = cs[2 * i];
-        const float s = cs[2 * i + 1];
-        const int64_t a = neox ? i : 2 * i;
-        const int64_t b = neox ? i + half : 2 * i + 1;
-        const float x0 = v[a];
-        const float x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x0 * s + x1 * c;
+  auto rotate = [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* cs = cos_sin + t * half * 2;
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + (t * n_heads + h) * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const float c = cs[2 * i];
+          const float s = cs[2 * i + 1];
+          const int64_t a = neox ? i : 2 * i;
+          const int64_t b = neox ? i + half : 2 * i + 1;
+          const float x0 = v[a];
+          const float x1 = v[b];
+          v[a] = x0 * c - x1 * s;
+          v[b] = x0 * s + x1 * c;
+        }
       }
     }
-  }
+  };
+  if (n_tokens == 1) return rotate(0, 1, 0);
+  pool_.parallel_for(n_tokens, rotate);
 }
 
 void CpuBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  auto apply = [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  };
+  if (n < kParallelElements) return apply(0, n, 0);
+  pool_.parallel_for(n, apply);
 }
 
 void CpuBackend::add(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+  auto apply = [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) x[i] += y[i];
+  };
+  if (n < 8 * kParallelElements) return apply(0, n, 0);
+  pool_.parallel_for(n, apply);
 }
 
 }  // namespace laneway

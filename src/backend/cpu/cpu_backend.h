@@ -61,6 +61,8 @@ class CpuBackend final : public Backend {
 
   // Weight rows dequantized together before multiplying (a tile).
   static constexpr int64_t kTileRows = 4;
+  // Element-wise ops on fewer elements than this stay on the calling thread.
+  static constexpr int64_t kParallelElements = 2048;
   // Keys per attention reduction block.
   static constexpr int64_t kAttentionBlock = 32;
 
