@@ -767,26 +767,53 @@ inline void x86_attn_scores(const float* q, int64_t n_q, const float* k, int64_t
 }
 
 // acc[g] += p[g][c] * v[c] for each cell c in order: axpy_f32 per cell.
+// A tile of H heads x V vectors of the head stays in registers while the
+// cells pass; each value vector is loaded once for the H heads.
+template <int H, int V>
+inline void accumulate_tile(const float* p, int64_t p_stride, const float* v, int64_t n_k, int64_t hd, float* acc) {
+  VecF r[H][V];
+  for (int h = 0; h < H; ++h)
+    for (int j = 0; j < V; ++j) r[h][j] = vf_load(acc + h * hd + j * kLanes);
+  for (int64_t c = 0; c < n_k; ++c) {
+    VecF vv[V];
+    for (int j = 0; j < V; ++j) vv[j] = vf_load(v + c * hd + j * kLanes);
+    for (int h = 0; h < H; ++h) {
+      const VecF pc = vf_set1(p[h * p_stride + c]);
+      for (int j = 0; j < V; ++j) r[h][j] = vf_add(r[h][j], vf_mul(pc, vv[j]));
+    }
+  }
+  for (int h = 0; h < H; ++h)
+    for (int j = 0; j < V; ++j) vf_store(acc + h * hd + j * kLanes, r[h][j]);
+}
+
+// accumulate_tile<nh, nv> for run-time nh <= H, nv <= V.
+template <int H, int V>
+inline void accumulate_tile_any(int nh, int nv, const float* p, int64_t p_stride, const float* v, int64_t n_k,
+                                int64_t hd, float* acc) {
+  if constexpr (H > 1) {
+    if (nh < H) return accumulate_tile_any<H - 1, V>(nh, nv, p, p_stride, v, n_k, hd, acc);
+  }
+  if constexpr (V > 1) {
+    if (nv < V) return accumulate_tile_any<H, V - 1>(nh, nv, p, p_stride, v, n_k, hd, acc);
+  }
+  accumulate_tile<H, V>(p, p_stride, v, n_k, hd, acc);
+}
+
 inline void x86_attn_accumulate(const float* p, int64_t p_stride, int64_t n_q, const float* v, int64_t n_k,
                                 int64_t hd, float* acc) {
-  constexpr int kRegs = 8;
-  const int64_t full = hd / kLanes * kLanes;
-  for (int64_t g = 0; g < n_q; ++g) {
-    const float* pg = p + g * p_stride;
-    float* a = acc + g * hd;
-    for (int64_t i0 = 0; i0 < full; i0 += kRegs * kLanes) {
-      const int nv = static_cast<int>(std::min<int64_t>(kRegs, (full - i0) / kLanes));
-      VecF r[kRegs];
-      for (int j = 0; j < nv; ++j) r[j] = vf_load(a + i0 + j * kLanes);
-      for (int64_t c = 0; c < n_k; ++c) {
-        const VecF pc = vf_set1(pg[c]);
-        const float* vc = v + c * hd + i0;
-        for (int j = 0; j < nv; ++j) r[j] = vf_add(r[j], vf_mul(pc, vf_load(vc + j * kLanes)));
-      }
-      for (int j = 0; j < nv; ++j) vf_store(a + i0 + j * kLanes, r[j]);
+  constexpr int kHeads = 4, kVecs = 4;
+  const int64_t n_vecs = hd / kLanes;
+  for (int64_t j0 = 0; j0 < n_vecs; j0 += kVecs) {
+    const int nv = static_cast<int>(std::min<int64_t>(kVecs, n_vecs - j0));
+    for (int64_t g0 = 0; g0 < n_q; g0 += kHeads) {
+      const int nh = static_cast<int>(std::min<int64_t>(kHeads, n_q - g0));
+      accumulate_tile_any<kHeads, kVecs>(nh, nv, p + g0 * p_stride, p_stride, v + j0 * kLanes, n_k, hd,
+                                         acc + g0 * hd + j0 * kLanes);
     }
-    for (int64_t i = full; i < hd; ++i) {
-      for (int64_t c = 0; c < n_k; ++c) a[i] += pg[c] * v[c * hd + i];
+  }
+  for (int64_t g = 0; g < n_q; ++g) {  // the columns past the last whole vector
+    for (int64_t i = n_vecs * kLanes; i < hd; ++i) {
+      for (int64_t c = 0; c < n_k; ++c) acc[g * hd + i] += p[g * p_stride + c] * v[c * hd + i];
     }
   }
 }
