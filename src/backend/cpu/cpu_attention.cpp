@@ -97,10 +97,8 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
         }
         for (int64_t g = 0; g < n_gqa; ++g) {
           float* sg = scores + g * kAttentionBlock;
-          for (int64_t j = 0; j < n_vis; ++j) {
-            sg[j] = std::exp(sg[j] - m[g]);
-            l[g] += sg[j];
-          }
+          kernels->exp_shifted(sg, n_vis, m[g]);
+          for (int64_t j = 0; j < n_vis; ++j) l[g] += sg[j];
         }
         for (int64_t j = 0; j < n_vis; ++j) {
           load_head(c.type_v, kv.v_row(layer, slot.seq, visible[j]) + kvh * v_head_bytes, v_buf + j * hd);

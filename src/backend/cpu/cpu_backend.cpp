@@ -154,10 +154,7 @@ void CpuBackend::rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_
 
 void CpuBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {
   auto apply = [&](int64_t begin, int64_t end, int) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+    kernels_->swiglu(gate + begin, up + begin, end - begin, out + begin);
   };
   if (n < kParallelElements) return apply(0, n, 0);
   pool_.parallel_for(n, apply);

@@ -78,6 +78,10 @@ struct CpuKernels {
   // value row c in order, for each of n_q rows.
   void (*attn_accumulate)(const float* p, int64_t p_stride, int64_t n_q, const float* v, int64_t n_k, int64_t hd,
                           float* acc);
+  // s[j] = exp_f32(s[j] - m) for j < n (vec.h's exp, bit for bit).
+  void (*exp_shifted)(float* s, int64_t n, float m);
+  // out[i] = gate[i] / (1 + exp_f32(-gate[i])) * up[i] (SiLU(gate) * up).
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);
   // dst[0..n) = f16 values at src, as f32.
   void (*f16_to_f32)(const uint8_t* src, float* dst, int64_t n);
 };

@@ -170,13 +170,21 @@ void attn_accumulate(const float* p, int64_t p_stride, int64_t n_q, const float*
     for (int64_t c = 0; c < n_k; ++c) cpu::axpy_f32(p[g * p_stride + c], v + c * hd, acc + g * hd, hd);
 }
 
+void exp_shifted(float* s, int64_t n, float m) {
+  for (int64_t j = 0; j < n; ++j) s[j] = cpu::exp_f32(s[j] - m);
+}
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + cpu::exp_f32(-gate[i])) * up[i];
+}
+
 void f16_to_f32(const uint8_t* src, float* dst, int64_t n) { dequantize_row(GgmlType::f16, src, dst, n); }
 
 }  // namespace
 
 const CpuKernels& scalar_kernels() {
   static const CpuKernels k{CpuIsa::scalar, quantize_acts, quant_matmul, float_matmul, attn_scores, attn_accumulate,
-                            f16_to_f32};
+                            exp_shifted, swiglu, f16_to_f32};
   return k;
 }
 

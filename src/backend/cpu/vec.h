@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <limits>
 
 namespace laneway::cpu {
 
@@ -20,6 +22,32 @@ inline float dot_f32(const float* a, const float* b, int64_t n) {
 // y += a * x
 inline void axpy_f32(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// e^x in float, to about 2 ulp (Cephes' expf: x = n ln2 + r, a degree-7
+// polynomial for e^r, then 2^n), written as single roundings in a fixed
+// order so every ISA level's vector version gives the same bits. Results
+// that would be subnormal are 0; above 127.5 ln2, +inf.
+inline constexpr float kExpHi = 88.3762626647949f;  // 127.5 ln2
+inline constexpr float kExpLo = -87.3365447505531f;  // ln(2^-126)
+inline float exp_f32(float x) {
+  if (x != x) return x;
+  if (x > kExpHi) return std::numeric_limits<float>::infinity();
+  if (x < kExpLo) return 0.0f;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = (p * (r * r) + r) + 1.0f;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return y * scale;
 }
 
 inline void scale_f32(float a, float* y, int64_t n) {

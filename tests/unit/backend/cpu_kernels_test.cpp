@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -337,6 +338,52 @@ TEST(CpuKernels, AttentionKernelsMatchVecHBitForBit) {
           EXPECT_EQ(std::memcmp(acc.data(), want_acc.data(), acc.size() * 4), 0)
               << cpu_isa_name(isa) << " hd " << hd << " n_q " << n_q << " n_k " << n_k;
         }
+      }
+    }
+  }
+}
+
+// exp_f32: within 2 ulp of the exact value wherever the result is normal,
+// 0 below, +inf above, NaN kept; and every level's softmax exponentials and
+// SwiGLU give the scalar bits, over a sweep of the whole useful range.
+TEST(CpuKernels, ExpIsAccurateAndTheSameAtEveryLevel) {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 100.0f; v += 0.0137f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, cpu::kExpLo, cpu::kExpHi, 88.5f, -87.5f, 1e30f, -1e30f,
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::quiet_NaN()}) {
+    x.push_back(v);
+  }
+  for (float v : x) {
+    const float got = cpu::exp_f32(v);
+    if (std::isnan(v)) {
+      EXPECT_TRUE(std::isnan(got));
+    } else if (v > cpu::kExpHi) {
+      EXPECT_EQ(got, std::numeric_limits<float>::infinity()) << v;
+    } else if (v < cpu::kExpLo) {
+      EXPECT_EQ(got, 0.0f) << v;
+    } else {
+      const double want = std::exp(static_cast<double>(v));
+      EXPECT_LE(std::abs(got - want) / want, 2.5e-7) << v;
+    }
+  }
+  const auto n = static_cast<int64_t>(x.size());
+  const auto up = gaussian(n, 9);
+  std::vector<float> want_e = x, want_sw(x.size());
+  cpu_kernels(CpuIsa::scalar).exp_shifted(want_e.data(), n, 0.5f);
+  cpu_kernels(CpuIsa::scalar).swiglu(x.data(), up.data(), n, want_sw.data());
+  for (CpuIsa isa : simd_levels()) {
+    for (int64_t len : {n, n - 1, int64_t{5}}) {  // tails too
+      std::vector<float> e = x, sw(x.size());
+      cpu_kernels(isa).exp_shifted(e.data(), len, 0.5f);
+      cpu_kernels(isa).swiglu(x.data(), up.data(), len, sw.data());
+      for (int64_t i = 0; i < len; ++i) {
+        if (std::isnan(want_e[i])) {
+          EXPECT_TRUE(std::isnan(e[i]));
+          continue;
+        }
+        ASSERT_EQ(std::memcmp(&e[i], &want_e[i], 4), 0) << cpu_isa_name(isa) << " exp of " << x[i] - 0.5f;
+        ASSERT_EQ(std::memcmp(&sw[i], &want_sw[i], 4), 0) << cpu_isa_name(isa) << " swiglu of " << x[i];
       }
     }
   }
