@@ -22,10 +22,14 @@
 // levels put rows in vector lanes (weights transposed into registers a
 // block at a time) and reach the same bits as the scalar loop.
 //
-// F16/F32 weights multiply f32 activations (float_matmul). Each level has
-// its own summation order (vector lanes over columns, then a fixed tree),
-// and each (row, token) pair follows it whatever tile of rows and tokens
-// it is computed in.
+// F16/F32 weights multiply f32 activations (float_matmul). Tiled F16
+// weights (weight_tiles.h, as the model loads them) follow one order at
+// every level, bit for bit: acc = 0; for each column k in order,
+// acc = fma(w[k], x[k], acc) (the SIMD levels put rows in vector lanes).
+// Row-major F16 and F32 rows: each level has its own summation order
+// (vector lanes over columns, then a fixed tree). Either way each (row,
+// token) pair follows its order whatever tile of rows and tokens it is
+// computed in.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +52,7 @@ struct QuantActs {
 };
 
 // Rows [r0, r1) of a weight matrix times tokens [t0, t1): y[t * y_stride + r]
-// for each pair. Tiled weights (weight_tiles.h, quantized types only) need
+// for each pair. Tiled weights (weight_tiles.h, quantized types and F16) need
 // r0 at a tile boundary.
 struct MatmulRange {
   GgmlType type = GgmlType::q8_0;

@@ -141,6 +141,19 @@ float dot_float(const uint8_t* row, const float* x, int64_t n, Load load) {
 }
 
 void float_matmul(const MatmulRange& m, const float* x, int64_t n) {
+  if (m.tiled) {  // F16 tiles: one fused multiply-add per column, in order
+    for (int64_t r = m.r0; r < m.r1; ++r) {
+      const uint8_t* tile = m.w + static_cast<uint64_t>(r / kWeightTileRows) * kWeightTileRows * m.row_bytes;
+      const uint8_t* w = tile + 2 * (r % kWeightTileRows);
+      for (int64_t t = m.t0; t < m.t1; ++t) {
+        const float* xt = x + t * n;
+        float acc = 0.0f;
+        for (int64_t k = 0; k < n; ++k) acc = std::fma(load_f16(w + 2 * kWeightTileRows * k), xt[k], acc);
+        m.y[t * m.y_stride + r] = acc;
+      }
+    }
+    return;
+  }
   for (int64_t t = m.t0; t < m.t1; ++t) {
     for (int64_t r = m.r0; r < m.r1; ++r) {
       const uint8_t* row = m.w + static_cast<uint64_t>(r) * m.row_bytes;

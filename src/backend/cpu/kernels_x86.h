@@ -658,8 +658,92 @@ inline void x86_float_matmul_t(const MatmulRange& m, const float* x, int64_t n) 
   }
 }
 
+// ---- Tiled F16 weights: rows in lanes ----
+//
+// For each column k, one vector load of a tile gives the 16 rows' values
+// (weight_tiles.h), multiplied by token j's x[k] broadcast: one fused
+// multiply-add per (row, token) pair and column, in column order, as the
+// scalar reference does. A kernel call covers T tiles x C tokens; a tile
+// is kRowVecs vectors (2 on AVX2).
+inline constexpr int kRowVecs = 16 / kLanes;
+#if LANEWAY_X86_AVX512
+inline constexpr int kF16Tiles = 4, kF16Tokens = 6;
+inline void load_tile_column(const uint8_t* p, VecF* out) { out[0] = vf_load_f16(p); }
+#else
+inline constexpr int kF16Tiles = 1, kF16Tokens = 6;
+inline void load_tile_column(const uint8_t* p, VecF* out) {
+  out[0] = vf_load_f16(p);
+  out[1] = vf_load_f16(p + 16);
+}
+#endif
+
+// Tiles at w (tile_bytes apart) x tokens at x; rows past n_rows_last in
+// the last tile (padding) are not stored.
+template <int T, int C>
+inline void f16_tiles(const uint8_t* w, uint64_t tile_bytes, const float* x, int64_t n, float* y, int64_t y_stride,
+                      int n_rows_last) {
+  VecF acc[T * kRowVecs][C];
+  for (auto& row : acc)
+    for (auto& a : row) a = vf_zero();
+  for (int64_t k = 0; k < n; ++k) {
+    VecF wv[T * kRowVecs];
+    for (int i = 0; i < T; ++i) {
+      const uint8_t* p = w + i * tile_bytes + 32 * k;
+      _mm_prefetch(reinterpret_cast<const char*>(p + 1024), _MM_HINT_T0);
+      load_tile_column(p, wv + i * kRowVecs);
+    }
+    for (int j = 0; j < C; ++j) {
+      const VecF xb = vf_set1(x[j * n + k]);
+      for (int v = 0; v < T * kRowVecs; ++v) acc[v][j] = vf_fma(wv[v], xb, acc[v][j]);
+    }
+  }
+  for (int j = 0; j < C; ++j) {
+    for (int v = 0; v < T * kRowVecs; ++v) {
+      const int rows = v / kRowVecs == T - 1 ? n_rows_last - (v % kRowVecs) * kLanes : kLanes;
+      float* out = y + j * y_stride + v * kLanes;
+      if (rows >= kLanes) vf_store(out, acc[v][j]);
+      else if (rows > 0) vf_store_rows(out, acc[v][j], rows);
+    }
+  }
+}
+
+// f16_tiles<nt, nc> for run-time nt <= T, nc <= C.
+template <int T, int C>
+inline void f16_tiles_any(int nt, int nc, const uint8_t* w, uint64_t tile_bytes, const float* x, int64_t n, float* y,
+                          int64_t y_stride, int n_rows_last) {
+  if constexpr (T > 1) {
+    if (nt < T) return f16_tiles_any<T - 1, C>(nt, nc, w, tile_bytes, x, n, y, y_stride, n_rows_last);
+  }
+  if constexpr (C > 1) {
+    if (nc < C) return f16_tiles_any<T, C - 1>(nt, nc, w, tile_bytes, x, n, y, y_stride, n_rows_last);
+  }
+  f16_tiles<T, C>(w, tile_bytes, x, n, y, y_stride, n_rows_last);
+}
+
+inline void x86_f16_tiled_matmul(const MatmulRange& m, const float* x, int64_t n) {
+  constexpr int64_t kTokenBlock = 8 * kF16Tokens;  // activations kept in L2 while the tiles pass
+  const uint64_t tile_bytes = kWeightTileRows * m.row_bytes;
+  const int64_t tile0 = m.r0 / kWeightTileRows;
+  const int64_t tile1 = (m.r1 + kWeightTileRows - 1) / kWeightTileRows;
+  for (int64_t tb = m.t0; tb < m.t1; tb += kTokenBlock) {
+    const int64_t te = std::min(m.t1, tb + kTokenBlock);
+    for (int64_t ti = tile0; ti < tile1; ti += kF16Tiles) {
+      const int nt = static_cast<int>(std::min<int64_t>(kF16Tiles, tile1 - ti));
+      const int n_rows_last = static_cast<int>(std::min<int64_t>(kWeightTileRows, m.r1 - (ti + nt - 1) * kWeightTileRows));
+      for (int64_t t = tb; t < te; t += kF16Tokens) {
+        const int nc = static_cast<int>(std::min<int64_t>(kF16Tokens, te - t));
+        f16_tiles_any<kF16Tiles, kF16Tokens>(nt, nc, m.w + static_cast<uint64_t>(ti) * tile_bytes, tile_bytes,
+                                             x + t * n, n, m.y + t * m.y_stride + ti * kWeightTileRows, m.y_stride,
+                                             n_rows_last);
+      }
+    }
+  }
+}
+
 inline void x86_float_matmul(const MatmulRange& m, const float* x, int64_t n) {
-  if (m.type == GgmlType::f16) {
+  if (m.tiled) {
+    x86_f16_tiled_matmul(m, x, n);
+  } else if (m.type == GgmlType::f16) {
     x86_float_matmul_t<true>(m, x, n);
   } else {
     x86_float_matmul_t<false>(m, x, n);

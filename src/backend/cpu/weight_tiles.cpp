@@ -23,6 +23,7 @@ ChunkLayout chunk_layout(GgmlType type) {
     case GgmlType::q8_0: return {34, {{0, 2, 2}, {2, 32, 4}}, 2};
     case GgmlType::q4_k: return {144, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}, 4};
     case GgmlType::q6_k: return {210, {{0, 128, 4}, {128, 64, 4}, {192, 16, 1}, {208, 2, 2}}, 4};
+    case GgmlType::f16: return {64, {{0, 64, 2}}, 1};  // 32 values: value k of row r at 32 k + 2 r
     default: return {};
   }
 }
@@ -39,7 +40,7 @@ inline void copy_unit(uint8_t* dst, const uint8_t* src, uint32_t unit) {
 }  // namespace
 
 bool weight_tiles_supported(GgmlType type, int64_t n_cols) {
-  return cpu_uses_q8_activations(type) && cpu_fast_shape(type, n_cols);
+  return (cpu_uses_q8_activations(type) || type == GgmlType::f16) && cpu_fast_shape(type, n_cols);
 }
 
 uint64_t weight_tile_chunk_bytes(GgmlType type) { return chunk_layout(type).bytes; }

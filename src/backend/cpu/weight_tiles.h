@@ -1,4 +1,5 @@
-// Weight tiles: the layout the CPU matmul kernels read quantized weights in.
+// Weight tiles: the layout the CPU matmul kernels read quantized and F16
+// weights in.
 //
 // A tiled matrix is the row-major file bytes permuted, 16 rows at a time:
 // for each chunk of columns (a block, or a K-quant super-block) the 16 rows'
@@ -6,7 +7,9 @@
 // field of every row, lane r = row r. Within a chunk, the unit (1, 2 or 4
 // bytes) of a row that starts at chunk byte `o` lies at tile byte
 // 16 * o + unit * r. Units: f16 scales 2 bytes, packed quants 4 bytes
-// (a dword of columns), K-quant scale bytes 1 byte.
+// (a dword of columns), K-quant scale bytes 1 byte, F16 values 2 bytes (so
+// a tile of F16 rows holds, for each column k, the 16 rows' values at byte
+// 32 k).
 //
 // The kernels' arithmetic does not change with the layout (kernels.h), only
 // where the bytes come from: one sequential stream of tiles instead of 16
@@ -23,10 +26,10 @@ namespace laneway {
 inline constexpr int64_t kWeightTileRows = 16;
 
 // Whether matrices of this type and width can be tiled (the types with
-// Q8_0-activation kernels).
+// Q8_0-activation kernels, and F16).
 bool weight_tiles_supported(GgmlType type, int64_t n_cols);
 
-// Bytes of one row's chunk (18 for Q4_0, 34 Q8_0, 144 Q4_K, 210 Q6_K).
+// Bytes of one row's chunk (18 for Q4_0, 34 Q8_0, 144 Q4_K, 210 Q6_K, 64 F16).
 uint64_t weight_tile_chunk_bytes(GgmlType type);
 
 // Bytes of the tiled matrix (rows padded to a multiple of 16).

@@ -231,7 +231,7 @@ INSTANTIATE_TEST_SUITE_P(QuantTypes, QuantKernelTypes,
 // F16 / F32 rows times f32 activations, rows [r0, r1) x tokens [t0, t1).
 std::vector<float> float_matmul(const CpuKernels& k, GgmlType type, const std::vector<uint8_t>& w, int64_t n_rows,
                                 const std::vector<float>& x, int64_t n, int64_t r0, int64_t r1, int64_t t0,
-                                int64_t t1) {
+                                int64_t t1, bool tiled = false) {
   const int64_t n_tokens = static_cast<int64_t>(x.size()) / n;
   std::vector<float> y(static_cast<size_t>(n_tokens * n_rows), std::nanf(""));
   MatmulRange m;
@@ -244,6 +244,7 @@ std::vector<float> float_matmul(const CpuKernels& k, GgmlType type, const std::v
   m.t1 = t1;
   m.y = y.data();
   m.y_stride = n_rows;
+  m.tiled = tiled;
   k.float_matmul(m, x.data(), n);
   return y;
 }
@@ -304,6 +305,54 @@ TEST_P(FloatKernelTypes, TilingNeverChangesABit) {
     const auto part = float_matmul(k, type, w, n_rows, x, n, 3, 10, 2, 11);
     for (int64_t t = 2; t < 11; ++t) {
       EXPECT_EQ(std::memcmp(&part[t * n_rows + 3], &all[t * n_rows + 3], 7 * 4), 0) << cpu_isa_name(isa);
+    }
+  }
+}
+
+// Tiled F16 (as the model loads F16 matrices): every level gives the bits of
+// one fused multiply-add per column in order, computed here from the
+// row-major values, for padded tiles, sub-ranges and any token count.
+TEST(CpuKernels, TiledF16IsOneFmaPerColumnAtEveryLevel) {
+  const GgmlType type = GgmlType::f16;
+  std::vector<CpuIsa> levels = simd_levels();
+  levels.push_back(CpuIsa::scalar);
+  for (int64_t n : {32, 96, 2080}) {
+    ASSERT_TRUE(weight_tiles_supported(type, n));
+    const uint64_t row_bytes = *ggml_row_bytes(type, n);
+    for (int64_t n_rows : {1, 9, 37, 80}) {
+      const auto w = random_matrix(type, n_rows, n, 31);
+      const auto tiled = tiled_copy(type, w, n_rows, n);
+      const int64_t n_tokens = 13;
+      const auto x = float_tokens(n, n_tokens);
+      std::vector<float> want(static_cast<size_t>(n_tokens * n_rows));
+      std::vector<float> wd(static_cast<size_t>(n));
+      for (int64_t r = 0; r < n_rows; ++r) {
+        dequantize_row(type, w.data() + r * row_bytes, wd.data(), n);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          float acc = 0.0f;
+          for (int64_t k = 0; k < n; ++k) acc = std::fma(wd[k], x[t * n + k], acc);
+          want[t * n_rows + r] = acc;
+        }
+      }
+      for (int64_t r0 : {int64_t{0}, int64_t{16}, int64_t{64}}) {
+        if (r0 >= n_rows) continue;
+        for (auto [t0, t1] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {2, 9}, {0, 13}}) {
+          for (CpuIsa isa : levels) {
+            const auto got = float_matmul(cpu_kernels(isa), type, tiled, n_rows, x, n, r0, n_rows, t0, t1, true);
+            for (int64_t t = 0; t < n_tokens; ++t) {
+              for (int64_t r = 0; r < n_rows; ++r) {
+                const float g = got[t * n_rows + r];
+                if (t < t0 || t >= t1 || r < r0) {
+                  ASSERT_TRUE(std::isnan(g)) << "wrote outside its range " << cpu_isa_name(isa);
+                } else {
+                  ASSERT_EQ(std::memcmp(&g, &want[t * n_rows + r], 4), 0)
+                      << cpu_isa_name(isa) << " n " << n << " rows " << n_rows << " row " << r << " token " << t;
+                }
+              }
+            }
+          }
+        }
+      }
     }
   }
 }
