@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "backend/cpu/kernels.h"
 
 namespace laneway {
@@ -37,6 +41,46 @@ inline void copy_unit(uint8_t* dst, const uint8_t* src, uint32_t unit) {
   }
 }
 
+#if defined(__SSE2__)
+// F16 (one 2-byte field): the tile is the 16 rows transposed, [column][row].
+// 8 columns of 8 rows at a time through an 8 x 8 transpose of 16-bit values.
+void transpose8x8_u16(const __m128i* a, __m128i* col) {
+  __m128i t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);
+    t[i + 4] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]);
+  }
+  // t[i]: rows 2i, 2i+1 interleaved, columns 0..3; t[i + 4]: columns 4..7.
+  for (int h = 0; h < 2; ++h) {
+    const __m128i* s = t + 4 * h;
+    u[4 * h + 0] = _mm_unpacklo_epi32(s[0], s[1]);  // rows 0..3, columns 4h, 4h+1
+    u[4 * h + 1] = _mm_unpackhi_epi32(s[0], s[1]);  // rows 0..3, columns 4h+2, 4h+3
+    u[4 * h + 2] = _mm_unpacklo_epi32(s[2], s[3]);  // rows 4..7, columns 4h, 4h+1
+    u[4 * h + 3] = _mm_unpackhi_epi32(s[2], s[3]);  // rows 4..7, columns 4h+2, 4h+3
+  }
+  for (int h = 0; h < 2; ++h) {
+    const __m128i* s = u + 4 * h;
+    col[4 * h + 0] = _mm_unpacklo_epi64(s[0], s[2]);
+    col[4 * h + 1] = _mm_unpackhi_epi64(s[0], s[2]);
+    col[4 * h + 2] = _mm_unpacklo_epi64(s[1], s[3]);
+    col[4 * h + 3] = _mm_unpackhi_epi64(s[1], s[3]);
+  }
+}
+
+void tile_f16_rows(const uint8_t* const* rows, uint64_t row_bytes, uint8_t* tile) {
+  for (uint64_t k0 = 0; k0 + 8 <= row_bytes / 2; k0 += 8) {
+    for (int half = 0; half < 2; ++half) {
+      __m128i a[8], col[8];
+      for (int r = 0; r < 8; ++r) a[r] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[8 * half + r] + 2 * k0));
+      transpose8x8_u16(a, col);
+      for (int c = 0; c < 8; ++c) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(tile + 32 * (k0 + c) + 16 * half), col[c]);
+      }
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 bool weight_tiles_supported(GgmlType type, int64_t n_cols) {
@@ -55,6 +99,16 @@ void tile_weight_rows(GgmlType type, const uint8_t* src, uint64_t row_bytes, int
   const uint64_t n_chunks = row_bytes / layout.bytes;
   for (int64_t t = tile_begin; t < tile_end; ++t) {
     uint8_t* tile = dst + static_cast<uint64_t>(t) * kWeightTileRows * row_bytes;
+#if defined(__SSE2__)
+    if (type == GgmlType::f16) {
+      const uint8_t* rows[kWeightTileRows];
+      for (int r = 0; r < kWeightTileRows; ++r) {
+        rows[r] = src + static_cast<uint64_t>(std::min<int64_t>(t * kWeightTileRows + r, n_rows - 1)) * row_bytes;
+      }
+      tile_f16_rows(rows, row_bytes, tile);
+      continue;
+    }
+#endif
     for (int r = 0; r < kWeightTileRows; ++r) {
       const int64_t row = std::min<int64_t>(t * kWeightTileRows + r, n_rows - 1);
       const uint8_t* in = src + static_cast<uint64_t>(row) * row_bytes;
