@@ -254,6 +254,9 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
     failure = unavailable("the request was cancelled: the lane is shutting down", 5);
   }
   if (last && last->completion_tokens > 0) metrics_.observe_ttft(lane_name, last->time_to_first_token_s);
+  // Counted before the response ends, so a client that reads /metrics right
+  // after its response always sees its request.
+  count(lane_name, route, failure ? failure->http_status : 200);
 
   if (req.stream) {
     if (failure) {
@@ -264,7 +267,7 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
       co_await ex.write_chunk(SseFormatter::done());
     }
     co_await ex.end_stream();
-    co_return count(lane_name, route, failure ? failure->http_status : 200);
+    co_return;
   }
   if (failure) {
     co_await ex.send_error(*failure);
@@ -273,7 +276,6 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
                                                                 finish_reason_name(last->finish), last->prompt_tokens,
                                                                 last->completion_tokens));
   }
-  co_return count(lane_name, route, ex.status_code());
 }
 
 }  // namespace laneway::server
