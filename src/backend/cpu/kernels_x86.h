@@ -443,12 +443,21 @@ template <GgmlType T>
     for (int g = 4; g < 8; ++g) hi = vi_dot4(hi, tile.w[g], vi_bcast32(qs + 4 * g));
     idot = vi_add(vi_mullo(lo, tile.sc_lo), vi_mullo(hi, tile.sc_hi));
   } else {
-    VecI even = T == GgmlType::q4_0 ? vi_set1_32(-8 * (s16[0] + s16[1])) : vi_zero(), odd = vi_zero();
+    const VecI start = T == GgmlType::q4_0 ? vi_set1_32(-8 * (s16[0] + s16[1])) : vi_zero();
+#if LANEWAY_X86_AVX512
+    VecI even = start, odd = vi_zero();
     for (int g = 0; g < 8; g += 2) {
       even = vi_dot4(even, tile.w[g], vi_bcast32(qs + 4 * g));
       odd = vi_dot4(odd, tile.w[g + 1], vi_bcast32(qs + 4 * g + 4));
     }
     idot = vi_add(even, odd);
+#else
+    // 4-bit weights: the int16 pair sums of all 8 groups fit in int16
+    // (8 x 2 x 15 x 128 = 30720), so they add up there before widening.
+    __m256i sum16 = _mm256_maddubs_epi16(tile.w[0], vi_bcast32(qs));
+    for (int g = 1; g < 8; ++g) sum16 = _mm256_add_epi16(sum16, _mm256_maddubs_epi16(tile.w[g], vi_bcast32(qs + 4 * g)));
+    idot = vi_add(start, _mm256_madd_epi16(sum16, _mm256_set1_epi16(1)));
+#endif
   }
   const float da = a.d[t * (a.n / kQ8Block) + b];
   acc = vf_fma(vf_cvt(idot), vf_mul(tile.sw, vf_set1(da)), acc);
