@@ -89,7 +89,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
           const float* sg = scores + g * kAttentionBlock;
           block_max[g] = *std::max_element(sg, sg + n_vis);
           if (block_max[g] > m[g]) {
-            const float rescale = std::exp(m[g] - block_max[g]);  // exp(-inf) = 0 on the first block
+            const float rescale = cpu::exp_f32(m[g] - block_max[g]);  // exp(-inf) = 0 on the first block
             cpu::scale_f32(rescale, acc + g * hd, hd);
             l[g] *= rescale;
             m[g] = block_max[g];
