@@ -1,5 +1,6 @@
 // AVX2 + FMA + F16C kernels (this file is compiled with those flags only).
 #include "backend/cpu/kernels_x86.h"
+#include "backend/cpu/kernels_x86_attention.h"
 
 namespace laneway::cpu_detail {
 

@@ -1,5 +1,6 @@
 // AVX-512 (F/BW/VL/VNNI) kernels (this file is compiled with those flags only).
 #include "backend/cpu/kernels_x86.h"
+#include "backend/cpu/kernels_x86_attention.h"
 
 static_assert(LANEWAY_X86_AVX512, "kernels_avx512.cpp must be compiled with AVX-512 VNNI flags");
 
