@@ -134,6 +134,17 @@ inline VecF vf_set1(float v) { return _mm512_set1_ps(v); }
 inline VecF vf_cvt(VecI v) { return _mm512_cvtepi32_ps(v); }
 inline VecF vf_mul(VecF a, VecF b) { return _mm512_mul_ps(a, b); }
 inline VecF vf_add(VecF a, VecF b) { return _mm512_add_ps(a, b); }
+inline VecF vf_sub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
+inline VecF vf_div(VecF a, VecF b) { return _mm512_div_ps(a, b); }
+// Lane masks, and a select of b where the mask is set.
+inline __mmask16 vf_gt(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+inline __mmask16 vf_lt(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+inline __mmask16 vf_nan(VecF a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+inline VecF vf_select(VecF a, VecF b, __mmask16 take_b) { return _mm512_mask_blend_ps(take_b, a, b); }
+// 2^n for integral n in [-126, 127].
+inline VecF vf_pow2(VecF n) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
 inline VecF vf_neg(VecF a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN))); }
 inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
 inline void vf_store_rows(float* y, VecF v, int n) { _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << n) - 1), v); }
@@ -219,6 +230,15 @@ inline VecF vf_set1(float v) { return _mm256_set1_ps(v); }
 inline VecF vf_cvt(VecI v) { return _mm256_cvtepi32_ps(v); }
 inline VecF vf_mul(VecF a, VecF b) { return _mm256_mul_ps(a, b); }
 inline VecF vf_add(VecF a, VecF b) { return _mm256_add_ps(a, b); }
+inline VecF vf_sub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
+inline VecF vf_div(VecF a, VecF b) { return _mm256_div_ps(a, b); }
+inline VecF vf_gt(VecF a, VecF b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+inline VecF vf_lt(VecF a, VecF b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+inline VecF vf_nan(VecF a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+inline VecF vf_select(VecF a, VecF b, VecF take_b) { return _mm256_blendv_ps(a, b, take_b); }
+inline VecF vf_pow2(VecF n) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
 inline VecF vf_neg(VecF a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
 inline VecF vf_fma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
 inline void vf_store_rows(float* y, VecF v, int n) {
@@ -411,9 +431,20 @@ template <GgmlType T, typename Source>
   }
 }
 
+// start + the 4-term byte dots of u(g) (unsigned) and s(g) (signed) over
+// the block's 8 groups, as two chains (exact, so the split changes nothing)
+// to halve the latency when one token is all there is to overlap (decode).
+template <typename U, typename S>
+[[gnu::always_inline]] inline VecI block_dot(VecI start, U u, S s) {
+  VecI even = start, odd = vi_zero();
+  for (int g = 0; g < 8; g += 2) {
+    even = vi_dot4(even, u(g), s(g));
+    odd = vi_dot4(odd, u(g + 1), s(g + 1));
+  }
+  return vi_add(even, odd);
+}
+
 // acc (per row lane) for one token and one block, per the specification.
-// The integer dot runs as two chains (exact, so the split changes nothing)
-// to halve its latency when one token is all there is to overlap (decode).
 template <GgmlType T>
 [[gnu::always_inline]] inline VecF block_step(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t b, VecF acc) {
   const int16_t* s16 = a.s16 + t * (a.n / 16) + 2 * b;
@@ -422,12 +453,7 @@ template <GgmlType T>
   if constexpr (T == GgmlType::q8_0) {
 #if LANEWAY_X86_AVX512
     const uint8_t* qu = a.qu + t * a.n + b * kQ8Block;
-    VecI even = tile.start, odd = vi_zero();
-    for (int g = 0; g < 8; g += 2) {
-      even = vi_dot4(even, vi_bcast32(qu + 4 * g), tile.w[g]);
-      odd = vi_dot4(odd, vi_bcast32(qu + 4 * g + 4), tile.w[g + 1]);
-    }
-    idot = vi_add(even, odd);
+    idot = block_dot(tile.start, [&](int g) { return vi_bcast32(qu + 4 * g); }, [&](int g) { return tile.w[g]; });
 #else
     idot = vi_zero();
     for (int g = 0; g < 8; ++g) {
@@ -444,12 +470,7 @@ template <GgmlType T>
   } else {
     const VecI start = T == GgmlType::q4_0 ? vi_set1_32(-8 * (s16[0] + s16[1])) : vi_zero();
 #if LANEWAY_X86_AVX512
-    VecI even = start, odd = vi_zero();
-    for (int g = 0; g < 8; g += 2) {
-      even = vi_dot4(even, tile.w[g], vi_bcast32(qs + 4 * g));
-      odd = vi_dot4(odd, tile.w[g + 1], vi_bcast32(qs + 4 * g + 4));
-    }
-    idot = vi_add(even, odd);
+    idot = block_dot(start, [&](int g) { return tile.w[g]; }, [&](int g) { return vi_bcast32(qs + 4 * g); });
 #else
     // 4-bit weights: the int16 pair sums of all 8 groups fit in int16
     // (8 x 2 x 15 x 128 = 30720), so they add up there before widening.

@@ -162,50 +162,19 @@ inline void x86_attn_accumulate(const float* p, int64_t p_stride, int64_t n_q, c
 }
 
 // vec.h's exp_f32, the same roundings in the same order, a vector at a time.
-#if LANEWAY_X86_AVX512
-inline VecF vf_select(VecF a, VecF b, __mmask16 take_b) { return _mm512_mask_blend_ps(take_b, a, b); }
-inline __mmask16 vf_gt(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
-inline __mmask16 vf_lt(VecF a, VecF b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
-inline __mmask16 vf_nan(VecF a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
-inline VecF vf_sub(VecF a, VecF b) { return _mm512_sub_ps(a, b); }
-inline VecF vf_div(VecF a, VecF b) { return _mm512_div_ps(a, b); }
-inline VecF vf_pow2(VecF n) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23));
-}
-inline VecF vf_load_first(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
-#else
-inline VecF vf_select(VecF a, VecF b, VecF take_b) { return _mm256_blendv_ps(a, b, take_b); }
-inline VecF vf_gt(VecF a, VecF b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-inline VecF vf_lt(VecF a, VecF b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-inline VecF vf_nan(VecF a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
-inline VecF vf_sub(VecF a, VecF b) { return _mm256_sub_ps(a, b); }
-inline VecF vf_div(VecF a, VecF b) { return _mm256_div_ps(a, b); }
-inline VecF vf_pow2(VecF n) {
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
-}
-inline VecF vf_load_first(const float* p, int64_t n) {
-  alignas(32) float tmp[8] = {};
-  std::memcpy(tmp, p, static_cast<size_t>(n) * sizeof(float));
-  return _mm256_load_ps(tmp);
-}
-#endif
-
 inline VecF vf_exp(VecF x) {
-  const VecF magic = vf_set1(12582912.0f);
-  const VecF n = vf_sub(vf_add(vf_mul(x, vf_set1(1.44269504088896341f)), magic), magic);
-  VecF r = vf_sub(x, vf_mul(n, vf_set1(0.693359375f)));
-  r = vf_sub(r, vf_mul(n, vf_set1(-2.12194440e-4f)));
-  VecF p = vf_set1(1.9875691500e-4f);
-  p = vf_add(vf_mul(p, r), vf_set1(1.3981999507e-3f));
-  p = vf_add(vf_mul(p, r), vf_set1(8.3334519073e-3f));
-  p = vf_add(vf_mul(p, r), vf_set1(4.1665795894e-2f));
-  p = vf_add(vf_mul(p, r), vf_set1(1.6666665459e-1f));
-  p = vf_add(vf_mul(p, r), vf_set1(5.0000001201e-1f));
+  const VecF round = vf_set1(cpu::kExpRound);
+  const VecF n = vf_sub(vf_add(vf_mul(x, vf_set1(cpu::kExpLog2e)), round), round);
+  VecF r = vf_sub(x, vf_mul(n, vf_set1(cpu::kExpLn2Hi)));
+  r = vf_sub(r, vf_mul(n, vf_set1(cpu::kExpLn2Lo)));
+  VecF p = vf_set1(cpu::kExpPoly[0]);
+  for (int i = 1; i < 6; ++i) p = vf_add(vf_mul(p, r), vf_set1(cpu::kExpPoly[i]));
   const VecF y = vf_add(vf_add(vf_mul(p, vf_mul(r, r)), r), vf_set1(1.0f));
   // Lanes outside [kExpLo, kExpHi] computed garbage: replace them.
-  VecF e = vf_mul(y, vf_pow2(vf_select(n, vf_zero(), vf_lt(x, vf_set1(cpu::kExpLo)))));
+  const auto below = vf_lt(x, vf_set1(cpu::kExpLo));
+  VecF e = vf_mul(y, vf_pow2(vf_select(n, vf_zero(), below)));
   e = vf_select(e, vf_set1(std::numeric_limits<float>::infinity()), vf_gt(x, vf_set1(cpu::kExpHi)));
-  e = vf_select(e, vf_zero(), vf_lt(x, vf_set1(cpu::kExpLo)));
+  e = vf_select(e, vf_zero(), below);
   return vf_select(e, x, vf_nan(x));
 }
 
@@ -213,7 +182,7 @@ inline void x86_exp_shifted(float* s, int64_t n, float m) {
   const VecF vm = vf_set1(m);
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes) vf_store(s + j, vf_exp(vf_sub(vf_load(s + j), vm)));
-  if (j < n) vf_store_rows(s + j, vf_exp(vf_sub(vf_load_first(s + j, n - j), vm)), static_cast<int>(n - j));
+  if (j < n) vf_store_rows(s + j, vf_exp(vf_sub(load_acts_tail(s, j, n - j), vm)), static_cast<int>(n - j));
 }
 
 inline void x86_swiglu(const float* gate, const float* up, int64_t n, float* out) {

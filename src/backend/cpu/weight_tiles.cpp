@@ -84,7 +84,7 @@ void tile_f16_rows(const uint8_t* const* rows, uint64_t row_bytes, uint8_t* tile
 }  // namespace
 
 bool weight_tiles_supported(GgmlType type, int64_t n_cols) {
-  return (cpu_uses_q8_activations(type) || type == GgmlType::f16) && cpu_fast_shape(type, n_cols);
+  return chunk_layout(type).bytes != 0 && cpu_fast_shape(type, n_cols);  // the types with a tile layout
 }
 
 uint64_t weight_tile_chunk_bytes(GgmlType type) { return chunk_layout(type).bytes; }
