@@ -54,9 +54,10 @@ void bm_matmul(benchmark::State& state, GgmlType type, CpuIsa isa, int64_t n_row
   uint64_t next = 0;
   const auto x = gaussian(n_tokens * n_cols, 2);
   std::vector<float> y(static_cast<size_t>(n_tokens * n_rows));
-  CpuBackend be(1, n_cols, n_tokens, isa);
+  CpuBackend be(1, isa);
+  be.reserve(n_cols, n_tokens);
   for (auto _ : state) {
-    const WeightMatrix w{type, data.data() + (next++ % copies) * matrix_bytes, n_cols, n_rows, row_bytes, tiled};
+    const WeightView w{type, data.data() + (next++ % copies) * matrix_bytes, n_cols, n_rows, row_bytes, tiled};
     be.matmul(w, x.data(), n_tokens, y.data());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();

@@ -1,39 +1,91 @@
 // Backend: the seam between the model's forward pass and the hardware that
 // runs it. The CPU backend (backend/cpu) is the reference; a GPU backend
-// (Vulkan) implements the same ops and is checked op by op against it.
+// implements the same ops and is checked op by op against it.
 //
-// Activations are f32 rows in host memory, [n_tokens][width], row-major.
-// Ops are coarse (one call per layer-op), so the virtual call costs nothing
-// next to the work. Placement: a ForwardContext holds one Backend per layer.
+// A backend owns what it computes with: the activation buffers of the ops
+// placed on it and the KV rows of its layers (both sized once, at
+// allocate()). ForwardContext hands it a range of the graph (graph.h) per
+// chunk; host memory is touched only at the edges: the chunk's inputs
+// (PassInputs: token ids, cache slots, rope table, output rows), the
+// logits, and activations copied where one backend's range hands over to
+// another's (read_activation / write_activation).
 //
 // Determinism contract: for every op, each output row of a token is
 // computed from that token's inputs alone, by the same code, in the same
-// order, whatever n_tokens and the thread count: batching never changes a
-// result bit.
+// order, whatever the token count and the thread count: batching never
+// changes a result bit (on one backend, in one build).
+//
+// Errors: every call returns Status (a device can be lost or run out of
+// memory); after an error the backend's buffers hold undefined values and
+// the KV rows written by the failed chunk are discarded by the caller.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
+#include <vector>
 
+#include "backend/graph.h"
+#include "core/status.h"
 #include "gguf/types.h"
-#include "model/weights.h"
 
 namespace laneway {
 
-class KvCache;
-
-// Per-token placement in the KV cache for one batch.
+// Per-token placement in the KV cache for one chunk.
 struct TokenSlot {
   int32_t seq = 0;
   int64_t cell = 0;  // cell of this token within its sequence
   int64_t pos = 0;
 };
 
-struct AttentionShape {
-  int64_t n_head = 0;
-  int64_t n_head_kv = 0;
-  int64_t head_dim = 0;
-  float scale = 1.0f;  // usually 1/sqrt(head_dim)
+// The KV cache's bookkeeping (host, owned by the engine thread): which
+// cells each sequence uses and the position each holds. Attention reads it.
+struct KvCellsView {
+  const int64_t* positions = nullptr;  // [n_seq][cells_per_seq]
+  const int64_t* used = nullptr;       // [n_seq] cells in use
+  int64_t cells_per_seq = 0;
+  int32_t n_seq = 0;
+};
+
+// The KV rows a backend stores: one K and one V row per cell for each of
+// its layers [layer_begin, layer_end), cells of all sequences.
+struct KvStorageDesc {
+  int32_t layer_begin = 0;
+  int32_t layer_end = 0;
+  int64_t cells_per_seq = 0;
+  int32_t n_seq = 1;
+  int64_t n_embd_k = 0;  // n_head_kv * head_dim
+  int64_t n_embd_v = 0;
+  GgmlType type_k = GgmlType::f16;
+  GgmlType type_v = GgmlType::f16;
+
+  int32_t n_layers() const { return layer_end - layer_begin; }
+  int64_t n_cells() const { return cells_per_seq * n_seq; }
+};
+
+// Bytes of the rows described (an error for a type that cannot store the widths).
+Result<uint64_t> kv_storage_bytes(const KvStorageDesc& kv);
+
+// What a backend allocates for a context.
+struct BackendSetup {
+  // Indexed by ActId, as in the graph; width 0 for activations the backend's ops never touch.
+  std::vector<ActivationDesc> activations;
+  int64_t max_tokens = 0;   // rows per activation buffer (the context's batch size)
+  std::span<const Op> ops;  // every op this backend will run
+  KvStorageDesc kv;         // empty layer range when it stores no KV rows
+};
+
+// Inputs of one chunk, in host memory, valid during run().
+struct PassInputs {
+  const int32_t* tokens = nullptr;  // [n_tokens]
+  const TokenSlot* slots = nullptr; // [n_tokens]
+  int64_t n_tokens = 0;
+  const float* rope_cos_sin = nullptr;  // [n_tokens][rope_pairs][2] (cos, sin)
+  int64_t rope_pairs = 0;                // the model's rope_dim / 2
+  const int32_t* output_rows = nullptr; // [n_outputs] chunk rows whose logits are wanted, ascending
+  int64_t n_outputs = 0;
+  KvCellsView cells;
+  float* logits = nullptr;  // [n_outputs][n_vocab]: where host_output rows go
 };
 
 class Backend {
@@ -42,27 +94,19 @@ class Backend {
   virtual std::string_view name() const = 0;
   virtual bool supports_weight_type(GgmlType type) const = 0;
 
-  // out[t] = row ids[t] of `table` as f32. out: [n][table.n_cols].
-  virtual void get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) = 0;
-  // y[t][r] = sum_c w[r][c] * x[t][c]. x: [n_tokens][w.n_cols], y: [n_tokens][w.n_rows].
-  virtual void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
-  // y[t] = x[t] / rms(x[t]) * weight. x, y: [n_tokens][n].
-  virtual void rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y) = 0;
-  // Rotates the first rope_dim dims of each head. x: [n_tokens][n_heads * head_dim];
-  // cos_sin: [n_tokens][rope_dim / 2][2] (cos, sin) per token.
-  virtual void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim, bool neox,
-                    const float* cos_sin) = 0;
-  // Writes each token's K and V rows into its cache cell (converted to the cache types).
-  virtual void store_kv(KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k,
-                        const float* v) = 0;
-  // out[t] = softmax(q[t] K^T * scale) V over the cells of t's sequence with
-  // pos <= t's pos. q, out: [n_tokens][n_head * head_dim].
-  virtual void attention(const KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens,
-                         const AttentionShape& shape, const float* q, float* out) = 0;
-  // out = silu(gate) * up, elementwise over n values.
-  virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
-  // x += y, elementwise over n values.
-  virtual void add(float* x, const float* y, int64_t n) = 0;
+  // Sizes and allocates the activation buffers and KV rows once.
+  virtual Status allocate(const BackendSetup& setup) = 0;
+  // Runs ops (a range of the graph placed on this backend) for one chunk;
+  // returns when the results are readable.
+  virtual Status run(std::span<const Op> ops, const PassInputs& in) = 0;
+  // Rows [0, n_rows) of an activation, to or from host memory (range hand-over).
+  virtual Status read_activation(ActId act, int64_t n_rows, float* host) = 0;
+  virtual Status write_activation(ActId act, int64_t n_rows, const float* host) = 0;
+  // Makes dst_seq's first n_cells KV rows equal src_seq's (every stored layer).
+  virtual Status copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_cells) = 0;
+  // Bytes of KV rows and of everything else allocated (activations, scratch).
+  virtual uint64_t kv_bytes() const = 0;
+  virtual uint64_t compute_bytes() const = 0;
 };
 
 }  // namespace laneway

@@ -73,7 +73,7 @@ Status plan(const PlanFlags& f, int& exit_code) {
   s.n_batch = f.engine.batch;
   LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(f.engine.cache_type_k));
   LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(f.engine.cache_type_v));
-  if (f.engine.gpu_layers != "0") s.gpu_layers = -1;
+  if (!f.engine.gpu_layers.empty() && f.engine.gpu_layers != "0" && f.engine.gpu_layers != "auto") s.gpu_layers = -1;
   LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(model, s));
   LANEWAY_ASSIGN_OR_RETURN(auto usable, usable_memory(f));
   const int64_t max_ctx = max_context_that_fits(model, s, usable.first);

@@ -101,7 +101,7 @@ Status run(const RunFlags& f, int& exit_code) {
              stderr);
   if (f.stats) {
     std::fputs(fmt::format("weights_bytes: {}\nfile_bytes: {}\nkv_bytes: {}\ncompute_bytes: {}\npeak_rss_bytes: {}\n",
-                           e.model->weight_bytes(), e.model->gguf().total_size_bytes(), ctx.kv().size_bytes(),
+                           e.model->weight_bytes(), e.model->gguf().total_size_bytes(), ctx.kv_bytes(),
                            ForwardContext::compute_bytes(e.model->hparams(), ctx.options()), peak_rss_bytes())
                    .c_str(),
                stderr);

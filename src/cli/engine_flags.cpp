@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "kv/kv_cache.h"
+#include "model/placement.h"
 #include "plan/admission.h"
 
 namespace laneway::cli {
@@ -16,7 +17,13 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
   cmd->add_option("--cache-type-k", f.cache_type_k, "K cache type: f16, q8_0, q4_0");
   cmd->add_option("--cache-type-v", f.cache_type_v, "V cache type: f16, q8_0, q4_0");
   cmd->add_option("-t,--threads", f.threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--gpu-layers,--n-gpu-layers", f.gpu_layers, "Layers to offload to a GPU (0 on CPU builds)");
+  cmd->add_option("--gpu-layers,--n-gpu-layers", f.gpu_layers,
+                  "Blocks to run on the GPU (the last N, with the output head): N, all or auto (default: all when a "
+                  "usable GPU is found, else 0)");
+  cmd->add_option("--device", f.device,
+                  "GPU to use: auto (the first that is not a CPU), a name or an index as `laneway doctor` lists them; "
+                  "the software device llvmpipe only when named")
+      ->default_val("auto");
   cmd->add_flag("--mlock", f.mlock, "Pin the weights in RAM");
   cmd->add_option("-b,--batch", f.batch, "Most tokens per forward pass")->check(CLI::PositiveNumber);
 }
@@ -28,15 +35,16 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
   o.n_batch = f.batch;
   LANEWAY_ASSIGN_OR_RETURN(o.type_k, parse_kv_cache_type(f.cache_type_k));
   LANEWAY_ASSIGN_OR_RETURN(o.type_v, parse_kv_cache_type(f.cache_type_v));
-  if (f.gpu_layers != "0") {
-    return unsupported_error("--gpu-layers {}: this build has no GPU backend yet; use --gpu-layers 0", f.gpu_layers);
-  }
   return o;
 }
 
 Result<ModelLoadOptions> load_options(const EngineFlags& f) {
   ModelLoadOptions o;
   o.mlock = f.mlock;
+  LANEWAY_ASSIGN_OR_RETURN(GpuPlacement p, resolve_gpu_placement(f.gpu_layers.empty() ? "auto" : f.gpu_layers, f.device));
+  if (!f.gpu_layers.empty() && !p.note.empty()) std::fprintf(stderr, "laneway: %s\n", p.note.c_str());
+  o.gpu_layers = p.gpu_layers;
+  o.device = p.device;
   return o;
 }
 

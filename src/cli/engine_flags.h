@@ -20,13 +20,15 @@ struct EngineFlags {
   std::string cache_type_k = "f16";
   std::string cache_type_v = "f16";
   int threads = 0;  // 0 = all hardware threads
-  std::string gpu_layers = "0";
+  // N, all or auto ("" = auto, quietly: no note when no GPU is usable).
+  std::string gpu_layers;
+  std::string device = "auto";  // auto, a device name (substring) or index
   bool mlock = false;
   int32_t batch = 512;
 };
 
 // Adds -m/--model (required when model_required), --ctx, --cache-type-k,
-// --cache-type-v, --threads, --gpu-layers, --mlock, --batch.
+// --cache-type-v, --threads, --gpu-layers, --device, --mlock, --batch.
 void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool model_required = true);
 
 // Checks the flags and turns them into engine options.

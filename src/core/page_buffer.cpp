@@ -27,10 +27,11 @@ PageBuffer& PageBuffer::operator=(PageBuffer&& other) noexcept {
   return *this;
 }
 
-Result<PageBuffer> PageBuffer::allocate(size_t size_bytes) {
+Result<PageBuffer> PageBuffer::allocate(size_t size_bytes, bool commit) {
   PageBuffer b;
   if (size_bytes == 0) return b;
-  void* p = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | (commit ? MAP_POPULATE : 0);
+  void* p = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (p == MAP_FAILED) {
     return make_error(StatusCode::resource_exhausted, "cannot allocate {} bytes: {}", size_bytes,
                       std::strerror(errno));

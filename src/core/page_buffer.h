@@ -19,7 +19,9 @@ class PageBuffer {
   PageBuffer(const PageBuffer&) = delete;
   PageBuffer& operator=(const PageBuffer&) = delete;
 
-  static Result<PageBuffer> allocate(size_t size_bytes);
+  // commit: every page is committed now (MAP_POPULATE), so running out of
+  // memory shows here and not later (the KV cache).
+  static Result<PageBuffer> allocate(size_t size_bytes, bool commit = false);
 
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }

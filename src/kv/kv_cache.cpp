@@ -1,8 +1,6 @@
 #include "kv/kv_cache.h"
 
-#include <cerrno>
-#include <cstring>
-#include <sys/mman.h>
+#include <algorithm>
 
 namespace laneway {
 
@@ -35,62 +33,38 @@ Result<uint64_t> kv_bytes_per_token(const KvCacheConfig& c) {
   return (k + v) * static_cast<uint64_t>(c.n_layer);
 }
 
-Result<KvCache> KvCache::create(const KvCacheConfig& config) {
-  if (config.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", config.n_seq);
-  if (config.n_ctx < config.n_seq) {
-    return invalid_argument_error("context of {} cells cannot be split over {} sequences", config.n_ctx, config.n_seq);
+Status check_kv_config(const KvCacheConfig& c) {
+  if (c.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", c.n_seq);
+  if (c.n_ctx < c.n_seq) {
+    return invalid_argument_error("context of {} cells cannot be split over {} sequences", c.n_ctx, c.n_seq);
   }
-  LANEWAY_TRY(kv_bytes_per_token(config).status());  // checks the types against the head size
-  KvCache kv;
+  return kv_bytes_per_token(c).status();  // checks the types against the head size
+}
+
+KvStorageDesc kv_storage_desc(const KvCacheConfig& c, int32_t layer_begin, int32_t layer_end) {
+  KvStorageDesc d;
+  d.layer_begin = layer_begin;
+  d.layer_end = layer_end;
+  d.cells_per_seq = c.cells_per_seq();
+  d.n_seq = c.n_seq;
+  d.n_embd_k = c.n_embd_k;
+  d.n_embd_v = c.n_embd_v;
+  d.type_k = c.type_k;
+  d.type_v = c.type_v;
+  return d;
+}
+
+Result<KvCells> KvCells::create(const KvCacheConfig& config) {
+  LANEWAY_TRY(check_kv_config(config));
+  KvCells kv;
   kv.config_ = config;
-  kv.cells_per_seq_ = config.n_ctx / config.n_seq;
-  const uint64_t cells = static_cast<uint64_t>(kv.cells_per_seq_) * static_cast<uint64_t>(config.n_seq);
-  kv.k_row_bytes_ = *ggml_row_bytes(config.type_k, static_cast<uint64_t>(config.n_embd_k));
-  kv.v_row_bytes_ = *ggml_row_bytes(config.type_v, static_cast<uint64_t>(config.n_embd_v));
-  kv.k_bytes_per_layer_ = kv.k_row_bytes_ * cells;
-  kv.layer_stride_ = (kv.k_row_bytes_ + kv.v_row_bytes_) * cells;
-  kv.size_bytes_ = kv.layer_stride_ * static_cast<uint64_t>(config.n_layer);
-  if (kv.size_bytes_ > 0) {
-    // MAP_POPULATE commits every page now, so running out of memory shows
-    // here and not in the middle of a generation.
-    void* p = mmap(nullptr, kv.size_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) {
-      return out_of_memory_error("cannot allocate the KV cache: {} bytes ({:.2f} GiB) for {} cells: {}",
-                                 kv.size_bytes_, double(kv.size_bytes_) / double(1ull << 30), cells,
-                                 std::strerror(errno));
-    }
-    kv.base_ = static_cast<uint8_t*>(p);
-  }
+  kv.cells_per_seq_ = config.cells_per_seq();
   kv.used_.assign(static_cast<size_t>(config.n_seq), 0);
-  kv.pos_.assign(cells, -1);
+  kv.pos_.assign(static_cast<size_t>(kv.cells_per_seq_) * static_cast<size_t>(config.n_seq), -1);
   return kv;
 }
 
-KvCache::~KvCache() {
-  if (base_ != nullptr) munmap(base_, size_bytes_);
-}
-
-KvCache::KvCache(KvCache&& o) noexcept { *this = std::move(o); }
-
-KvCache& KvCache::operator=(KvCache&& o) noexcept {
-  if (this == &o) return *this;
-  if (base_ != nullptr) munmap(base_, size_bytes_);
-  config_ = o.config_;
-  cells_per_seq_ = o.cells_per_seq_;
-  k_row_bytes_ = o.k_row_bytes_;
-  v_row_bytes_ = o.v_row_bytes_;
-  k_bytes_per_layer_ = o.k_bytes_per_layer_;
-  layer_stride_ = o.layer_stride_;
-  size_bytes_ = o.size_bytes_;
-  base_ = o.base_;
-  used_ = std::move(o.used_);
-  pos_ = std::move(o.pos_);
-  o.base_ = nullptr;
-  o.size_bytes_ = 0;
-  return *this;
-}
-
-Result<int64_t> KvCache::append(int32_t seq, int64_t pos) {
+Result<int64_t> KvCells::append(int32_t seq, int64_t pos) {
   if (seq < 0 || seq >= config_.n_seq) {
     return invalid_argument_error("sequence id {} is out of range (0..{})", seq, config_.n_seq - 1);
   }
@@ -102,21 +76,17 @@ Result<int64_t> KvCache::append(int32_t seq, int64_t pos) {
   return n++;
 }
 
-void KvCache::truncate(int32_t seq, int64_t n_cells) {
+void KvCells::truncate(int32_t seq, int64_t n_cells) {
   int64_t& n = used_[static_cast<size_t>(seq)];
   n = n_cells >= n ? 0 : n - n_cells;
 }
 
-void KvCache::clear(int32_t seq) { used_[static_cast<size_t>(seq)] = 0; }
+void KvCells::clear(int32_t seq) { used_[static_cast<size_t>(seq)] = 0; }
 
-void KvCache::copy(int32_t src, int32_t dst) {
+void KvCells::copy(int32_t src, int32_t dst) {
   if (src == dst) return;
   const int64_t n = used(src);
-  for (int64_t layer = 0; layer < config_.n_layer; ++layer) {
-    std::memcpy(k_row(layer, dst, 0), k_row(layer, src, 0), static_cast<size_t>(n) * k_row_bytes_);
-    std::memcpy(v_row(layer, dst, 0), v_row(layer, src, 0), static_cast<size_t>(n) * v_row_bytes_);
-  }
-  std::memcpy(&pos_[index(dst, 0)], &pos_[index(src, 0)], static_cast<size_t>(n) * sizeof(int64_t));
+  std::copy_n(&pos_[index(src, 0)], n, &pos_[index(dst, 0)]);
   used_[static_cast<size_t>(dst)] = n;
 }
 

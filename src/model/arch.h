@@ -17,8 +17,7 @@
 
 namespace laneway {
 
-class ForwardContext;  // context.h
-struct ForwardChunk;   // context.h
+class ForwardGraph;  // backend/graph.h
 
 class Architecture {
  public:
@@ -29,9 +28,12 @@ class Architecture {
   // Binds every tensor the forward pass needs (views into the model files),
   // completing hp with what the tensors say (n_vocab, tied output, ...).
   virtual Result<ModelWeights> bind_weights(const GgufModel& model, ModelHparams& hp) const = 0;
-  // Evaluates up to n_batch tokens whose KV cells are already reserved
-  // (chunk.slots); see ForwardContext::decode for the contract.
-  virtual Status forward(ForwardContext& ctx, const ForwardChunk& chunk) const = 0;
+  // Writes the forward pass down (once per context; ForwardContext runs it
+  // for every chunk): the embedding of the chunk's tokens, the blocks, and
+  // the logits of the output rows. Weight views are referenced, not copied,
+  // so `w` must outlive the graph. Called with empty views to size buffers
+  // before a model is loaded (the planner).
+  virtual void build_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) const = 0;
 };
 
 // The architecture for general.architecture, or unsupported naming it and

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "backend/graph.h"
 #include "model/arch.h"
-#include "model/context.h"
 #include "model/weight_binding.h"
 
 namespace laneway {
@@ -106,58 +106,52 @@ class LlamaArchitecture final : public Architecture {
     return w;
   }
 
-  Status forward(ForwardContext& ctx, const ForwardChunk& c) const override {
-    const ModelHparams& hp = ctx.model().hparams();
-    const ModelWeights& w = ctx.model().weights();
-    auto& s = ctx.scratch();
-    const int64_t n = c.n_tokens;
-    const int64_t n_embd = hp.n_embd;
-    float* x = s.x.data();
-    float* h = s.h.data();
-
-    ctx.backend(0).get_rows(w.token_embd, c.tokens, n, x);
-    ctx.compute_rope(c.slots, n);
+  void build_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) const override {
+    const ActId x = g.activation("x", hp.n_embd);  // the residual stream
+    const ActId h = g.activation("h", hp.n_embd);
+    const ActId q = g.activation("q", hp.n_embd_q());
+    const ActId k = g.activation("k", hp.n_embd_kv());
+    const ActId v = g.activation("v", hp.n_embd_kv());
+    const ActId attn = g.activation("attn", hp.n_embd_q());
+    const ActId gate = g.activation("gate", hp.n_ff);
+    const ActId up = g.activation("up", hp.n_ff);
+    const ActId out = g.activation("out", hp.n_embd);
+    const ActId logits = g.logits(hp.n_vocab);
     const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim,
                                1.0f / std::sqrt(static_cast<float>(hp.head_dim))};
     const bool neox = hp.rope_type == RopeType::neox;
 
-    for (int64_t il = 0; il < hp.n_layer; ++il) {
+    g.set_layer(kInputLayer);
+    g.get_rows(x, w.token_embd);
+    for (int32_t il = 0; il < static_cast<int32_t>(hp.n_layer); ++il) {
       const LayerWeights& l = w.layers[static_cast<size_t>(il)];
-      Backend& be = ctx.backend(il);
+      g.set_layer(il);
       // Attention block.
-      be.rms_norm(x, l.attn_norm, n, n_embd, hp.rms_eps, h);
-      be.matmul(l.wq, h, n, s.q.data());
-      be.matmul(l.wk, h, n, s.k.data());
-      be.matmul(l.wv, h, n, s.v.data());
-      be.rope(s.q.data(), n, hp.n_head, hp.head_dim, hp.rope_dim, neox, s.rope_cos_sin.data());
-      be.rope(s.k.data(), n, hp.n_head_kv, hp.head_dim, hp.rope_dim, neox, s.rope_cos_sin.data());
+      g.rms_norm(h, x, l.attn_norm, hp.rms_eps);
+      g.matmul(q, l.wq, h);
+      g.matmul(k, l.wk, h);
+      g.matmul(v, l.wv, h);
+      g.rope(q, hp.n_head, hp.head_dim, hp.rope_dim, neox);
+      g.rope(k, hp.n_head_kv, hp.head_dim, hp.rope_dim, neox);
       // K and V go into the cache first and attention reads them back from
       // there, so a prompt evaluated in chunks sees exactly the same values.
-      be.store_kv(ctx.kv(), il, c.slots, n, s.k.data(), s.v.data());
-      be.attention(ctx.kv(), il, c.slots, n, shape, s.q.data(), s.attn.data());
-      be.matmul(l.wo, s.attn.data(), n, h);
-      be.add(x, h, n * n_embd);
+      g.store_kv(k, v);
+      g.attention(attn, q, shape);
+      g.matmul(h, l.wo, attn);
+      g.add(x, h);
       // Feed-forward block.
-      be.rms_norm(x, l.ffn_norm, n, n_embd, hp.rms_eps, h);
-      be.matmul(l.ffn_gate, h, n, s.gate.data());
-      be.matmul(l.ffn_up, h, n, s.up.data());
-      be.swiglu(s.gate.data(), s.up.data(), n * hp.n_ff, s.gate.data());
-      be.matmul(l.ffn_down, s.gate.data(), n, h);
-      be.add(x, h, n * n_embd);
+      g.rms_norm(h, x, l.ffn_norm, hp.rms_eps);
+      g.matmul(gate, l.ffn_gate, h);
+      g.matmul(up, l.ffn_up, h);
+      g.swiglu(gate, gate, up);
+      g.matmul(h, l.ffn_down, gate);
+      g.add(x, h);
     }
-
     // Output head, only for the tokens whose logits are wanted.
-    int64_t n_out = 0;
-    for (int64_t t = 0; t < n; ++t) {
-      if (!c.want_logits[t]) continue;
-      std::copy(x + t * n_embd, x + (t + 1) * n_embd, s.out_rows.data() + n_out * n_embd);
-      ++n_out;
-    }
-    if (n_out == 0) return Status::ok();
-    Backend& out = ctx.output_backend();
-    out.rms_norm(s.out_rows.data(), w.output_norm, n_out, n_embd, hp.rms_eps, h);
-    out.matmul(w.output, h, n_out, c.logits);
-    return Status::ok();
+    g.set_layer(static_cast<int32_t>(hp.n_layer));
+    g.gather_outputs(out, x);
+    g.rms_norm(h, out, w.output_norm, hp.rms_eps);
+    g.matmul(logits, w.output, h);
   }
 };
 

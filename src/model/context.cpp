@@ -4,7 +4,12 @@
 #include <cmath>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "backend/cpu/cpu_backend.h"
+#ifdef LANEWAY_HAVE_VULKAN
+#include "backend/vulkan/vulkan_backend.h"
+#endif
 
 namespace laneway {
 
@@ -25,6 +30,75 @@ void ForwardBatch::add(int32_t token, int64_t pos, int32_t seq, bool logits) {
 namespace {
 // 0 threads means every hardware thread.
 int resolve_n_threads(int n) { return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+// Weights with no tensors behind them, for building a graph to size buffers.
+ModelWeights empty_weights(const ModelHparams& hp) {
+  ModelWeights w;
+  w.layers.resize(static_cast<size_t>(hp.n_layer));
+  return w;
+}
+
+KvCacheConfig kv_config(const ModelHparams& hp, const ContextOptions& o) {
+  KvCacheConfig kvc;
+  kvc.n_layer = hp.n_layer;
+  kvc.n_embd_k = hp.n_embd_kv();
+  kvc.n_embd_v = hp.n_embd_kv();
+  kvc.head_dim = hp.head_dim;
+  kvc.n_ctx = o.n_ctx;
+  kvc.n_seq = o.n_seq;
+  kvc.type_k = o.type_k;
+  kvc.type_v = o.type_v;
+  return kvc;
+}
+
+// Whether an op runs on the GPU: blocks from first_gpu_layer on; the
+// embedding goes with the first block and the output head with the last.
+bool on_gpu(const Op& op, int64_t first_gpu_layer, int64_t n_layer) {
+  const int64_t block = std::clamp<int64_t>(op.layer, 0, n_layer - 1);
+  return block >= first_gpu_layer;
+}
+
+// Activations an op reads (in-place ops read their destination).
+template <typename F>
+void for_each_read(const Op& op, F&& f) {
+  if (op.a != kNoAct) f(op.a);
+  if (op.b != kNoAct) f(op.b);
+  if (op.kind == OpKind::rope || op.kind == OpKind::add) f(op.dst);
+}
+
+// The setup a backend allocates for the ops [begin, end) of the graph.
+BackendSetup backend_setup(const ForwardGraph& g, size_t begin, size_t end, int64_t max_tokens, KvStorageDesc kv) {
+  BackendSetup s;
+  s.max_tokens = max_tokens;
+  s.ops = std::span<const Op>(g.ops()).subspan(begin, end - begin);
+  s.kv = kv;
+  s.activations = g.activations();
+  std::vector<bool> used(s.activations.size(), false);
+  for (const Op& op : s.ops) {
+    if (op.dst != kNoAct) used[static_cast<size_t>(op.dst)] = true;
+    for_each_read(op, [&](ActId id) { used[static_cast<size_t>(id)] = true; });
+  }
+  for (size_t i = 0; i < used.size(); ++i) {
+    if (!used[i]) s.activations[i].width = 0;
+  }
+  return s;
+}
+
+Result<std::unique_ptr<Backend>> make_gpu_backend(const Model& model) {
+#ifdef LANEWAY_HAVE_VULKAN
+  auto vk = VulkanBackend::create(model.device());
+  if (!vk.is_ok()) {
+    return vk.status().with_context(fmt::format("--gpu-layers {} --device {}",
+                                                model.hparams().n_layer - model.first_gpu_layer(), model.device()));
+  }
+  return std::unique_ptr<Backend>(std::move(vk).value());
+#else
+  return unsupported_error(
+      "--gpu-layers {}: this build has no GPU backend (built with -DLANEWAY_VULKAN=OFF); use --gpu-layers 0 "
+      "(device \"{}\")",
+      model.hparams().n_layer - model.first_gpu_layer(), model.device());
+#endif
+}
 }  // namespace
 
 Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& model, const ContextOptions& options) {
@@ -35,75 +109,144 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
   if (o.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", o.n_seq);
   if (o.n_batch < 1) return invalid_argument_error("batch size must be at least 1, got {}", o.n_batch);
   o.n_threads = resolve_n_threads(o.n_threads);
+  LANEWAY_ASSIGN_OR_RETURN(ctx->cells_, KvCells::create(kv_config(hp, o)));
 
-  KvCacheConfig kvc;
-  kvc.n_layer = hp.n_layer;
-  kvc.n_embd_k = hp.n_embd_kv();
-  kvc.n_embd_v = hp.n_embd_kv();
-  kvc.head_dim = hp.head_dim;
-  kvc.n_ctx = o.n_ctx;
-  kvc.n_seq = o.n_seq;
-  kvc.type_k = o.type_k;
-  kvc.type_v = o.type_v;
-  LANEWAY_ASSIGN_OR_RETURN(ctx->kv_, KvCache::create(kvc));
-
-  const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
-  LANEWAY_ASSIGN_OR_RETURN(CpuIsa isa, select_cpu_isa());
-  ctx->backends_.push_back(std::make_unique<CpuBackend>(o.n_threads, max_width, o.n_batch, isa));
-  ctx->layer_backends_.assign(static_cast<size_t>(hp.n_layer), ctx->backends_.front().get());
+  ctx->graph_ = ForwardGraph(static_cast<int32_t>(hp.n_layer));
+  model.arch().build_graph(hp, model.weights(), ctx->graph_);
+  LANEWAY_TRY(ctx->place(hp));
 
   const auto b = static_cast<size_t>(o.n_batch);
-  Scratch& s = ctx->scratch_;
-  s.x.resize(b * static_cast<size_t>(hp.n_embd));
-  s.h.resize(b * static_cast<size_t>(hp.n_embd));
-  s.q.resize(b * static_cast<size_t>(hp.n_embd_q()));
-  s.k.resize(b * static_cast<size_t>(hp.n_embd_kv()));
-  s.v.resize(b * static_cast<size_t>(hp.n_embd_kv()));
-  s.attn.resize(b * static_cast<size_t>(hp.n_embd_q()));
-  s.gate.resize(b * static_cast<size_t>(hp.n_ff));
-  s.up.resize(b * static_cast<size_t>(hp.n_ff));
-  s.out_rows.resize(b * static_cast<size_t>(hp.n_embd));
-  s.rope_cos_sin.resize(b * static_cast<size_t>(hp.rope_dim));
-  s.out_index.reserve(b);
+  ctx->rope_cos_sin_.resize(b * static_cast<size_t>(hp.rope_dim));
+  ctx->output_rows_.resize(b);
 
   // Rotation frequencies, in double so that positions in the millions keep
   // their angles accurate (float32 angles drift by tenths of a radian there).
   const int64_t half = hp.rope_dim / 2;
   ctx->rope_inv_freq_.resize(static_cast<size_t>(half));
-  const float* factors = model.weights().rope_freqs;
+  const WeightView& factors = model.weights().rope_freqs;
   for (int64_t i = 0; i < half; ++i) {
     double f = std::pow(hp.rope_freq_base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.rope_dim));
-    if (factors != nullptr) f /= static_cast<double>(factors[i]);
+    if (factors.present()) f /= static_cast<double>(factors.f32()[i]);
     ctx->rope_inv_freq_[static_cast<size_t>(i)] = f * hp.rope_freq_scale;
   }
   return ctx;
 }
 
+Status ForwardContext::place(const ModelHparams& hp) {
+  const int64_t first_gpu = model_.first_gpu_layer();
+  const std::vector<Op>& ops = graph_.ops();
+  // Consecutive ops on the same device form a range: backend 0 is the CPU
+  // (when it runs anything), the GPU the other.
+  std::vector<bool> range_on_gpu;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const bool gpu = on_gpu(ops[i], first_gpu, hp.n_layer);
+    if (ranges_.empty() || range_on_gpu.back() != gpu) {
+      ranges_.push_back({0, i, i, {}});
+      range_on_gpu.push_back(gpu);
+    }
+    ranges_.back().op_end = i + 1;
+  }
+  const KvCacheConfig kvc = kv_config(hp, options_);
+  for (size_t r = 0; r < ranges_.size(); ++r) {
+    Range& range = ranges_[r];
+    if (range_on_gpu[r]) {
+      LANEWAY_ASSIGN_OR_RETURN(auto gpu, options_.make_gpu_backend ? options_.make_gpu_backend() : make_gpu_backend(model_));
+      backends_.push_back(std::move(gpu));
+    } else {
+      LANEWAY_ASSIGN_OR_RETURN(CpuIsa isa, select_cpu_isa());
+      backends_.push_back(std::make_unique<CpuBackend>(options_.n_threads, isa));
+    }
+    range.backend = backends_.size() - 1;
+    const int32_t layer_begin = range_on_gpu[r] ? static_cast<int32_t>(first_gpu) : 0;
+    const int32_t layer_end = range_on_gpu[r] ? static_cast<int32_t>(hp.n_layer) : static_cast<int32_t>(first_gpu);
+    const BackendSetup setup = backend_setup(graph_, range.op_begin, range.op_end, options_.n_batch,
+                                             kv_storage_desc(kvc, layer_begin, layer_end));
+    for (const Op& op : setup.ops) {
+      if (op.weight != nullptr && op.weight->present() && !backends_.back()->supports_weight_type(op.weight->type)) {
+        return unsupported_error("the {} backend cannot compute with {} weights", backends_.back()->name(),
+                                 ggml_type_name(op.weight->type));
+      }
+    }
+    LANEWAY_TRY(backends_.back()->allocate(setup));
+  }
+  // Hand-overs: what a range reads before writing it, last written by another range.
+  std::vector<int> writer(graph_.activations().size(), -1);
+  std::vector<OpRows> writer_rows(graph_.activations().size(), OpRows::tokens);
+  size_t stage_floats = 0;
+  for (size_t r = 0; r < ranges_.size(); ++r) {
+    Range& range = ranges_[r];
+    std::vector<bool> written_here(writer.size(), false);
+    for (size_t i = range.op_begin; i < range.op_end; ++i) {
+      const Op& op = ops[i];
+      for_each_read(op, [&](ActId id) {
+        const auto a = static_cast<size_t>(id);
+        if (written_here[a] || writer[a] < 0 || static_cast<size_t>(writer[a]) == r) return;
+        for (const Transfer& t : range.inputs) {
+          if (t.act == id) return;
+        }
+        range.inputs.push_back({id, writer_rows[a], ranges_[static_cast<size_t>(writer[a])].backend});
+        stage_floats = std::max(stage_floats, static_cast<size_t>(graph_.activations()[a].width * options_.n_batch));
+      });
+      if (op.dst != kNoAct) {
+        const auto a = static_cast<size_t>(op.dst);
+        written_here[a] = true;
+        writer[a] = static_cast<int>(r);
+        writer_rows[a] = op.rows;
+      }
+    }
+  }
+  stage_.resize(stage_floats);
+  return Status::ok();
+}
+
 ForwardContext::~ForwardContext() = default;
 
 uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOptions& o, int64_t n_outputs) {
+  const ModelWeights w = empty_weights(hp);
+  ForwardGraph g(static_cast<int32_t>(hp.n_layer));
+  auto arch = find_architecture(hp.architecture);
+  if (arch.is_ok()) (*arch)->build_graph(hp, w, g);
+  const BackendSetup setup = backend_setup(g, 0, g.ops().size(), o.n_batch, {});
+  const uint64_t backend = CpuBackend::compute_bytes(setup, resolve_n_threads(o.n_threads));
   const auto b = static_cast<uint64_t>(o.n_batch);
-  // x, h, out_rows: n_embd; q, attn: n_embd_q; k, v: n_embd_kv; gate, up: n_ff; rope table: rope_dim.
-  const uint64_t per_token = 3 * static_cast<uint64_t>(hp.n_embd) + 2 * static_cast<uint64_t>(hp.n_embd_q()) +
-                             2 * static_cast<uint64_t>(hp.n_embd_kv()) + 2 * static_cast<uint64_t>(hp.n_ff) +
-                             static_cast<uint64_t>(hp.rope_dim);
-  const uint64_t activations = b * per_token * sizeof(float) + b * (sizeof(TokenSlot) + sizeof(int32_t));
-  const int n_threads = resolve_n_threads(o.n_threads);
-  const int64_t max_width = std::max({hp.n_embd, hp.n_embd_q(), hp.n_ff});
-  const uint64_t backend =
-      static_cast<uint64_t>(n_threads) *
-          (CpuBackend::scratch_floats_per_thread(max_width) +
-           CpuBackend::attention_floats_per_thread(hp.head_dim, hp.n_gqa())) *
-          sizeof(float) +
-      CpuBackend::activation_bytes(max_width, o.n_batch);
+  // The context's host buffers: rope table, slots, output rows, cell positions, logits.
+  const uint64_t inputs = b * (static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + sizeof(TokenSlot) + sizeof(int32_t));
   const uint64_t positions = static_cast<uint64_t>(o.n_ctx) * sizeof(int64_t);
   const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);
-  return activations + backend + positions + logits;
+  return backend + inputs + positions + logits;
+}
+
+uint64_t ForwardContext::kv_bytes() const {
+  uint64_t total = 0;
+  for (const auto& b : backends_) total += b->kv_bytes();
+  return total;
+}
+
+Status ForwardContext::copy_sequence(int32_t src, int32_t dst) {
+  if (src < 0 || src >= options_.n_seq || dst < 0 || dst >= options_.n_seq) {
+    return invalid_argument_error("sequences {} and {} must be in 0..{}", src, dst, options_.n_seq - 1);
+  }
+  for (const auto& b : backends_) LANEWAY_TRY(b->copy_kv_cells(src, dst, cells_.used(src)));
+  cells_.copy(src, dst);
+  return Status::ok();
+}
+
+std::string ForwardContext::describe_placement() const {
+  std::string out;
+  for (const Range& r : ranges_) {
+    const Op& first = graph_.ops()[r.op_begin];
+    const Op& last = graph_.ops()[r.op_end - 1];
+    out += fmt::format("{}: ops {}..{} (layers {}..{})", backends_[r.backend]->name(), r.op_begin, r.op_end - 1,
+                       first.layer, last.layer);
+    for (const Transfer& t : r.inputs) out += " <- " + graph_.activations()[static_cast<size_t>(t.act)].name;
+    out += "\n";
+  }
+  return out;
 }
 
 void ForwardContext::compute_rope(const TokenSlot* slots, int64_t n_tokens) {
   const int64_t half = static_cast<int64_t>(rope_inv_freq_.size());
-  float* out = scratch_.rope_cos_sin.data();
+  float* out = rope_cos_sin_.data();
   for (int64_t t = 0; t < n_tokens; ++t) {
     const double pos = static_cast<double>(slots[t].pos);
     for (int64_t i = 0; i < half; ++i) {
@@ -131,8 +274,8 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
   std::vector<int64_t> need(static_cast<size_t>(options_.n_seq), 0);
   std::vector<int64_t> last_pos(static_cast<size_t>(options_.n_seq), -1);
   for (int32_t s = 0; s < options_.n_seq; ++s) {
-    const int64_t used = kv_.used(s);
-    if (used > 0) last_pos[static_cast<size_t>(s)] = kv_.pos(s, used - 1);
+    const int64_t used = cells_.used(s);
+    if (used > 0) last_pos[static_cast<size_t>(s)] = cells_.pos(s, used - 1);
   }
   int64_t n_out = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -153,20 +296,19 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
                                     seq, i, last);
     }
     last = pos;
-    if (++need[static_cast<size_t>(seq)] + kv_.used(seq) > kv_.cells_per_seq()) {
+    if (++need[static_cast<size_t>(seq)] + cells_.used(seq) > cells_.cells_per_seq()) {
       return resource_exhausted_error("sequence {} needs more than its {} cells of context", seq,
-                                      kv_.cells_per_seq());
+                                      cells_.cells_per_seq());
     }
     if (batch.want_logits[static_cast<size_t>(i)]) ++n_out;
   }
 
-  auto& slots = scratch_.slots;
-  slots.resize(static_cast<size_t>(n));
+  slots_.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int32_t seq = batch.seq_ids[static_cast<size_t>(i)];
     const int64_t pos = batch.positions[static_cast<size_t>(i)];
-    auto cell = kv_.append(seq, pos);  // cannot fail: capacity checked above
-    slots[static_cast<size_t>(i)] = {seq, *cell, pos};
+    auto cell = cells_.append(seq, pos);  // cannot fail: capacity checked above
+    slots_[static_cast<size_t>(i)] = {seq, *cell, pos};
   }
   const size_t logits_size = static_cast<size_t>(n_out) * static_cast<size_t>(hp.n_vocab);
   if (logits_.size() < logits_size) logits_.resize(logits_size);
@@ -175,19 +317,39 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
   int64_t out_offset = 0;
   for (int64_t begin = 0; begin < n; begin += options_.n_batch) {
     const int64_t end = std::min<int64_t>(n, begin + options_.n_batch);
-    ForwardChunk chunk;
-    chunk.tokens = batch.tokens.data() + begin;
-    chunk.want_logits = batch.want_logits.data() + begin;
-    chunk.slots = slots.data() + begin;
-    chunk.n_tokens = end - begin;
-    chunk.logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(hp.n_vocab);
-    Status st = model_.arch().forward(*this, chunk);
+    PassInputs in;
+    in.tokens = batch.tokens.data() + begin;
+    in.slots = slots_.data() + begin;
+    in.n_tokens = end - begin;
+    for (int64_t i = begin; i < end; ++i) {
+      if (batch.want_logits[static_cast<size_t>(i)]) output_rows_[static_cast<size_t>(in.n_outputs++)] = static_cast<int32_t>(i - begin);
+    }
+    in.output_rows = output_rows_.data();
+    compute_rope(in.slots, in.n_tokens);
+    in.rope_cos_sin = rope_cos_sin_.data();
+    in.rope_pairs = hp.rope_dim / 2;
+    in.cells = cells_.view();
+    in.logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(hp.n_vocab);
+    Status st = run_chunk(in);
     if (!st.is_ok()) {
-      for (int32_t s = 0; s < options_.n_seq; ++s) kv_.truncate(s, need[static_cast<size_t>(s)]);
+      for (int32_t s = 0; s < options_.n_seq; ++s) cells_.truncate(s, need[static_cast<size_t>(s)]);
       n_outputs_ = 0;
       return st;
     }
-    for (int64_t i = begin; i < end; ++i) out_offset += batch.want_logits[static_cast<size_t>(i)];
+    out_offset += in.n_outputs;
+  }
+  return Status::ok();
+}
+
+Status ForwardContext::run_chunk(const PassInputs& in) {
+  for (const Range& r : ranges_) {
+    Backend& be = *backends_[r.backend];
+    for (const Transfer& t : r.inputs) {
+      const int64_t rows = t.rows == OpRows::tokens ? in.n_tokens : in.n_outputs;
+      LANEWAY_TRY(backends_[t.from]->read_activation(t.act, rows, stage_.data()));
+      LANEWAY_TRY(be.write_activation(t.act, rows, stage_.data()));
+    }
+    LANEWAY_TRY(be.run(std::span<const Op>(graph_.ops()).subspan(r.op_begin, r.op_end - r.op_begin), in));
   }
   return Status::ok();
 }

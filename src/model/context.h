@@ -1,18 +1,27 @@
-// ForwardContext: the mutable state for running one model: KV cache,
-// backend(s), scratch buffers and output logits. Owned by one engine
+// ForwardContext: the mutable state for running one model: the KV cache's
+// bookkeeping, the backends (each holding its activations and its layers'
+// KV rows), the forward graph and the output logits. Owned by one engine
 // thread; not thread-safe. Several contexts may share one Model.
 //
 // decode() evaluates a batch of tokens from any number of sequences at once
 // (continuous batching). A sequence's logits are bit-identical whether it is
 // evaluated alone or batched with others, however its prompt is split into
 // calls, and for any thread count.
+//
+// Placement: the model's first_gpu_layer() splits the graph (graph.h) into
+// at most two ranges of consecutive ops, the embedding and the first blocks
+// on the CPU, the last blocks and the output head on the GPU; each range
+// runs in one call to its backend, and only the activations a range reads
+// from the other backend cross over (the residual stream).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/graph.h"
 #include "core/status.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
@@ -32,15 +41,6 @@ struct ForwardBatch {
   int64_t size() const { return static_cast<int64_t>(tokens.size()); }
 };
 
-// Part of a batch handed to an architecture's forward pass.
-struct ForwardChunk {
-  const int32_t* tokens = nullptr;
-  const uint8_t* want_logits = nullptr;
-  const TokenSlot* slots = nullptr;  // seq, cell and position of each token
-  int64_t n_tokens = 0;
-  float* logits = nullptr;           // [outputs in this chunk][n_vocab]
-};
-
 struct ContextOptions {
   int64_t n_ctx = 0;       // total context cells over all sequences; 0 = the model's trained context
   int32_t n_seq = 1;       // sequences (slots); each gets n_ctx / n_seq cells
@@ -48,15 +48,18 @@ struct ContextOptions {
   GgmlType type_k = GgmlType::f16;
   GgmlType type_v = GgmlType::f16;
   int n_threads = 0;       // 0 = all hardware threads
+  // Makes the backend for the model's GPU layers; empty = the device the
+  // model names (Model::device()). Tests put a second CPU backend there.
+  std::function<Result<std::unique_ptr<Backend>>()> make_gpu_backend;
 };
 
 class ForwardContext {
  public:
   static Result<std::unique_ptr<ForwardContext>> create(const Model& model, const ContextOptions& options);
 
-  // Bytes of scratch buffers (activations, backend tiles, cell positions)
-  // a context with these options allocates besides its KV cache, for
-  // n_outputs rows of logits at once. The memory planner uses this same
+  // Bytes of buffers (activations, backend scratch, cell positions, rope
+  // table, logits for n_outputs rows) a CPU context with these options
+  // allocates besides its KV rows. The memory planner uses this same
   // function, so its bill and the real allocation cannot drift apart.
   static uint64_t compute_bytes(const ModelHparams& hp, const ContextOptions& options, int64_t n_outputs = 1);
   ~ForwardContext();
@@ -69,32 +72,49 @@ class ForwardContext {
 
   const Model& model() const { return model_; }
   const ContextOptions& options() const { return options_; }
-  KvCache& kv() { return kv_; }
-  const KvCache& kv() const { return kv_; }
-  int64_t n_ctx_per_seq() const { return kv_.cells_per_seq(); }
+  // The cache's bookkeeping (cells and positions per sequence).
+  KvCells& kv() { return cells_; }
+  const KvCells& kv() const { return cells_; }
+  int64_t n_ctx_per_seq() const { return cells_.cells_per_seq(); }
+  // Makes sequence dst hold exactly what src holds (prompt-prefix reuse).
+  Status copy_sequence(int32_t src, int32_t dst);
+  // Bytes of KV rows over all backends.
+  uint64_t kv_bytes() const;
 
-  // --- for architectures' forward passes -----------------------------------
-  Backend& backend(int64_t layer) { return *layer_backends_[static_cast<size_t>(layer)]; }
-  Backend& output_backend() { return *backends_.front(); }
-  struct Scratch {
-    std::vector<float> x, h, q, k, v, attn, gate, up, out_rows;
-    std::vector<float> rope_cos_sin;  // [n_batch][rope_dim / 2][2]
-    std::vector<TokenSlot> slots;     // [whole batch]
-    std::vector<int32_t> out_index;   // chunk index of each output row
-  };
-  Scratch& scratch() { return scratch_; }
-  // Fills scratch().rope_cos_sin for the given positions (angles in double precision).
-  void compute_rope(const TokenSlot* slots, int64_t n_tokens);
+  const ForwardGraph& graph() const { return graph_; }
+  // The backends and the ranges of the graph they run, one line each.
+  std::string describe_placement() const;
 
  private:
   ForwardContext(const Model& model, const ContextOptions& options) : model_(model), options_(options) {}
+  Status place(const ModelHparams& hp);
+  Status run_chunk(const PassInputs& in);
+  void compute_rope(const TokenSlot* slots, int64_t n_tokens);
+
+  // An activation a range reads that another backend's range wrote last.
+  struct Transfer {
+    ActId act = kNoAct;
+    OpRows rows = OpRows::tokens;
+    size_t from = 0;  // backend index
+  };
+  struct Range {
+    size_t backend = 0;
+    size_t op_begin = 0;
+    size_t op_end = 0;
+    std::vector<Transfer> inputs;
+  };
 
   const Model& model_;
   ContextOptions options_;
-  KvCache kv_;
+  KvCells cells_;
+  ForwardGraph graph_;
   std::vector<std::unique_ptr<Backend>> backends_;
-  std::vector<Backend*> layer_backends_;
-  Scratch scratch_;
+  std::vector<Range> ranges_;
+  // Host buffers for the chunk's inputs and hand-overs.
+  std::vector<float> rope_cos_sin_;  // [n_batch][rope_dim / 2][2]
+  std::vector<TokenSlot> slots_;     // [whole batch]
+  std::vector<int32_t> output_rows_; // [n_batch]
+  std::vector<float> stage_;         // one activation crossing between backends
   std::vector<float> logits_;
   int64_t n_outputs_ = 0;
   std::vector<double> rope_inv_freq_;  // [rope_dim / 2]

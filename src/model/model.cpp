@@ -25,31 +25,39 @@ Result<std::unique_ptr<Model>> Model::from_gguf(GgufModel gguf, const ModelLoadO
   if (!w.is_ok()) return w.status().with_context(meta.name());
   m->weights_ = std::move(w).value();
   for (const auto& t : m->gguf_.tensors()) m->weight_bytes_ += t.size_bytes;
+  const int64_t n_layer = m->hparams_.n_layer;
+  m->first_gpu_layer_ = options.gpu_layers < 0 ? 0 : n_layer - std::min<int64_t>(options.gpu_layers, n_layer);
+  m->device_ = options.device;
   if (options.tile_weights) LANEWAY_TRY(m->tile_weights());
   LANEWAY_TRY(m->make_resident(options));
   return m;
 }
 
 Status Model::tile_weights() {
-  std::vector<WeightMatrix*> mats;
-  for (LayerWeights& l : weights_.layers) {
-    for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) mats.push_back(w);
+  // Only what the CPU computes with: layers placed on a GPU keep the file's
+  // layout (that backend uploads or imports it).
+  std::vector<WeightView*> mats;
+  for (int64_t il = 0; il < first_gpu_layer_; ++il) {
+    LayerWeights& l = weights_.layers[static_cast<size_t>(il)];
+    for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) mats.push_back(w);
   }
   // A tied output head is the embedding table, which get_rows reads by row.
-  if (weights_.output.data != weights_.token_embd.data) mats.push_back(&weights_.output);
-  std::erase_if(mats, [](const WeightMatrix* w) {
+  if (first_gpu_layer_ == hparams_.n_layer && weights_.output.data != weights_.token_embd.data) {
+    mats.push_back(&weights_.output);
+  }
+  std::erase_if(mats, [](const WeightView* w) {
     return !w->present() || w->tiled || !weight_tiles_supported(w->type, w->n_cols);
   });
   constexpr uint64_t kAlign = 64;
   std::vector<uint64_t> offsets;
   uint64_t total = 0;
-  for (const WeightMatrix* w : mats) {
+  for (const WeightView* w : mats) {
     offsets.push_back(total);
     total += (weight_tiles_bytes(w->n_rows, w->row_bytes) + kAlign - 1) / kAlign * kAlign;
   }
   LANEWAY_ASSIGN_OR_RETURN(tiles_, PageBuffer::allocate(total));
   for (size_t i = 0; i < mats.size(); ++i) {
-    WeightMatrix& w = *mats[i];
+    WeightView& w = *mats[i];
     const FileMap* map = nullptr;
     for (const GgufFile& f : gguf_.files()) {
       const FileMap* fm = f.file_map();

@@ -23,6 +23,11 @@ struct ModelLoadOptions {
   // they move into anonymous memory and their file pages are released as
   // they go, so the weights are never resident twice.
   bool tile_weights = true;
+  // Placement: the last gpu_layers blocks and the output head run on a GPU
+  // (negative: every block); their weights are never tiled. `device` picks
+  // the GPU ("auto", a name or an index; see ForwardContext).
+  int64_t gpu_layers = 0;
+  std::string device = "auto";
 };
 
 class Model {
@@ -40,6 +45,11 @@ class Model {
   uint64_t weight_bytes() const { return weight_bytes_; }
   // Bytes of tiled weights (included in weight_bytes' count as their file tensors).
   uint64_t tiled_bytes() const { return tiles_.size_bytes(); }
+  // Blocks [first_gpu_layer, n_layer) and, when any, the output head run on
+  // the GPU named by device(); n_layer when everything runs on the CPU.
+  int64_t first_gpu_layer() const { return first_gpu_layer_; }
+  bool uses_gpu() const { return first_gpu_layer_ < hparams_.n_layer; }
+  const std::string& device() const { return device_; }
 
  private:
   Status tile_weights();
@@ -50,6 +60,8 @@ class Model {
   ModelWeights weights_;
   const Architecture* arch_ = nullptr;
   uint64_t weight_bytes_ = 0;
+  int64_t first_gpu_layer_ = 0;
+  std::string device_;
   PageBuffer tiles_;                       // tiled matrices
   std::vector<const uint8_t*> tiled_from_;  // their file tensors (released)
 };

@@ -10,7 +10,7 @@ bool engine_supports_weight_type(GgmlType type) {
   return quant_can_dequantize(type) && type != GgmlType::q8_k;
 }
 
-Result<WeightMatrix> WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
+Result<WeightView> WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
   const GgufTensorInfo* t = model_.find_tensor(name);
   if (t == nullptr) return not_found_error("tensor {} is missing", name);
   if (t->n_dims != 2 || static_cast<int64_t>(t->ne[0]) != n_cols ||
@@ -22,7 +22,7 @@ Result<WeightMatrix> WeightBinder::matrix(const std::string& name, int64_t n_col
     return unsupported_error("tensor {} has type {}, which the engine cannot compute with yet", name,
                              ggml_type_name(t->type));
   }
-  WeightMatrix m;
+  WeightView m;
   m.type = t->type;
   m.data = model_.tensor_data(*t).data();
   m.n_cols = n_cols;
@@ -31,23 +31,22 @@ Result<WeightMatrix> WeightBinder::matrix(const std::string& name, int64_t n_col
   return m;
 }
 
-Result<const float*> WeightBinder::vector_f32(const std::string& name, int64_t n) const {
+Result<WeightView> WeightBinder::vector_f32(const std::string& name, int64_t n) const {
   const GgufTensorInfo* t = model_.find_tensor(name);
   if (t == nullptr) return not_found_error("tensor {} is missing", name);
   if (static_cast<int64_t>(t->n_elements()) != n || t->n_rows() != 1) {
     return corrupt_error("tensor {} has shape {}, expected [{}]", name, t->shape_string(), n);
   }
-  const uint8_t* data = model_.tensor_data(*t).data();
-  if (t->type == GgmlType::f32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0) {
-    return reinterpret_cast<const float*>(data);
-  }
+  WeightView v{GgmlType::f32, model_.tensor_data(*t).data(), n, 1, static_cast<uint64_t>(n) * sizeof(float)};
+  if (t->type == GgmlType::f32 && reinterpret_cast<uintptr_t>(v.data) % alignof(float) == 0) return v;
   if (!engine_supports_weight_type(t->type)) {
     return unsupported_error("tensor {} has type {}, which the engine cannot read", name, ggml_type_name(t->type));
   }
   std::vector<float> values(static_cast<size_t>(n));
-  dequantize_row(t->type, data, values.data(), n);
+  dequantize_row(t->type, v.data, values.data(), n);
   weights_.owned_f32.push_back(std::move(values));
-  return weights_.owned_f32.back().data();
+  v.data = reinterpret_cast<const uint8_t*>(weights_.owned_f32.back().data());
+  return v;
 }
 
 }  // namespace laneway

@@ -20,9 +20,10 @@ class WeightBinder {
 
   bool has(const std::string& name) const { return model_.find_tensor(name) != nullptr; }
   // A 2-D matrix with rows of n_cols elements; n_rows < 0 accepts any row count.
-  Result<WeightMatrix> matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const;
-  // A 1-D vector of n values as f32: a view when stored as F32, else converted.
-  Result<const float*> vector_f32(const std::string& name, int64_t n) const;
+  Result<WeightView> matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const;
+  // A 1-D vector of n values as an f32 view (one row): the file's bytes when
+  // stored as F32, else converted.
+  Result<WeightView> vector_f32(const std::string& name, int64_t n) const;
 
  private:
   const GgufModel& model_;

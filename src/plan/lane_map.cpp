@@ -255,7 +255,7 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
     LANEWAY_ASSIGN_OR_RETURN(l.settings.type_k, parse_kv_cache_type(lc.cache_type_k));
     LANEWAY_ASSIGN_OR_RETURN(l.settings.type_v, parse_kv_cache_type(lc.cache_type_v));
     l.settings.n_threads = profile.threads;
-    gpu_layers_set = gpu_layers_set || lc.gpu_layers != "0";
+    gpu_layers_set = gpu_layers_set || (lc.gpu_layers != "0" && lc.gpu_layers != "auto");
     auto bill = plan_memory(l.model.model, l.settings);
     if (!bill) return bill.status().with_context(fmt::format("lane {}", lc.name));
     l.bill = std::move(bill).value();

@@ -130,7 +130,7 @@ LaneStats EmbeddedLane::stats() const {
   s.queue_depth = static_cast<int64_t>(impl_->waiting.size());
   s.queue_capacity = impl_->options.queue_capacity;
   s.kv_cells_total = impl_->ctx->kv().cells_per_seq() * s.slots;
-  s.kv_bytes = impl_->ctx->kv().size_bytes();
+  s.kv_bytes = impl_->ctx->kv_bytes();
   s.weight_bytes = impl_->model->weight_bytes();
   return s;
 }

@@ -244,7 +244,8 @@ class Reader {
     LANEWAY_TRY(check_keys(node, path,
                            {"name", "aliases", "service", "upstream_model", "model", "context", "burst_context",
                             "cache_type_k", "cache_type_v", "slots", "queue", "min_prompt_tokens", "max_body_bytes",
-                            "priority", "gpu_layers", "mlock", "fallback", "default", "listen", "shape", "shape_type"}));
+                            "priority", "gpu_layers", "device", "mlock", "fallback", "default", "listen", "shape",
+                            "shape_type"}));
     const bool has_model = static_cast<bool>(node["model"]);
     const bool has_service = static_cast<bool>(node["service"]);
     if (has_model && has_service) {
@@ -258,7 +259,7 @@ class Reader {
       const std::string key = kv.first.Scalar();
       const std::string full = path + "." + key;
       static constexpr std::string_view kEmbeddedOnly[] = {"burst_context", "cache_type_k", "cache_type_v", "slots",
-                                                           "queue", "gpu_layers", "mlock", "shape", "shape_type"};
+                                                           "queue", "gpu_layers", "device", "mlock", "shape", "shape_type"};
       if (!out.embedded() && std::find(std::begin(kEmbeddedOnly), std::end(kEmbeddedOnly), key) != std::end(kEmbeddedOnly)) {
         return error(kv.first, full, "applies only to embedded lanes (this lane uses service `" +
                                          node["service"].as<std::string>("") + "`)");
@@ -308,10 +309,12 @@ class Reader {
         LANEWAY_ASSIGN_OR_RETURN(out.priority, integer(kv.second, full, -1'000'000, 1'000'000));
       } else if (key == "gpu_layers") {
         LANEWAY_ASSIGN_OR_RETURN(out.gpu_layers, string(kv.second, full));
-        if (out.gpu_layers != "all") {
+        if (out.gpu_layers != "all" && out.gpu_layers != "auto") {
           LANEWAY_ASSIGN_OR_RETURN(int64_t n, integer(kv.second, full, 0, 100'000));
           out.gpu_layers = std::to_string(n);
         }
+      } else if (key == "device") {
+        LANEWAY_ASSIGN_OR_RETURN(out.device, string(kv.second, full));
       } else if (key == "mlock") {
         LANEWAY_ASSIGN_OR_RETURN(out.mlock, boolean(kv.second, full));
       } else if (key == "fallback") {

@@ -77,7 +77,8 @@ struct LaneConfig {
   std::string cache_type_v = "f16";
   int64_t slots = 1;                  // parallel sequences
   int64_t queue = 8;                  // waiting requests beyond busy slots; then 429
-  std::string gpu_layers = "0";       // "0" (CPU), "all" or a count
+  std::string gpu_layers = "auto";    // "auto" (all on a usable GPU, else the CPU), "all" or a count
+  std::string device = "auto";        // auto, a device name or index (`laneway doctor`)
   bool mlock = false;
 
   // Both kinds.

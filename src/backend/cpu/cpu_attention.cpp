@@ -13,26 +13,24 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/vec.h"
-#include "kv/kv_cache.h"
 #include "quant/quant.h"
 
 namespace laneway {
 
-void CpuBackend::store_kv(KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k,
-                          const float* v) {
-  const KvCacheConfig& c = kv.config();
+void CpuBackend::store_kv(int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k, const float* v) {
+  const KvStorageDesc& c = kv_desc_;
   pool_.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
       const TokenSlot& s = slots[t];
-      quantize_row(c.type_k, k + t * c.n_embd_k, kv.k_row(layer, s.seq, s.cell), c.n_embd_k);
-      quantize_row(c.type_v, v + t * c.n_embd_v, kv.v_row(layer, s.seq, s.cell), c.n_embd_v);
+      quantize_row(c.type_k, k + t * c.n_embd_k, k_row(layer, s.seq, s.cell), c.n_embd_k);
+      quantize_row(c.type_v, v + t * c.n_embd_v, v_row(layer, s.seq, s.cell), c.n_embd_v);
     }
   });
 }
 
-void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens,
+void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenSlot* slots, int64_t n_tokens,
                            const AttentionShape& shape, const float* q, float* out) {
-  const KvCacheConfig& c = kv.config();
+  const KvStorageDesc& c = kv_desc_;
   const int64_t hd = shape.head_dim;
   const int64_t n_gqa = shape.n_head / shape.n_head_kv;
   const uint64_t k_head_bytes = *ggml_row_bytes(c.type_k, static_cast<uint64_t>(hd));
@@ -42,7 +40,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
   // max, sum and accumulator, so its arithmetic is what it would be alone.
   const int64_t n_items = n_tokens * shape.n_head_kv;
   const size_t per_thread = attention_floats_per_thread(hd, n_gqa);
-  if (attn_scratch_per_thread_ < per_thread) {  // grows once, on the first call for this shape
+  if (attn_scratch_per_thread_ < per_thread) {  // allocate() sized it; ops called directly grow it once
     attn_scratch_per_thread_ = per_thread;
     attn_scratch_.assign(per_thread * static_cast<size_t>(pool_.n_threads()), 0.0f);
   }
@@ -68,8 +66,8 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
       const int64_t kvh = item % shape.n_head_kv;
       const TokenSlot& slot = slots[t];
       const float* q0 = q + (t * shape.n_head + kvh * n_gqa) * hd;
-      const int64_t* positions = kv.positions(slot.seq);
-      const int64_t n_cells = kv.used(slot.seq);
+      const int64_t* positions = cells.positions + static_cast<int64_t>(slot.seq) * cells.cells_per_seq;
+      const int64_t n_cells = cells.used[slot.seq];
 
       std::fill(m, m + n_gqa, kNegInf);
       std::fill(l, l + n_gqa, 0.0f);
@@ -82,7 +80,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
         }
         if (n_vis == 0) continue;  // nothing visible in this block
         for (int64_t j = 0; j < n_vis; ++j) {
-          load_head(c.type_k, kv.k_row(layer, slot.seq, visible[j]) + kvh * k_head_bytes, k_buf + j * hd);
+          load_head(c.type_k, k_row(layer, slot.seq, visible[j]) + kvh * k_head_bytes, k_buf + j * hd);
         }
         kernels->attn_scores(q0, n_gqa, k_buf, n_vis, hd, shape.scale, scores, kAttentionBlock);
         for (int64_t g = 0; g < n_gqa; ++g) {
@@ -101,7 +99,7 @@ void CpuBackend::attention(const KvCache& kv, int64_t layer, const TokenSlot* sl
           for (int64_t j = 0; j < n_vis; ++j) l[g] += sg[j];
         }
         for (int64_t j = 0; j < n_vis; ++j) {
-          load_head(c.type_v, kv.v_row(layer, slot.seq, visible[j]) + kvh * v_head_bytes, v_buf + j * hd);
+          load_head(c.type_v, v_row(layer, slot.seq, visible[j]) + kvh * v_head_bytes, v_buf + j * hd);
         }
         kernels->attn_accumulate(scores, kAttentionBlock, n_gqa, v_buf, n_vis, hd, acc);
       }

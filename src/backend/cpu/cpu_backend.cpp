@@ -10,31 +10,166 @@
 
 namespace laneway {
 
-CpuBackend::CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, CpuIsa isa)
-    : pool_(n_threads),
-      max_width_(max_width),
-      scratch_per_thread_(scratch_floats_per_thread(max_width)),
-      kernels_(&cpu_kernels(isa)),
-      max_tokens_(max_tokens) {
-  scratch_.resize(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()));
-  const auto values = static_cast<size_t>(max_tokens * ((max_width + kQ8Block - 1) / kQ8Block * kQ8Block));
-  act_qs_.resize(values);
-  act_qu_.resize(values);
-  act_d_.resize(values / kQ8Block);
-  act_s16_.resize(values / 16);
-}
+CpuBackend::CpuBackend(int n_threads, CpuIsa isa) : pool_(n_threads), kernels_(&cpu_kernels(isa)) {}
 
 CpuBackend::~CpuBackend() = default;
 
 bool CpuBackend::supports_weight_type(GgmlType type) const { return quant_can_dequantize(type); }
 
-void CpuBackend::get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) {
+void CpuBackend::reserve(int64_t max_width, int64_t max_tokens) {
+  scratch_per_thread_ = scratch_floats_per_thread(max_width);
+  scratch_.assign(scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()), 0.0f);
+  max_tokens_ = max_tokens;
+  const auto values = static_cast<size_t>(max_tokens * ((max_width + kQ8Block - 1) / kQ8Block * kQ8Block));
+  act_qs_.assign(values, 0);
+  act_qu_.assign(values, 0);
+  act_d_.assign(values / kQ8Block, 0.0f);
+  act_s16_.assign(values / 16, 0);
+}
+
+namespace {
+// What a setup's ops need of the CPU's scratch: the widest matmul input and
+// the attention shape with the most per-thread floats.
+struct CpuScratchShape {
+  int64_t max_width = 1;
+  size_t attention_floats = 0;
+};
+
+CpuScratchShape scratch_shape(const BackendSetup& setup) {
+  CpuScratchShape s;
+  for (const Op& op : setup.ops) {
+    if (op.kind == OpKind::matmul) {
+      s.max_width = std::max(s.max_width, setup.activations[static_cast<size_t>(op.a)].width);
+    } else if (op.kind == OpKind::attention) {
+      s.attention_floats = std::max(s.attention_floats, CpuBackend::attention_floats_per_thread(
+                                                            op.attn.head_dim, op.attn.n_head / op.attn.n_head_kv));
+    }
+  }
+  return s;
+}
+
+uint64_t activation_buffer_bytes(const BackendSetup& setup) {
+  uint64_t total = 0;
+  for (const ActivationDesc& a : setup.activations) {
+    if (!a.host_output) total += static_cast<uint64_t>(a.width) * static_cast<uint64_t>(setup.max_tokens) * sizeof(float);
+  }
+  return total;
+}
+}  // namespace
+
+uint64_t CpuBackend::compute_bytes(const BackendSetup& setup, int n_threads) {
+  const CpuScratchShape s = scratch_shape(setup);
+  return activation_buffer_bytes(setup) +
+         static_cast<uint64_t>(n_threads) * (scratch_floats_per_thread(s.max_width) + s.attention_floats) * sizeof(float) +
+         activation_bytes(s.max_width, setup.max_tokens);
+}
+
+uint64_t CpuBackend::compute_bytes() const {
+  uint64_t total = (scratch_.size() + attn_scratch_.size() + act_d_.size()) * sizeof(float) + act_qs_.size() +
+                   act_qu_.size() + act_s16_.size() * sizeof(int16_t);
+  for (const auto& a : acts_) total += a.size() * sizeof(float);
+  return total;
+}
+
+Status CpuBackend::allocate(const BackendSetup& setup) {
+  const CpuScratchShape s = scratch_shape(setup);
+  reserve(s.max_width, setup.max_tokens);
+  attn_scratch_per_thread_ = s.attention_floats;
+  attn_scratch_.assign(attn_scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()), 0.0f);
+  acts_.clear();
+  act_widths_.clear();
+  for (const ActivationDesc& a : setup.activations) {
+    acts_.emplace_back(a.host_output ? 0 : static_cast<size_t>(a.width * setup.max_tokens));
+    act_widths_.push_back(a.width);
+  }
+  kv_desc_ = setup.kv;
+  kv_ = PageBuffer();
+  if (kv_desc_.n_layers() > 0) {
+    LANEWAY_ASSIGN_OR_RETURN(k_row_bytes_, ggml_row_bytes(kv_desc_.type_k, static_cast<uint64_t>(kv_desc_.n_embd_k)));
+    LANEWAY_ASSIGN_OR_RETURN(v_row_bytes_, ggml_row_bytes(kv_desc_.type_v, static_cast<uint64_t>(kv_desc_.n_embd_v)));
+    LANEWAY_ASSIGN_OR_RETURN(const uint64_t bytes, kv_storage_bytes(kv_desc_));
+    // Committed now: a context that does not fit fails here, never mid-generation.
+    auto buf = PageBuffer::allocate(bytes, /*commit=*/true);
+    if (!buf.is_ok()) {
+      return out_of_memory_error("cannot allocate the KV cache: {} bytes ({:.2f} GiB) for {} cells: {}", bytes,
+                                 double(bytes) / double(1ull << 30), kv_desc_.n_cells(), buf.status().message());
+    }
+    kv_ = std::move(buf).value();
+  }
+  return Status::ok();
+}
+
+uint8_t* CpuBackend::k_row(int64_t layer, int32_t seq, int64_t cell) {
+  const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
+  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.cells_per_seq) + static_cast<uint64_t>(cell);
+  const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
+  return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + index * k_row_bytes_;
+}
+
+uint8_t* CpuBackend::v_row(int64_t layer, int32_t seq, int64_t cell) {
+  const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
+  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.cells_per_seq) + static_cast<uint64_t>(cell);
+  const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
+  return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + k_row_bytes_ * cells + index * v_row_bytes_;
+}
+
+Status CpuBackend::copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_cells) {
+  if (src_seq == dst_seq || n_cells <= 0) return Status::ok();
+  for (int32_t layer = kv_desc_.layer_begin; layer < kv_desc_.layer_end; ++layer) {
+    std::memcpy(k_row(layer, dst_seq, 0), k_row(layer, src_seq, 0), static_cast<size_t>(n_cells) * k_row_bytes_);
+    std::memcpy(v_row(layer, dst_seq, 0), v_row(layer, src_seq, 0), static_cast<size_t>(n_cells) * v_row_bytes_);
+  }
+  return Status::ok();
+}
+
+Status CpuBackend::read_activation(ActId id, int64_t n_rows, float* host) {
+  const auto& a = acts_[static_cast<size_t>(id)];
+  std::memcpy(host, a.data(), static_cast<size_t>(n_rows * act_widths_[static_cast<size_t>(id)]) * sizeof(float));
+  return Status::ok();
+}
+
+Status CpuBackend::write_activation(ActId id, int64_t n_rows, const float* host) {
+  auto& a = acts_[static_cast<size_t>(id)];
+  std::memcpy(a.data(), host, static_cast<size_t>(n_rows * act_widths_[static_cast<size_t>(id)]) * sizeof(float));
+  return Status::ok();
+}
+
+Status CpuBackend::run(std::span<const Op> ops, const PassInputs& in) {
+  for (const Op& op : ops) {
+    const int64_t n = op.rows == OpRows::tokens ? in.n_tokens : in.n_outputs;
+    if (n == 0) continue;
+    float* dst = nullptr;
+    int64_t width = 0;
+    if (op.dst != kNoAct) {
+      width = act_widths_[static_cast<size_t>(op.dst)];
+      dst = acts_[static_cast<size_t>(op.dst)].empty() ? in.logits : act(op.dst);
+    }
+    switch (op.kind) {
+      case OpKind::get_rows: get_rows(*op.weight, in.tokens, n, dst); break;
+      case OpKind::rms_norm: rms_norm(act(op.a), op.weight->f32(), n, width, op.eps, dst); break;
+      case OpKind::matmul: matmul(*op.weight, act(op.a), n, dst); break;
+      case OpKind::rope: rope(dst, n, op.n_heads, op.head_dim, op.rope_dim, op.neox, in.rope_cos_sin); break;
+      case OpKind::store_kv: store_kv(op.layer, in.slots, n, act(op.a), act(op.b)); break;
+      case OpKind::attention: attention(op.layer, in.cells, in.slots, n, op.attn, act(op.a), dst); break;
+      case OpKind::swiglu: swiglu(act(op.a), act(op.b), n * width, dst); break;
+      case OpKind::add: add(dst, act(op.a), n * width); break;
+      case OpKind::gather_outputs: {
+        const float* src = act(op.a);
+        for (int64_t i = 0; i < n; ++i) std::copy_n(src + in.output_rows[i] * width, width, dst + i * width);
+        break;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+void CpuBackend::get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out) {
   for (int64_t t = 0; t < n; ++t) {
     dequantize_row(table.type, table.row(ids[t]), out + t * table.n_cols, table.n_cols);
   }
 }
 
-void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   if (!cpu_fast_shape(w.type, w.n_cols)) {
     matmul_generic(w, x, n_tokens, y);
     return;
@@ -47,7 +182,7 @@ void CpuBackend::matmul(const WeightMatrix& w, const float* x, int64_t n_tokens,
   }
 }
 
-void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+void CpuBackend::matmul_fast(const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t n_cols = w.n_cols;
   const int64_t n_rows = w.n_rows;
   if (cpu_uses_q8_activations(w.type)) {
@@ -82,7 +217,7 @@ void CpuBackend::matmul_fast(const WeightMatrix& w, const float* x, int64_t n_to
   });
 }
 
-void CpuBackend::matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+void CpuBackend::matmul_generic(const WeightView& w, const float* x, int64_t n_tokens, float* y) {
   const int64_t n_cols = w.n_cols;
   const int64_t n_rows = w.n_rows;
   const int64_t n_tiles = (n_rows + kTileRows - 1) / kTileRows;

@@ -1,5 +1,6 @@
-// CpuBackend: the reference backend. Generic path for every weight type:
-// dequantize a tile of weight rows to f32, then multiply. Work is split
+// CpuBackend: the reference backend. Runs a graph range op by op on host
+// buffers. Generic path for every weight type: dequantize a tile of weight
+// rows to f32, then multiply; tiled fast kernels for the common types. Work is split
 // across threads by output rows (never by the summed dimension) and
 // attention reduces over keys in fixed blocks of cells, so results do not
 // depend on batch composition or thread count.
@@ -11,31 +12,56 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/kernels.h"
+#include "core/page_buffer.h"
 #include "core/thread_pool.h"
 
 namespace laneway {
 
 class CpuBackend final : public Backend {
  public:
-  // max_width: the widest activation row; max_tokens: the most tokens per
-  // op (buffers are sized once, here). isa picks the kernels.
-  CpuBackend(int n_threads, int64_t max_width, int64_t max_tokens, CpuIsa isa);
+  // isa picks the kernels. Buffers are sized by allocate() (a context) or
+  // reserve() (tests and benchmarks calling the ops directly).
+  CpuBackend(int n_threads, CpuIsa isa);
   ~CpuBackend() override;
 
+  // --- Backend ----------------------------------------------------------------
   std::string_view name() const override { return "cpu"; }
   bool supports_weight_type(GgmlType type) const override;
+  Status allocate(const BackendSetup& setup) override;
+  Status run(std::span<const Op> ops, const PassInputs& in) override;
+  Status read_activation(ActId act, int64_t n_rows, float* host) override;
+  Status write_activation(ActId act, int64_t n_rows, const float* host) override;
+  Status copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_cells) override;
+  uint64_t kv_bytes() const override { return kv_.size_bytes(); }
+  uint64_t compute_bytes() const override;
 
-  void get_rows(const WeightMatrix& table, const int32_t* ids, int64_t n, float* out) override;
-  void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
-  void rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y) override;
+  // Bytes allocate() takes for this setup and thread count, besides the KV
+  // rows (the planner's figure; the same arithmetic as allocate()).
+  static uint64_t compute_bytes(const BackendSetup& setup, int n_threads);
+
+  // --- the ops on host rows (the reference other backends are tested against) --
+  // Sizes the scratch for rows up to max_width wide and max_tokens per op.
+  void reserve(int64_t max_width, int64_t max_tokens);
+  // out[t] = row ids[t] of `table` as f32. out: [n][table.n_cols].
+  void get_rows(const WeightView& table, const int32_t* ids, int64_t n, float* out);
+  // y[t][r] = sum_c w[r][c] * x[t][c]. x: [n_tokens][w.n_cols], y: [n_tokens][w.n_rows].
+  void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y);
+  // y[t] = x[t] / rms(x[t]) * weight. x, y: [n_tokens][n].
+  void rms_norm(const float* x, const float* weight, int64_t n_tokens, int64_t n, float eps, float* y);
+  // Rotates the first rope_dim dims of each head. x: [n_tokens][n_heads * head_dim];
+  // cos_sin: [n_tokens][rope_dim / 2][2] (cos, sin) per token.
   void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t rope_dim, bool neox,
-            const float* cos_sin) override;
-  void store_kv(KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k,
-                const float* v) override;
-  void attention(const KvCache& kv, int64_t layer, const TokenSlot* slots, int64_t n_tokens,
-                 const AttentionShape& shape, const float* q, float* out) override;
-  void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
-  void add(float* x, const float* y, int64_t n) override;
+            const float* cos_sin);
+  // Writes each token's K and V rows into its cell of `layer` (converted to the cache types).
+  void store_kv(int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k, const float* v);
+  // out[t] = softmax(q[t] K^T * scale) V over the cells of t's sequence with
+  // pos <= t's pos. q, out: [n_tokens][n_head * head_dim].
+  void attention(int64_t layer, const KvCellsView& cells, const TokenSlot* slots, int64_t n_tokens,
+                 const AttentionShape& shape, const float* q, float* out);
+  // out = silu(gate) * up, elementwise over n values.
+  void swiglu(const float* gate, const float* up, int64_t n, float* out);
+  // x += y, elementwise over n values.
+  void add(float* x, const float* y, int64_t n);
 
   ThreadPool& pool() { return pool_; }
   CpuIsa isa() const { return kernels_->isa; }
@@ -68,23 +94,33 @@ class CpuBackend final : public Backend {
 
  private:
   float* thread_scratch(int thread) { return scratch_.data() + static_cast<size_t>(thread) * scratch_per_thread_; }
-  void matmul_generic(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
-  void matmul_fast(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
+  void matmul_generic(const WeightView& w, const float* x, int64_t n_tokens, float* y);
+  void matmul_fast(const WeightView& w, const float* x, int64_t n_tokens, float* y);
+  float* act(ActId id) { return acts_[static_cast<size_t>(id)].data(); }
+  uint8_t* k_row(int64_t layer, int32_t seq, int64_t cell);
+  uint8_t* v_row(int64_t layer, int32_t seq, int64_t cell);
 
   ThreadPool pool_;
-  int64_t max_width_;
-  size_t scratch_per_thread_;
+  const CpuKernels* kernels_;
+  size_t scratch_per_thread_ = 0;
   std::vector<float> scratch_;
   // Attention's per-thread buffers (sized by the head shape, on first use).
   std::vector<float> attn_scratch_;
   size_t attn_scratch_per_thread_ = 0;
-  const CpuKernels* kernels_;
   // Quantized activations: QuantActs planes for up to max_tokens rows.
   std::vector<int8_t> act_qs_;
   std::vector<uint8_t> act_qu_;
   std::vector<float> act_d_;
   std::vector<int16_t> act_s16_;
-  int64_t max_tokens_;
+  int64_t max_tokens_ = 0;
+  // The graph's activation buffers ([max_tokens][width] each; empty where unused).
+  std::vector<std::vector<float>> acts_;
+  std::vector<int64_t> act_widths_;
+  // KV rows of layers [kv_desc_.layer_begin, layer_end): per layer all K rows, then all V rows.
+  KvStorageDesc kv_desc_;
+  PageBuffer kv_;
+  uint64_t k_row_bytes_ = 0;
+  uint64_t v_row_bytes_ = 0;
 };
 
 }  // namespace laneway

@@ -466,13 +466,14 @@ TEST(CpuBackendMatmul, OddRowsAndTokenCountsAreDeterministic) {
       auto row = encode(type, gaussian(n_cols, 1000 + static_cast<uint32_t>(r)));
       data.insert(data.end(), row.begin(), row.end());
     }
-    WeightMatrix w{type, data.data(), n_cols, n_rows, *ggml_row_bytes(type, n_cols)};
+    WeightView w{type, data.data(), n_cols, n_rows, *ggml_row_bytes(type, n_cols)};
     const auto x = gaussian(19 * n_cols, 5);
     std::vector<CpuIsa> levels = simd_levels();
     levels.push_back(CpuIsa::scalar);
     for (CpuIsa isa : levels) {
       for (int threads : {1, 2, 3}) {
-        CpuBackend be(threads, n_cols, 19, isa);
+        CpuBackend be(threads, isa);
+        be.reserve(n_cols, 19);
         std::vector<float> alone(static_cast<size_t>(19 * n_rows)), batch(static_cast<size_t>(19 * n_rows));
         for (int t = 0; t < 19; ++t) be.matmul(w, x.data() + t * n_cols, 1, alone.data() + t * n_rows);
         be.matmul(w, x.data(), 19, batch.data());

@@ -44,21 +44,21 @@ TEST(KvCache, RefusesBadTypesAndShapes) {
 }
 
 TEST(KvCache, SequencesAppendClearCopy) {
-  auto kv = KvCache::create(config(GgmlType::f16, GgmlType::q8_0));
+  auto kv = KvCells::create(config(GgmlType::f16, GgmlType::q8_0));
   ASSERT_TRUE(kv.is_ok()) << kv.status().to_string();
   EXPECT_EQ(kv->cells_per_seq(), 10);
-  EXPECT_EQ(kv->size_bytes(), 40u * 2 * (128 + 68));
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(kv->append(1, 100 + i).is_ok());
   auto full = kv->append(1, 200);
   ASSERT_FALSE(full.is_ok());
   EXPECT_EQ(full.status().code(), StatusCode::resource_exhausted);
   EXPECT_EQ(kv->used(1), 10);
   EXPECT_EQ(kv->pos(1, 3), 103);
-  kv->k_row(1, 1, 3)[0] = 42;
   kv->copy(1, 2);
   EXPECT_EQ(kv->used(2), 10);
   EXPECT_EQ(kv->pos(2, 9), 109);
-  EXPECT_EQ(kv->k_row(1, 2, 3)[0], 42);
+  const KvCellsView view = kv->view();
+  EXPECT_EQ(view.positions[2 * view.cells_per_seq + 9], 109);
+  EXPECT_EQ(view.used[2], 10);
   kv->truncate(1, 4);
   EXPECT_EQ(kv->used(1), 6);
   kv->clear(1);
@@ -67,20 +67,12 @@ TEST(KvCache, SequencesAppendClearCopy) {
   EXPECT_FALSE(kv->append(4, 0).is_ok());
 }
 
-// A KV tensor over 2^31 bytes: offsets must be 64-bit.
-TEST(KvCache, OffsetsBeyond2GiB) {
-  KvCacheConfig c;
-  c.n_layer = 1;
-  c.n_embd_k = c.n_embd_v = 1024;
-  c.head_dim = 128;
-  c.n_ctx = 1 << 22;  // 4,194,304 cells
-  c.type_k = c.type_v = GgmlType::q4_0;
-  auto kv = KvCache::create(c);
-  ASSERT_TRUE(kv.is_ok()) << kv.status().to_string();
-  EXPECT_GT(kv->k_row_bytes() * static_cast<uint64_t>(c.n_ctx), 1ull << 31);
-  uint8_t* last = kv->v_row(0, 0, c.n_ctx - 1);
-  last[kv->v_row_bytes() - 1] = 7;  // the last byte is inside the mapping
-  EXPECT_EQ(last - kv->k_row(0, 0, 0), static_cast<ptrdiff_t>(kv->size_bytes() - kv->v_row_bytes()));
+TEST(KvCache, StorageBytesOfALayerRange) {
+  const KvCacheConfig c = config(GgmlType::f16, GgmlType::q8_0);
+  EXPECT_EQ(*kv_storage_bytes(kv_storage_desc(c, 0, 2)), 40u * 2 * (128 + 68));
+  EXPECT_EQ(*kv_storage_bytes(kv_storage_desc(c, 1, 2)), 40u * (128 + 68));
+  EXPECT_EQ(*kv_storage_bytes(kv_storage_desc(c, 2, 2)), 0u);
+  EXPECT_FALSE(KvCells::create([] { auto b = config(GgmlType::f16, GgmlType::f16); b.n_ctx = 3; return b; }()).is_ok());
 }
 
 }  // namespace

@@ -1,0 +1,468 @@
+// The Vulkan backend op by op against the CPU reference (CpuBackend), on
+// lavapipe (named explicitly: "auto" never picks a CPU implementation).
+// Both backends get the same setup, the same activations written in and
+// the same PassInputs; each test compares what read_activation returns
+// with a tolerance stated beside it. Without a Vulkan device the tests
+// skip, except under LANEWAY_REQUIRE_TESTDATA=1 (CI has lavapipe), where
+// they fail.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/isa.h"
+#include "backend/vulkan/vulkan_backend.h"
+#include "quant/quant.h"
+#include "support/testdata.h"
+
+namespace laneway {
+namespace {
+
+std::unique_ptr<VulkanBackend> open_lavapipe() {
+  Result<std::unique_ptr<VulkanBackend>> be = VulkanBackend::create("llvmpipe");
+  if (!be.is_ok()) return nullptr;
+  return std::move(be).value();
+}
+
+#define LANEWAY_REQUIRE_VULKAN(var)                                                                 \
+  std::unique_ptr<VulkanBackend> var = open_lavapipe();                                             \
+  if (var == nullptr) {                                                                             \
+    if (::laneway::test::testdata_required()) {                                                     \
+      FAIL() << "no lavapipe Vulkan device (LANEWAY_REQUIRE_TESTDATA=1): install mesa-vulkan-drivers"; \
+    }                                                                                               \
+    GTEST_SKIP() << "no lavapipe Vulkan device (install mesa-vulkan-drivers to run the Vulkan tests)"; \
+  }
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// A weight of `type` holding random values, quantized by the reference quantizer.
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+};
+std::unique_ptr<TestWeight> make_weight(GgmlType type, int64_t n_rows, int64_t n_cols, uint32_t seed) {
+  auto w = std::make_unique<TestWeight>();
+  const uint64_t row_bytes = *ggml_row_bytes(type, static_cast<uint64_t>(n_cols));
+  w->bytes.resize(row_bytes * static_cast<uint64_t>(n_rows) + 16);
+  const std::vector<float> values = random_floats(static_cast<size_t>(n_rows * n_cols), seed);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    quantize_row(type, values.data() + r * n_cols, w->bytes.data() + r * row_bytes, n_cols);
+  }
+  w->view = WeightView{type, w->bytes.data(), n_cols, n_rows, row_bytes, false};
+  return w;
+}
+
+// Max |a - b| over max |ref| (0 when both are all zero), and NaN checks.
+double max_rel_error(const std::vector<float>& ref, const std::vector<float>& got) {
+  EXPECT_EQ(ref.size(), got.size());
+  double max_ref = 0.0, max_err = 0.0;
+  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) {
+    if (std::isnan(got[i]) != std::isnan(ref[i])) return INFINITY;
+    max_ref = std::max(max_ref, std::fabs(double(ref[i])));
+    max_err = std::max(max_err, std::fabs(double(ref[i]) - double(got[i])));
+  }
+  return max_ref > 0.0 ? max_err / max_ref : max_err;
+}
+
+// Normalized mean squared error: sum (a-b)^2 / sum ref^2.
+double nmse(const std::vector<float>& ref, const std::vector<float>& got) {
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) {
+    num += (double(ref[i]) - double(got[i])) * (double(ref[i]) - double(got[i]));
+    den += double(ref[i]) * double(ref[i]);
+  }
+  return den > 0.0 ? num / den : num;
+}
+
+// y = W x with the weight dequantized by the reference decoder and summed in double.
+std::vector<float> exact_matmul(const WeightView& w, const std::vector<float>& x, int64_t n_tokens) {
+  std::vector<float> row(static_cast<size_t>(w.n_cols)), y(static_cast<size_t>(n_tokens * w.n_rows));
+  for (int64_t r = 0; r < w.n_rows; ++r) {
+    dequantize_row(w.type, w.row(r), row.data(), w.n_cols);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      double s = 0.0;
+      for (int64_t c = 0; c < w.n_cols; ++c) s += double(row[static_cast<size_t>(c)]) * double(x[static_cast<size_t>(t * w.n_cols + c)]);
+      y[static_cast<size_t>(t * w.n_rows + r)] = static_cast<float>(s);
+    }
+  }
+  return y;
+}
+
+// One graph fragment run on both backends.
+struct Fixture {
+  std::vector<ActivationDesc> acts;
+  std::vector<Op> ops;
+  KvStorageDesc kv;
+  int64_t max_tokens = 64;
+
+  ActId add_act(std::string name, int64_t width, bool host_output = false) {
+    acts.push_back({std::move(name), width, host_output});
+    return static_cast<ActId>(acts.size() - 1);
+  }
+  BackendSetup setup() const { return BackendSetup{acts, max_tokens, ops, kv}; }
+};
+
+struct Pair {
+  CpuBackend cpu{2, CpuIsa::scalar};
+  std::unique_ptr<VulkanBackend> gpu;
+
+  Status allocate(const Fixture& f) {
+    LANEWAY_TRY(cpu.allocate(f.setup()));
+    return gpu->allocate(f.setup());
+  }
+  Status write(ActId act, int64_t rows, const std::vector<float>& v) {
+    LANEWAY_TRY(cpu.write_activation(act, rows, v.data()));
+    return gpu->write_activation(act, rows, v.data());
+  }
+  Status run(std::span<const Op> ops, const PassInputs& in) {
+    LANEWAY_TRY(cpu.run(ops, in));
+    return gpu->run(ops, in);
+  }
+  Status read(ActId act, int64_t rows, int64_t width, std::vector<float>* ref, std::vector<float>* got) {
+    ref->assign(static_cast<size_t>(rows * width), 0.0f);
+    got->assign(static_cast<size_t>(rows * width), 0.0f);
+    LANEWAY_TRY(cpu.read_activation(act, rows, ref->data()));
+    return gpu->read_activation(act, rows, got->data());
+  }
+};
+
+const GgmlType kWeightTypes[] = {GgmlType::f32,  GgmlType::f16,  GgmlType::bf16, GgmlType::q8_0, GgmlType::q4_0,
+                                 GgmlType::q4_1, GgmlType::q5_0, GgmlType::q5_1, GgmlType::q2_k, GgmlType::q3_k,
+                                 GgmlType::q4_k, GgmlType::q5_k, GgmlType::q6_k};
+
+// Columns for a type: a few blocks (5 of 32, or 3 super-blocks of 256), never
+// a multiple of the shader's 64 lanes x 4 for the 32-element types.
+int64_t awkward_cols(GgmlType type, int64_t small) {
+  const auto block = static_cast<int64_t>(ggml_type_traits(type).block_size);
+  return block >= 256 ? 3 * block : small;
+}
+
+TEST(VulkanDevice, AutoNeverPicksACpuDeviceAndNamesAreChecked) {
+  Result<std::vector<VulkanDeviceInfo>> devices = list_vulkan_devices();
+  ASSERT_TRUE(devices.is_ok()) << devices.status().to_string();
+  if (devices->empty()) {
+    if (::laneway::test::testdata_required()) FAIL() << "no Vulkan device (LANEWAY_REQUIRE_TESTDATA=1)";
+    GTEST_SKIP() << "no Vulkan device";
+  }
+  for (const VulkanDeviceInfo& d : *devices) {
+    Result<std::unique_ptr<VulkanDevice>> by_index = select_vulkan_device(std::to_string(d.index));
+    ASSERT_TRUE(by_index.is_ok()) << by_index.status().to_string();
+    EXPECT_EQ((*by_index)->info().name, d.name);
+  }
+  Result<std::unique_ptr<VulkanDevice>> automatic = select_vulkan_device("auto");
+  if (automatic.is_ok()) {
+    EXPECT_FALSE((*automatic)->info().is_cpu()) << "auto picked " << (*automatic)->info().describe();
+  } else {
+    EXPECT_EQ(automatic.status().code(), StatusCode::not_found);
+  }
+  Result<std::unique_ptr<VulkanDevice>> missing = select_vulkan_device("no-such-gpu-name");
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::not_found);
+  EXPECT_NE(missing.status().message().find("devices present"), std::string::npos) << missing.status().message();
+}
+
+TEST(VulkanDevice, LavapipeDescribesItself) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  const VulkanDeviceInfo& info = gpu->device_info();
+  EXPECT_TRUE(info.is_cpu());
+  EXPECT_GT(info.subgroup_size, 0u);
+  EXPECT_GT(info.max_storage_buffer_range_bytes, 0u);
+  EXPECT_FALSE(info.heaps.empty());
+  EXPECT_EQ(gpu->name(), "vulkan");
+}
+
+// matmul for every weight type on awkward shapes: 37 output rows (not a
+// multiple of anything), 160 columns (5 blocks, not a multiple of the 64
+// lanes x 4), 1, 7 and 64 tokens. Output: the logits (host_output) path.
+TEST(VulkanOps, MatmulMatchesCpuForEveryWeightType) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kRows = 37;
+  for (GgmlType type : kWeightTypes) {
+    SCOPED_TRACE(std::string(ggml_type_name(type)));
+    const int64_t kCols = awkward_cols(type, 160);
+    ASSERT_TRUE(gpu->supports_weight_type(type));
+    auto w = make_weight(type, kRows, kCols, 7);
+    Fixture f;
+    const ActId x = f.add_act("x", kCols);
+    const ActId y = f.add_act("y", kRows);
+    const ActId logits = f.add_act("logits", kRows, /*host_output=*/true);
+    f.ops.push_back(Op{.kind = OpKind::matmul, .dst = y, .a = x, .weight = &w->view});
+    f.ops.push_back(Op{.kind = OpKind::matmul, .dst = logits, .a = x, .weight = &w->view});
+    Pair p{.gpu = std::move(gpu)};
+    ASSERT_TRUE(p.allocate(f).is_ok());
+    for (int64_t n : {1, 7, 64}) {
+      const std::vector<float> xs = random_floats(static_cast<size_t>(n * kCols), 11 + static_cast<uint32_t>(n));
+      ASSERT_TRUE(p.write(x, n, xs).is_ok());
+      std::vector<float> logits_cpu(static_cast<size_t>(n * kRows)), logits_gpu(logits_cpu.size());
+      PassInputs in;
+      in.n_tokens = n;
+      in.n_outputs = n;
+      in.logits = logits_cpu.data();
+      ASSERT_TRUE(p.cpu.run(f.ops, in).is_ok());
+      in.logits = logits_gpu.data();
+      Status s = p.gpu->run(f.ops, in);
+      ASSERT_TRUE(s.is_ok()) << s.to_string();
+      std::vector<float> ref, got;
+      ASSERT_TRUE(p.read(y, n, kRows, &ref, &got).is_ok());
+      // The GPU multiplies the exactly dequantized weights by f32 activations:
+      // against a double-precision sum only f32 rounding remains.
+      const std::vector<float> exact = exact_matmul(w->view, xs, n);
+      EXPECT_LT(max_rel_error(exact, got), 2e-5) << n << " tokens";
+      EXPECT_LT(max_rel_error(exact, logits_gpu), 2e-5) << n << " tokens (logits)";
+      EXPECT_EQ(std::memcmp(got.data(), logits_gpu.data(), got.size() * sizeof(float)), 0);
+      // The CPU's fast kernels quantize activations to Q8 for the quantized
+      // types (about 0.4% per value): NMSE bound 1e-4 there, f32 rounding otherwise.
+      const bool q8_acts = type != GgmlType::f32 && type != GgmlType::f16 && type != GgmlType::bf16;
+      EXPECT_LT(nmse(ref, got), q8_acts ? 1e-4 : 1e-10) << n << " tokens vs CpuBackend";
+      EXPECT_LT(nmse(logits_cpu, logits_gpu), q8_acts ? 1e-4 : 1e-10) << n << " tokens (logits) vs CpuBackend";
+    }
+    gpu = std::move(p.gpu);
+  }
+}
+
+TEST(VulkanOps, GetRowsMatchesCpuForEveryWeightType) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kRows = 50;
+  for (GgmlType type : kWeightTypes) {
+    SCOPED_TRACE(std::string(ggml_type_name(type)));
+    const int64_t kCols = awkward_cols(type, 96);
+    auto w = make_weight(type, kRows, kCols, 3);
+    Fixture f;
+    const ActId dst = f.add_act("emb", kCols);
+    f.ops.push_back(Op{.kind = OpKind::get_rows, .dst = dst, .weight = &w->view});
+    Pair p{.gpu = std::move(gpu)};
+    ASSERT_TRUE(p.allocate(f).is_ok());
+    std::vector<int32_t> tokens(64);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 17 + 3) % kRows);
+    for (int64_t n : {1, 7, 64}) {
+      PassInputs in;
+      in.tokens = tokens.data();
+      in.n_tokens = n;
+      ASSERT_TRUE(p.run(f.ops, in).is_ok());
+      std::vector<float> ref, got;
+      ASSERT_TRUE(p.read(dst, n, kCols, &ref, &got).is_ok());
+      // One multiply (and add) per value: equal up to a fused multiply-add.
+      EXPECT_LT(max_rel_error(ref, got), 1e-6) << n << " tokens";
+    }
+    // A token id outside the table is an error, not a read out of bounds.
+    const int32_t bad = kRows;
+    PassInputs in;
+    in.tokens = &bad;
+    in.n_tokens = 1;
+    EXPECT_EQ(p.gpu->run(f.ops, in).code(), StatusCode::invalid_argument);
+    gpu = std::move(p.gpu);
+  }
+}
+
+TEST(VulkanOps, UnsupportedWeightTypeIsAnErrorAtAllocate) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  // IQ4_NL: a type the engine does not run (zero bytes are enough: nothing is decoded).
+  const uint64_t row_bytes = *ggml_row_bytes(GgmlType::iq4_nl, 256);
+  std::vector<uint8_t> bytes(4 * row_bytes, 0);
+  const WeightView w{GgmlType::iq4_nl, bytes.data(), 256, 4, row_bytes, false};
+  EXPECT_FALSE(gpu->supports_weight_type(GgmlType::iq4_nl));
+  Fixture f;
+  const ActId x = f.add_act("x", 256);
+  const ActId y = f.add_act("y", 4);
+  f.ops.push_back(Op{.kind = OpKind::matmul, .dst = y, .a = x, .weight = &w});
+  const Status s = gpu->allocate(f.setup());
+  EXPECT_EQ(s.code(), StatusCode::unsupported) << s.to_string();
+}
+
+// rms_norm, rope (normal and neox, partial rope_dim), swiglu, add and
+// gather_outputs in one chain, on 1, 7 and 64 tokens.
+TEST(VulkanOps, ElementwiseChainMatchesCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kWidth = 36;  // 3 heads of 12; not a multiple of the work-group
+  constexpr int64_t kFfn = 300;
+  std::vector<float> norm_w = random_floats(kWidth, 5);
+  WeightView norm_view{GgmlType::f32, reinterpret_cast<const uint8_t*>(norm_w.data()), kWidth, 1, kWidth * 4, false};
+  for (bool neox : {false, true}) {
+    SCOPED_TRACE(neox ? "neox" : "normal");
+    Fixture f;
+    const ActId x = f.add_act("x", kWidth);
+    const ActId normed = f.add_act("normed", kWidth);
+    const ActId gate = f.add_act("gate", kFfn);
+    const ActId up = f.add_act("up", kFfn);
+    const ActId act = f.add_act("act", kFfn);
+    const ActId out = f.add_act("out", kWidth);
+    f.ops.push_back(Op{.kind = OpKind::rms_norm, .dst = normed, .a = x, .weight = &norm_view, .eps = 1e-5f});
+    f.ops.push_back(Op{.kind = OpKind::rope, .dst = normed, .n_heads = 3, .head_dim = 12, .rope_dim = 8, .neox = neox});
+    f.ops.push_back(Op{.kind = OpKind::swiglu, .dst = act, .a = gate, .b = up});
+    f.ops.push_back(Op{.kind = OpKind::add, .dst = normed, .a = x});
+    f.ops.push_back(Op{.kind = OpKind::gather_outputs, .rows = OpRows::outputs, .dst = out, .a = normed});
+    Pair p{.gpu = std::move(gpu)};
+    ASSERT_TRUE(p.allocate(f).is_ok());
+    for (int64_t n : {1, 7, 64}) {
+      ASSERT_TRUE(p.write(x, n, random_floats(static_cast<size_t>(n * kWidth), 21, 3.0f)).is_ok());
+      ASSERT_TRUE(p.write(gate, n, random_floats(static_cast<size_t>(n * kFfn), 22, 4.0f)).is_ok());
+      ASSERT_TRUE(p.write(up, n, random_floats(static_cast<size_t>(n * kFfn), 23)).is_ok());
+      const std::vector<float> rope = random_floats(static_cast<size_t>(n * 4 * 2), 24);
+      std::vector<int32_t> rows;
+      for (int32_t t = static_cast<int32_t>(n) - 1; t >= 0; t -= 3) rows.insert(rows.begin(), t);
+      PassInputs in;
+      in.n_tokens = n;
+      in.rope_cos_sin = rope.data();
+      in.rope_pairs = 4;
+      in.output_rows = rows.data();
+      in.n_outputs = static_cast<int64_t>(rows.size());
+      ASSERT_TRUE(p.run(f.ops, in).is_ok());
+      std::vector<float> ref, got;
+      ASSERT_TRUE(p.read(normed, n, kWidth, &ref, &got).is_ok());
+      EXPECT_LT(max_rel_error(ref, got), 1e-5) << "rms_norm + rope + add, " << n << " tokens";
+      ASSERT_TRUE(p.read(act, n, kFfn, &ref, &got).is_ok());
+      EXPECT_LT(max_rel_error(ref, got), 1e-5) << "swiglu, " << n << " tokens";
+      ASSERT_TRUE(p.read(out, in.n_outputs, kWidth, &ref, &got).is_ok());
+      EXPECT_LT(max_rel_error(ref, got), 1e-5) << "gather_outputs, " << n << " tokens";
+    }
+    gpu = std::move(p.gpu);
+  }
+}
+
+// store_kv then attention, three sequences with different used counts and
+// position gaps, GQA (4 query heads over 2 KV heads), for each cache type;
+// then a decode step of one token per sequence.
+TEST(VulkanOps, StoreKvAndAttentionMatchCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kHeadDim = 64, kHead = 4, kHeadKv = 2, kCells = 80;
+  constexpr int32_t kSeqs = 3;
+  for (GgmlType kv_type : {GgmlType::f16, GgmlType::q8_0, GgmlType::q4_0}) {
+    SCOPED_TRACE(std::string(ggml_type_name(kv_type)));
+    Fixture f;
+    f.kv = KvStorageDesc{2, 4, kCells, kSeqs, kHeadKv * kHeadDim, kHeadKv * kHeadDim, kv_type, kv_type};
+    const ActId q = f.add_act("q", kHead * kHeadDim);
+    const ActId k = f.add_act("k", kHeadKv * kHeadDim);
+    const ActId v = f.add_act("v", kHeadKv * kHeadDim);
+    const ActId out = f.add_act("attn", kHead * kHeadDim);
+    const AttentionShape shape{kHead, kHeadKv, kHeadDim, 1.0f / std::sqrt(float(kHeadDim))};
+    f.ops.push_back(Op{.kind = OpKind::store_kv, .layer = 3, .a = k, .b = v});
+    f.ops.push_back(Op{.kind = OpKind::attention, .layer = 3, .dst = out, .a = q, .attn = shape});
+    Pair p{.gpu = std::move(gpu)};
+    const Status as = p.allocate(f);
+    ASSERT_TRUE(as.is_ok()) << as.to_string();
+
+    std::vector<int64_t> positions(kSeqs * kCells, 0);
+    std::vector<int64_t> used(kSeqs, 0);
+    // Pass 1: 64 tokens; sequence s gets tokens t with t % 3 == s (22, 21, 21
+    // cells), at positions 2 * cell + s (gaps, different per sequence).
+    // Pass 2: one token per sequence.
+    for (int pass = 0; pass < 2; ++pass) {
+      const int64_t n = pass == 0 ? 64 : kSeqs;
+      std::vector<TokenSlot> slots(static_cast<size_t>(n));
+      for (int64_t t = 0; t < n; ++t) {
+        const int32_t s = static_cast<int32_t>(t % kSeqs);
+        const int64_t cell = used[static_cast<size_t>(s)]++;
+        slots[static_cast<size_t>(t)] = TokenSlot{s, cell, 2 * cell + s};
+        positions[static_cast<size_t>(s * kCells + cell)] = 2 * cell + s;
+      }
+      const uint32_t seed = 100 + static_cast<uint32_t>(pass);
+      ASSERT_TRUE(p.write(q, n, random_floats(static_cast<size_t>(n * kHead * kHeadDim), seed)).is_ok());
+      ASSERT_TRUE(p.write(k, n, random_floats(static_cast<size_t>(n * kHeadKv * kHeadDim), seed + 10)).is_ok());
+      ASSERT_TRUE(p.write(v, n, random_floats(static_cast<size_t>(n * kHeadKv * kHeadDim), seed + 20)).is_ok());
+      PassInputs in;
+      in.n_tokens = n;
+      in.slots = slots.data();
+      in.cells = KvCellsView{positions.data(), used.data(), kCells, kSeqs};
+      Status rs = p.run(f.ops, in);
+      ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+      std::vector<float> ref, got;
+      ASSERT_TRUE(p.read(out, n, kHead * kHeadDim, &ref, &got).is_ok());
+      // f16 rows convert exactly on both sides; quantized rows may differ in
+      // a rare rounding of a level, hence the looser bound.
+      const double tol = kv_type == GgmlType::f16 ? 1e-5 : 2e-3;
+      EXPECT_LT(max_rel_error(ref, got), tol) << "pass " << pass;
+    }
+    gpu = std::move(p.gpu);
+  }
+}
+
+// A token's rows are bit-identical whether it runs alone or in a batch.
+TEST(VulkanOps, BatchInvariance) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kCols = 256, kRows = 67;
+  auto w = make_weight(GgmlType::q4_0, kRows, kCols, 9);
+  std::vector<float> norm_w = random_floats(kCols, 5);
+  WeightView norm_view{GgmlType::f32, reinterpret_cast<const uint8_t*>(norm_w.data()), kCols, 1, kCols * 4, false};
+  Fixture f;
+  const ActId x = f.add_act("x", kCols);
+  const ActId normed = f.add_act("normed", kCols);
+  const ActId y = f.add_act("y", kRows);
+  f.ops.push_back(Op{.kind = OpKind::rms_norm, .dst = normed, .a = x, .weight = &norm_view, .eps = 1e-6f});
+  f.ops.push_back(Op{.kind = OpKind::matmul, .dst = y, .a = normed, .weight = &w->view});
+  ASSERT_TRUE(gpu->allocate(f.setup()).is_ok());
+  const std::vector<float> xs = random_floats(64 * kCols, 77);
+  std::vector<float> batched(64 * kRows), alone(kRows);
+  PassInputs in;
+  in.n_tokens = 64;
+  ASSERT_TRUE(gpu->write_activation(x, 64, xs.data()).is_ok());
+  ASSERT_TRUE(gpu->run(f.ops, in).is_ok());
+  ASSERT_TRUE(gpu->read_activation(y, 64, batched.data()).is_ok());
+  for (int64_t t : {0, 5, 13, 63}) {
+    in.n_tokens = 1;
+    ASSERT_TRUE(gpu->write_activation(x, 1, xs.data() + t * kCols).is_ok());
+    ASSERT_TRUE(gpu->run(f.ops, in).is_ok());
+    ASSERT_TRUE(gpu->read_activation(y, 1, alone.data()).is_ok());
+    EXPECT_EQ(std::memcmp(alone.data(), batched.data() + t * kRows, kRows * sizeof(float)), 0) << "token " << t;
+  }
+}
+
+// Attention too: the last token of a 64-token prefill equals the same token
+// decoded alone after a 63-token prefill (q8_0 cache: quantization included).
+TEST(VulkanOps, AttentionBatchInvariance) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kHeadDim = 64, kHead = 4, kHeadKv = 1, kCells = 70, kN = 64;
+  Fixture f;
+  f.kv = KvStorageDesc{0, 1, kCells, 1, kHeadKv * kHeadDim, kHeadKv * kHeadDim, GgmlType::q8_0, GgmlType::q8_0};
+  const ActId q = f.add_act("q", kHead * kHeadDim);
+  const ActId k = f.add_act("k", kHeadKv * kHeadDim);
+  const ActId v = f.add_act("v", kHeadKv * kHeadDim);
+  const ActId out = f.add_act("attn", kHead * kHeadDim);
+  f.ops.push_back(Op{.kind = OpKind::store_kv, .layer = 0, .a = k, .b = v});
+  f.ops.push_back(Op{.kind = OpKind::attention, .layer = 0, .dst = out, .a = q,
+                     .attn = AttentionShape{kHead, kHeadKv, kHeadDim, 0.125f}});
+  const std::vector<float> qs = random_floats(kN * kHead * kHeadDim, 1);
+  const std::vector<float> ks = random_floats(kN * kHeadKv * kHeadDim, 2);
+  const std::vector<float> vs = random_floats(kN * kHeadKv * kHeadDim, 3);
+  std::vector<TokenSlot> slots(kN);
+  std::vector<int64_t> positions(kCells, 0);
+  for (int64_t t = 0; t < kN; ++t) {
+    slots[static_cast<size_t>(t)] = TokenSlot{0, t, t};
+    positions[static_cast<size_t>(t)] = t;
+  }
+  auto run_rows = [&](int64_t first, int64_t n, std::vector<float>* result) -> Status {
+    LANEWAY_TRY(gpu->write_activation(q, n, qs.data() + first * kHead * kHeadDim));
+    LANEWAY_TRY(gpu->write_activation(k, n, ks.data() + first * kHeadKv * kHeadDim));
+    LANEWAY_TRY(gpu->write_activation(v, n, vs.data() + first * kHeadKv * kHeadDim));
+    const int64_t used = first + n;
+    PassInputs in;
+    in.n_tokens = n;
+    in.slots = slots.data() + first;
+    in.cells = KvCellsView{positions.data(), &used, kCells, 1};
+    LANEWAY_TRY(gpu->run(f.ops, in));
+    result->assign(static_cast<size_t>(n * kHead * kHeadDim), 0.0f);
+    return gpu->read_activation(out, n, result->data());
+  };
+  std::vector<float> batched, prefix, alone;
+  ASSERT_TRUE(gpu->allocate(f.setup()).is_ok());
+  ASSERT_TRUE(run_rows(0, kN, &batched).is_ok());
+  ASSERT_TRUE(gpu->allocate(f.setup()).is_ok());
+  ASSERT_TRUE(run_rows(0, kN - 1, &prefix).is_ok());
+  ASSERT_TRUE(run_rows(kN - 1, 1, &alone).is_ok());
+  EXPECT_EQ(std::memcmp(alone.data(), batched.data() + (kN - 1) * kHead * kHeadDim, alone.size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(prefix.data(), batched.data(), prefix.size() * sizeof(float)), 0);
+}
+
+}  // namespace
+}  // namespace laneway
