@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -92,6 +93,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // The device for people ("llvmpipe (cpu, Mesa 22.3.6)", "cpu avx512, 2 threads").
+  virtual std::string describe() const { return std::string(name()); }
   virtual bool supports_weight_type(GgmlType type) const = 0;
 
   // Sizes and allocates the activation buffers and KV rows once.

@@ -1,5 +1,7 @@
 // laneway bench: prompt-processing and generation speed, llama-bench style.
-//   laneway bench -m FILE [-p 128,512] [-n 64] [-r 5] [--threads N] [--json]
+//   laneway bench -m FILE [-p 128,512] [-n 64] [-r 5] [--threads N] [--gpu-layers 0,all] [--json]
+// A list of --gpu-layers settings runs each in one invocation (the model is
+// loaded once per setting), so the CPU-vs-GPU table comes from one command.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,6 +29,9 @@ struct BenchFlags {
 };
 
 struct Record {
+  std::string gpu_layers;  // the setting as given ("0", "all", "12")
+  std::string backend;     // "cpu", "vulkan", "cpu+vulkan"
+  std::string devices;     // ForwardContext::describe_devices()
   int64_t n_prompt = 0;
   int64_t n_gen = 0;
   std::vector<double> samples_ts;
@@ -72,8 +77,19 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-Status bench(const BenchFlags& f) {
+// "812 KiB", "1.1 MiB", "0.59 GiB": the unit that fits the value.
+std::string format_size(uint64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= double(1ull << 30)) return fmt::format("{:.2f} GiB", b / double(1ull << 30));
+  if (b >= double(1ull << 20)) return fmt::format("{:.1f} MiB", b / double(1ull << 20));
+  return fmt::format("{:.0f} KiB", b / 1024.0);
+}
+
+// Runs every test of one --gpu-layers setting; the records get the backends' names.
+Status bench_setting(const BenchFlags& f, const std::string& gpu_layers, std::vector<Record>& records,
+                     std::string& model_type, uint64_t& model_bytes, int& threads) {
   EngineFlags ef = f.engine;
+  ef.gpu_layers = gpu_layers;
   int64_t longest = 0;
   for (auto p : f.n_prompt) longest = std::max(longest, p);
   for (auto g : f.n_gen) longest = std::max(longest, g);
@@ -82,11 +98,22 @@ Status bench(const BenchFlags& f) {
   LANEWAY_ASSIGN_OR_RETURN(LoadedEngine e, load_engine(ef, 1, /*prefault=*/true));
   ForwardContext& ctx = *e.ctx;
   const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto& hp = e.model->hparams();
+  model_type = fmt::format("{} {}", hp.architecture, hp.name);
+  model_bytes = e.model->weight_bytes();
+  threads = ctx.options().n_threads;
+  // Where it runs, as a header line: llama-bench users compare devices first.
+  const std::string devices = ctx.describe_devices();
+  if (!f.json) std::printf("# --gpu-layers %s: %s\n", gpu_layers.empty() ? "auto" : gpu_layers.c_str(), devices.c_str());
+  std::string backend;
+  const std::string placement = ctx.describe_placement();
+  if (placement.find("cpu:") != std::string::npos) backend = "cpu";
+  if (placement.find("vulkan:") != std::string::npos) backend += backend.empty() ? "vulkan" : "+vulkan";
 
-  std::vector<Record> records;
-  for (auto p : f.n_prompt) if (p > 0) records.push_back({p, 0, {}});
-  for (auto g : f.n_gen) if (g > 0) records.push_back({0, g, {}});
-  for (auto& r : records) {
+  std::vector<Record> mine;
+  for (auto p : f.n_prompt) if (p > 0) mine.push_back({gpu_layers, backend, devices, p, 0, {}});
+  for (auto g : f.n_gen) if (g > 0) mine.push_back({gpu_layers, backend, devices, 0, g, {}});
+  for (auto& r : mine) {
     LANEWAY_TRY(run_once(ctx, r.n_prompt > 0 ? std::min<int64_t>(r.n_prompt, 16) : 0,
                          r.n_gen > 0 ? std::min<int64_t>(r.n_gen, 4) : 0, 99)
                     .status());  // warm-up
@@ -98,34 +125,52 @@ Status bench(const BenchFlags& f) {
     }
   }
   if (tty) std::fputs("\r\033[K", stderr);
+  records.insert(records.end(), mine.begin(), mine.end());
+  return Status::ok();
+}
 
-  const auto& hp = e.model->hparams();
-  const std::string model_type = fmt::format("{} {}", hp.architecture, hp.name);
-  const int threads = ctx.options().n_threads;
+Status bench(const BenchFlags& f) {
+  // --gpu-layers 0,all: one run per setting.
+  std::vector<std::string> settings;
+  for (size_t begin = 0;;) {
+    const size_t comma = f.engine.gpu_layers.find(',', begin);
+    settings.push_back(f.engine.gpu_layers.substr(begin, comma - begin));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  std::vector<Record> records;
+  std::string model_type;
+  uint64_t model_bytes = 0;
+  int threads = 0;
+  for (const std::string& s : settings) LANEWAY_TRY(bench_setting(f, s, records, model_type, model_bytes, threads));
+
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : records) {
-      out.push_back({{"model_filename", ef.model_path}, {"model_type", model_type},
-                     {"model_size", e.model->weight_bytes()}, {"model_n_params", 0},
+      out.push_back({{"model_filename", f.engine.model_path}, {"model_type", model_type},
+                     {"model_size", model_bytes}, {"model_n_params", 0}, {"backends", r.backend}, {"devices", r.devices},
+                     {"n_gpu_layers", r.gpu_layers.empty() ? "auto" : r.gpu_layers},
                      {"n_threads", threads}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen},
-                     {"type_k", ef.cache_type_k}, {"type_v", ef.cache_type_v},
+                     {"type_k", f.engine.cache_type_k}, {"type_v", f.engine.cache_type_v},
                      {"avg_ts", mean(r.samples_ts)}, {"stddev_ts", stddev(r.samples_ts)},
                      {"median_ts", median(r.samples_ts)}, {"samples_ts", r.samples_ts}});
     }
     std::puts(out.dump(2).c_str());
     return Status::ok();
   }
-  std::fputs(fmt::format("| {:<40} | {:>10} | {:>7} | {:>8} | {:>16} | {:>10} |\n", "model", "size", "threads", "test",
-                         "t/s (mean ± sd)", "median")
+  std::fputs(fmt::format("| {:<40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>16} | {:>10} |\n", "model", "size",
+                         "backend", "ngl", "threads", "test", "t/s (mean ± sd)", "median")
                  .c_str(),
              stdout);
-  std::fputs(fmt::format("| {:-<40} | {:->10} | {:->7} | {:->8} | {:->16} | {:->10} |\n", "", "", "", "", "", "").c_str(),
+  std::fputs(fmt::format("| {:-<40} | {:->10} | {:->10} | {:->4} | {:->7} | {:->8} | {:->16} | {:->10} |\n", "", "", "",
+                         "", "", "", "", "")
+                 .c_str(),
              stdout);
   for (const auto& r : records) {
     const std::string test = r.n_prompt ? fmt::format("pp{}", r.n_prompt) : fmt::format("tg{}", r.n_gen);
-    std::fputs(fmt::format("| {:<40.40} | {:>6.2f} GiB | {:>7} | {:>8} | {:>8.2f} ± {:>5.2f} | {:>10.2f} |\n",
-                           model_type, double(e.model->weight_bytes()) / double(1ull << 30), threads, test,
-                           mean(r.samples_ts), stddev(r.samples_ts), median(r.samples_ts))
+    std::fputs(fmt::format("| {:<40.40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>8.2f} ± {:>5.2f} | {:>10.2f} |\n",
+                           model_type, format_size(model_bytes), r.backend, r.gpu_layers.empty() ? "auto" : r.gpu_layers,
+                           threads, test, mean(r.samples_ts), stddev(r.samples_ts), median(r.samples_ts))
                    .c_str(),
                stdout);
   }

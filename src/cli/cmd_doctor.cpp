@@ -48,6 +48,21 @@ void print_text(const hw::HardwareInventory& inv, const std::vector<hw::Finding>
       out += fmt::format("        read bandwidth {:.1f} GB/s ({})\n", *p.bandwidth_bytes_per_s / 1e9, p.bandwidth_source);
     }
   }
+  if (inv.vulkan_probed && !inv.vulkan.devices.empty()) {
+    // What --device names: an index or a part of the name (software devices only when named).
+    out += "\nVulkan devices (--device INDEX or NAME):\n";
+    for (const hw::VulkanDeviceInfo& d : inv.vulkan.devices) {
+      out += fmt::format("  {}  {} ({}, {} {}){}\n", d.index, d.name, hw::vulkan_device_type_name(d.type), d.driver_name,
+                         d.driver_info, d.type == hw::VulkanDeviceType::cpu ? ": software, used only when named" : "");
+      for (size_t h = 0; h < d.heaps.size(); ++h) {
+        const hw::VulkanHeap& heap = d.heaps[h];
+        out += fmt::format("     heap {} {:<13} {:>10}", h, heap.device_local ? "device-local" : "host", hw::format_bytes(heap.size_bytes));
+        if (heap.budget_bytes) out += fmt::format("  budget {:>10}", hw::format_bytes(*heap.budget_bytes));
+        if (heap.usage_bytes) out += fmt::format("  used {:>10}", hw::format_bytes(*heap.usage_bytes));
+        out += "\n";
+      }
+    }
+  }
   const hw::VerdictCounts c = hw::count_verdicts(findings);
   out += fmt::format("\n{} ok, {} warn, {} bad\n", c.ok, c.warn, c.bad);
   std::fputs(out.c_str(), stdout);

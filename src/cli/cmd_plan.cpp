@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "model/placement.h"
 #include "cli/plan_lanes.h"
 #include "kv/kv_cache.h"
 #include "plan/machine_profile.h"
@@ -73,7 +74,10 @@ Status plan(const PlanFlags& f, int& exit_code) {
   s.n_batch = f.engine.batch;
   LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(f.engine.cache_type_k));
   LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(f.engine.cache_type_v));
-  if (!f.engine.gpu_layers.empty() && f.engine.gpu_layers != "0" && f.engine.gpu_layers != "auto") s.gpu_layers = -1;
+  if (!f.engine.gpu_layers.empty()) {
+    LANEWAY_ASSIGN_OR_RETURN(GpuPlacement gpu, resolve_gpu_placement(f.engine.gpu_layers, f.engine.device));
+    s.gpu_layers = gpu.gpu_layers;
+  }
   LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(model, s));
   LANEWAY_ASSIGN_OR_RETURN(auto usable, usable_memory(f));
   const int64_t max_ctx = max_context_that_fits(model, s, usable.first);
@@ -95,6 +99,11 @@ Status plan(const PlanFlags& f, int& exit_code) {
                         {"usable_source", usable.second},
                         {"fits", fits},
                         {"max_context_that_fits", max_ctx},
+                        {"device", {{"blocks", bill.device.n_blocks},
+                                    {"weights_bytes", bill.device.weights_bytes},
+                                    {"kv_bytes", bill.device.kv_bytes},
+                                    {"compute_bytes", bill.device.compute_bytes},
+                                    {"total_bytes", bill.device.total_bytes}}},
                         {"warnings", bill.warnings}};
     std::puts(j.dump(2).c_str());
   } else {
@@ -109,6 +118,15 @@ Status plan(const PlanFlags& f, int& exit_code) {
                    .c_str(),
                stdout);
     std::fputs(fmt::format("usable    {:>12}  ({})\n", gib(usable.first), usable.second).c_str(), stdout);
+    if (bill.device.n_blocks > 0) {
+      const auto& d = bill.device;
+      std::fputs(fmt::format("gpu       {:>12}  device memory for {} of {} blocks and the output head: weights {}, KV {}, "
+                             "compute {} (host memory above still maps the whole file)\n",
+                             gib(d.total_bytes), d.n_blocks, model.hp.n_layer, gib(d.weights_bytes), gib(d.kv_bytes),
+                             gib(d.compute_bytes))
+                     .c_str(),
+                 stdout);
+    }
     for (const auto& w : bill.warnings) std::fputs(fmt::format("warning: {}\n", w).c_str(), stdout);
     if (fits) {
       std::fputs(fmt::format("fits; the largest context that fits is {} tokens\n", max_ctx).c_str(), stdout);

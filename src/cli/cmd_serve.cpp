@@ -91,7 +91,6 @@ Result<LanesConfig> build_config(ServeFlags& f) {
     lane.slots = f.slots;
     lane.queue = f.queue;
     if (!f.engine.gpu_layers.empty()) lane.gpu_layers = f.engine.gpu_layers;
-    lane.device = f.engine.device;
     lane.mlock = f.engine.mlock;
     lane.is_default = true;
     config.lanes.push_back(lane);
@@ -127,8 +126,9 @@ Status serve(ServeFlags& f, int& exit_code) {
   const EngineFlags engine = f.engine;
   auto start_lane = [&engine](const LaneConfig& lane) -> Result<std::unique_ptr<EmbeddedLane>> {
     EngineFlags ef = engine;
-    // auto: all layers on a usable GPU, else quietly the CPU.
-    ef.gpu_layers = lane.gpu_layers == "auto" ? "" : lane.gpu_layers;
+    // A lane's own gpu_layers/device win; a lane left at auto takes the
+    // command line's (unset there: all layers on a usable GPU, else quietly the CPU).
+    if (lane.gpu_layers != "auto") ef.gpu_layers = lane.gpu_layers;
     if (lane.device != "auto") ef.device = lane.device;
     ef.mlock = lane.mlock;
     ef.cache_type_k = lane.cache_type_k;

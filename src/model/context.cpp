@@ -135,8 +135,8 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
 Status ForwardContext::place(const ModelHparams& hp) {
   const int64_t first_gpu = model_.first_gpu_layer();
   const std::vector<Op>& ops = graph_.ops();
-  // Consecutive ops on the same device form a range: backend 0 is the CPU
-  // (when it runs anything), the GPU the other.
+  // Consecutive ops on the same device form a range, each with its own
+  // backend (at most two: the CPU's blocks first, then the GPU's).
   std::vector<bool> range_on_gpu;
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool gpu = on_gpu(ops[i], first_gpu, hp.n_layer);
@@ -180,7 +180,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
       const Op& op = ops[i];
       for_each_read(op, [&](ActId id) {
         const auto a = static_cast<size_t>(id);
-        if (written_here[a] || writer[a] < 0 || static_cast<size_t>(writer[a]) == r) return;
+        if (written_here[a] || writer[a] < 0) return;
         for (const Transfer& t : range.inputs) {
           if (t.act == id) return;
         }
@@ -216,6 +216,20 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
   return backend + inputs + positions + logits;
 }
 
+uint64_t ForwardContext::device_compute_bytes(const ModelHparams& hp, const ContextOptions& o) {
+  const ModelWeights w = empty_weights(hp);
+  ForwardGraph g(static_cast<int32_t>(hp.n_layer));
+  auto arch = find_architecture(hp.architecture);
+  if (arch.is_ok()) (*arch)->build_graph(hp, w, g);
+  const auto b = static_cast<uint64_t>(o.n_batch);
+  uint64_t total = 0;
+  for (const ActivationDesc& a : g.activations()) total += static_cast<uint64_t>(a.width) * b * sizeof(float);
+  // tokens, slots (4 x int32), rope table, output rows; a position per cell, a count per sequence.
+  total += b * (4 + 16 + static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + 4);
+  total += static_cast<uint64_t>(o.n_ctx) * 4 + static_cast<uint64_t>(o.n_seq) * 4;
+  return total;
+}
+
 uint64_t ForwardContext::kv_bytes() const {
   uint64_t total = 0;
   for (const auto& b : backends_) total += b->kv_bytes();
@@ -229,6 +243,12 @@ Status ForwardContext::copy_sequence(int32_t src, int32_t dst) {
   for (const auto& b : backends_) LANEWAY_TRY(b->copy_kv_cells(src, dst, cells_.used(src)));
   cells_.copy(src, dst);
   return Status::ok();
+}
+
+std::string ForwardContext::describe_devices() const {
+  std::string out;
+  for (const auto& b : backends_) out += (out.empty() ? "" : " + ") + b->describe();
+  return out;
 }
 
 std::string ForwardContext::describe_placement() const {

@@ -62,6 +62,10 @@ class ForwardContext {
   // allocates besides its KV rows. The memory planner uses this same
   // function, so its bill and the real allocation cannot drift apart.
   static uint64_t compute_bytes(const ModelHparams& hp, const ContextOptions& options, int64_t n_outputs = 1);
+  // Bytes a GPU backend allocates besides weights and KV rows: every
+  // activation buffer (the logits included) for n_batch rows, and the chunk's
+  // inputs (token ids, slots, rope table, output rows, cell positions).
+  static uint64_t device_compute_bytes(const ModelHparams& hp, const ContextOptions& options);
   ~ForwardContext();
 
   // Evaluates the batch. On error nothing of the batch stays in the cache.
@@ -84,6 +88,8 @@ class ForwardContext {
   const ForwardGraph& graph() const { return graph_; }
   // The backends and the ranges of the graph they run, one line each.
   std::string describe_placement() const;
+  // The devices in use, first to last ("llvmpipe (cpu, ...) + cpu avx512, 2 threads").
+  std::string describe_devices() const;
 
  private:
   ForwardContext(const Model& model, const ContextOptions& options) : model_(model), options_(options) {}

@@ -56,9 +56,6 @@ Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::stri
 
 Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   const ModelHparams& hp = model.hp;
-  if (s.gpu_layers != 0) {
-    return unsupported_error("--gpu-layers {}: this build has no GPU backend; plan with --gpu-layers 0", s.gpu_layers);
-  }
   if (s.n_slots < 1) return invalid_argument_error("slots must be at least 1, got {}", s.n_slots);
   MemoryBill bill;
   bill.n_ctx = s.n_ctx > 0 ? s.n_ctx : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
@@ -80,6 +77,18 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_slots);
   bill.overhead_bytes = kOverheadBaseBytes + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
   bill.total_bytes = bill.weights_bytes + bill.kv_bytes + bill.compute_bytes + bill.overhead_bytes;
+  if (s.gpu_layers != 0) {
+    DeviceBill& d = bill.device;
+    d.n_blocks = s.gpu_layers < 0 ? hp.n_layer : std::min<int64_t>(s.gpu_layers, hp.n_layer);
+    const size_t first = static_cast<size_t>(hp.n_layer - d.n_blocks);
+    for (size_t l = first; l < model.layer_weight_bytes.size(); ++l) d.weights_bytes += model.layer_weight_bytes[l];
+    // The output head and its norm; the embedding table only when the first block is there too (or it is the head).
+    d.weights_bytes += model.output_weight_bytes;
+    if (first > 0 && !hp.tied_output) d.weights_bytes -= std::min(d.weights_bytes, model.embedding_bytes);
+    d.kv_bytes = bill.kv_bytes / static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(d.n_blocks);
+    d.compute_bytes = ForwardContext::device_compute_bytes(hp, o);
+    d.total_bytes = d.weights_bytes + d.kv_bytes + d.compute_bytes;
+  }
   if (hp.n_ctx_train > 0 && bill.n_ctx / s.n_slots > hp.n_ctx_train) {
     bill.warnings.push_back(fmt::format("a context of {} tokens per slot is beyond the {} the model was trained with; "
                                         "quality usually drops there",

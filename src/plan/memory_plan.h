@@ -57,7 +57,17 @@ struct PlanSettings {
   GgmlType type_v = GgmlType::f16;
   int32_t n_batch = 512;
   int n_threads = 0;  // 0 = this machine's hardware threads
-  int64_t gpu_layers = 0;
+  int64_t gpu_layers = 0;  // the last N blocks and the output head on a GPU; negative: all
+};
+
+// What the GPU layers hold in device memory (heaps the device reports; on
+// an APU or through Venus that is the same RAM, counted in GTT).
+struct DeviceBill {
+  int64_t n_blocks = 0;         // blocks on the device (the output head goes with them)
+  uint64_t weights_bytes = 0;   // their tensors, and the output head's (the embeddings too when every block is there)
+  uint64_t kv_bytes = 0;        // their KV rows
+  uint64_t compute_bytes = 0;   // activation and input buffers (ForwardContext::device_compute_bytes)
+  uint64_t total_bytes = 0;
 };
 
 struct MemoryBill {
@@ -68,6 +78,9 @@ struct MemoryBill {
   uint64_t compute_bytes = 0;
   uint64_t overhead_bytes = 0;
   uint64_t total_bytes = 0;  // predicted peak resident bytes of `laneway run`
+  // Host memory stays as above: the file's pages are read to upload the GPU
+  // layers and stay mapped.
+  DeviceBill device;
   std::vector<std::string> warnings;  // e.g. context beyond the trained length
 };
 

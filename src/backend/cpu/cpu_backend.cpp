@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "backend/cpu/vec.h"
 #include "backend/cpu/weight_tiles.h"
 #include "quant/quant.h"
@@ -15,6 +17,10 @@ CpuBackend::CpuBackend(int n_threads, CpuIsa isa) : pool_(n_threads), kernels_(&
 CpuBackend::~CpuBackend() = default;
 
 bool CpuBackend::supports_weight_type(GgmlType type) const { return quant_can_dequantize(type); }
+
+std::string CpuBackend::describe() const {
+  return fmt::format("cpu {}, {} threads", cpu_isa_name(isa()), pool_.n_threads());
+}
 
 void CpuBackend::reserve(int64_t max_width, int64_t max_tokens) {
   scratch_per_thread_ = scratch_floats_per_thread(max_width);

@@ -26,6 +26,7 @@ class CpuBackend final : public Backend {
 
   // --- Backend ----------------------------------------------------------------
   std::string_view name() const override { return "cpu"; }
+  std::string describe() const override;
   bool supports_weight_type(GgmlType type) const override;
   Status allocate(const BackendSetup& setup) override;
   Status run(std::span<const Op> ops, const PassInputs& in) override;

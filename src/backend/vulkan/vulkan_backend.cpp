@@ -89,8 +89,8 @@ Status VulkanBackend::check_op(const Op& op) const {
       }
       break;
     case OpKind::attention:
-      if (op.attn.head_dim > 256 || op.attn.head_dim <= 0) {
-        return unsupported_error("vulkan: attention head_dim {} (at most 256)", op.attn.head_dim);
+      if (op.attn.head_dim > 256 || op.attn.head_dim <= 0 || op.attn.head_dim % 2 != 0) {
+        return unsupported_error("vulkan: attention head_dim {} (even, at most 256)", op.attn.head_dim);
       }
       if (op.attn.n_head_kv <= 0 || op.attn.n_head % op.attn.n_head_kv != 0) {
         return invalid_argument_error("vulkan: {} query heads over {} KV heads", op.attn.n_head, op.attn.n_head_kv);
@@ -202,7 +202,14 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
     }
   }
   // Create every pipeline now: a shader the driver rejects fails here, not mid-run.
+  // One attention variant per cache type pair (types checked above when there are KV rows).
+  attention_shader_.clear();
+  if (kv_.n_layers() > 0) {
+    attention_shader_ = fmt::format("attention_{}_{}", vulkan_weight_shader_suffix(kv_.type_k),
+                                    vulkan_weight_shader_suffix(kv_.type_v));
+  }
   for (const Op& op : setup.ops) {
+    if (op.kind == OpKind::attention) LANEWAY_TRY(pipelines_.get(attention_shader_, 7).status());
     if (op.kind == OpKind::matmul || op.kind == OpKind::get_rows) {
       const std::string name =
           fmt::format("{}_{}", op.kind == OpKind::matmul ? "matmul" : "get_rows", vulkan_weight_shader_suffix(op.weight->type));

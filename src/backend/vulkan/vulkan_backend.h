@@ -39,6 +39,7 @@ class VulkanBackend final : public Backend {
   ~VulkanBackend() override;
 
   std::string_view name() const override { return "vulkan"; }
+  std::string describe() const override { return device_->info().describe(); }
   bool supports_weight_type(GgmlType type) const override;
 
   Status allocate(const BackendSetup& setup) override;
@@ -101,6 +102,7 @@ class VulkanBackend final : public Backend {
   uint64_t kv_row_stride_k_ = 0;  // bytes, padded to whole words
   uint64_t kv_row_stride_v_ = 0;
   std::vector<KvLayer> kv_layers_;
+  std::string attention_shader_;  // "attention_<k type>_<v type>"
   int64_t max_tokens_ = 0;
   int64_t rope_half_max_ = 0;
 

@@ -43,8 +43,11 @@ Status VulkanBackend::record_matmul(const Op& op, int64_t n) {
   for (const WeightPiece& piece : w->pieces) {
     const PushConstants pc{u32(w->n_cols), u32(piece.n_rows), u32(n), u32(static_cast<int64_t>(w->row_bytes)),
                            u32(piece.row_begin), u32(y->width)};
-    const Groups g = groups_for(static_cast<uint64_t>(piece.n_rows));
-    LANEWAY_TRY(commands_.dispatch(*p, {piece.buffer.buffer(), x->buffer.buffer(), y->buffer.buffer()}, pc, g.x, g.y));
+    // matmul.comp: 64 rows per work-group (x, y), 32 tokens per work-group (z).
+    const Groups g = groups_for((static_cast<uint64_t>(piece.n_rows) + 63) / 64);
+    const auto token_blocks = static_cast<uint32_t>((n + 31) / 32);
+    LANEWAY_TRY(commands_.dispatch(*p, {piece.buffer.buffer(), x->buffer.buffer(), y->buffer.buffer()}, pc, g.x, g.y,
+                                   token_blocks));
   }
   return Status::ok();
 }
@@ -90,10 +93,16 @@ Status VulkanBackend::record_attention(const Op& op, int64_t n) {
   KvLayer& layer = kv_layers_[static_cast<size_t>(op.layer - kv_.layer_begin)];
   LANEWAY_ASSIGN_OR_RETURN(const Activation* q, act(op.a));
   LANEWAY_ASSIGN_OR_RETURN(const Activation* dst, act(op.dst));
-  LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get("attention", 7));
+  LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get(attention_shader_, 7));
   const AttentionShape& s = op.attn;
   LANEWAY_ASSIGN_OR_RETURN(uint64_t k_head_bytes, ggml_row_bytes(kv_.type_k, static_cast<uint64_t>(s.head_dim)));
   LANEWAY_ASSIGN_OR_RETURN(uint64_t v_head_bytes, ggml_row_bytes(kv_.type_v, static_cast<uint64_t>(s.head_dim)));
+  // attention.comp: a work-group takes up to 4 query heads of one KV head,
+  // at most 512 query floats (kMaxChunkHeads, kMaxOutputs); larger groups
+  // are split into chunks, each its own work-group.
+  const int64_t group = s.n_head / s.n_head_kv;
+  const int64_t chunk_heads = std::min<int64_t>({group, 4, 512 / s.head_dim});
+  const int64_t n_chunks = (group + chunk_heads - 1) / chunk_heads;
   const PushConstants pc{u32(n),
                          u32(s.n_head),
                          u32(s.n_head_kv),
@@ -107,8 +116,9 @@ Status VulkanBackend::record_attention(const Op& op, int64_t n) {
                          u32(static_cast<int64_t>(v_head_bytes)),
                          u32(kv_.cells_per_seq),
                          u32(q->width),
-                         u32(dst->width)};
-  const Groups g = groups_for(static_cast<uint64_t>(n * s.n_head));
+                         u32(dst->width),
+                         u32(chunk_heads)};
+  const Groups g = groups_for(static_cast<uint64_t>(n * s.n_head_kv * n_chunks));
   return commands_.dispatch(*p,
                             {layer.k.buffer(), layer.v.buffer(), q->buffer.buffer(), dst->buffer.buffer(),
                              slots_.buffer(), positions_.buffer(), used_.buffer()},

@@ -43,6 +43,9 @@ TEST(DoctorCli, StrixHaloText) {
   EXPECT_TRUE(has(r.out, "usable memory for weights + KV cache")) << r.out;
   EXPECT_TRUE(has(r.out, "unified, shares system RAM with cpu")) << r.out;
   EXPECT_TRUE(has(r.out, ", 0 bad")) << r.out;
+  // Every device with its heaps, under the names --device takes.
+  EXPECT_TRUE(has(r.out, "Vulkan devices (--device INDEX or NAME):\n  0  AMD Radeon 8060S Graphics (RADV GFX1151) (integrated_gpu, radv")) << r.out;
+  EXPECT_TRUE(has(r.out, "     heap 0 device-local")) << r.out;
 }
 
 TEST(DoctorCli, ContainerWithoutDriJsonIsBadButExitsZero) {

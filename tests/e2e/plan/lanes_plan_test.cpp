@@ -164,3 +164,26 @@ TEST(PlanLanes, BadInputExitsTwo) {
 
 }  // namespace
 }  // namespace laneway
+
+namespace laneway {
+namespace {
+
+// `plan --gpu-layers N` shows the device's share next to the host bill.
+TEST(PlanGpu, ShowsTheDeviceBill) {
+  auto text = test::run_laneway("plan --shape tinyllama-1.1b --type Q4_0 --ctx 4096 --gpu-layers 11");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("gpu "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("11 of 22 blocks"), std::string::npos) << text.out;
+  auto json = test::run_laneway("plan --shape tinyllama-1.1b --type Q4_0 --ctx 4096 --gpu-layers all --json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["device"]["blocks"], 22);
+  EXPECT_EQ(j["device"]["kv_bytes"], j["kv_bytes"]);
+  EXPECT_GT(j["device"]["weights_bytes"].get<uint64_t>(), 600ull << 20);
+  auto none = test::run_laneway("plan --shape tinyllama-1.1b --type Q4_0 --ctx 4096 --gpu-layers 0 --json");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(nlohmann::json::parse(none.out)["device"]["blocks"], 0);
+}
+
+}  // namespace
+}  // namespace laneway

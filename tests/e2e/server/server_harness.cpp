@@ -12,7 +12,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdlib>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "support/testdata.h"
@@ -30,6 +32,12 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::
   const std::string binary = laneway_binary().string();
   std::vector<std::string> argv_s = {binary, "serve"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  // The same tests against another placement (ctest runs them again with
+  // LANEWAY_TEST_SERVE_EXTRA="--gpu-layers all --device llvmpipe").
+  if (const char* extra = std::getenv("LANEWAY_TEST_SERVE_EXTRA"); extra != nullptr) {
+    std::istringstream words(extra);
+    for (std::string w; words >> w;) argv_s.push_back(w);
+  }
   pid_ = fork();
   if (pid_ == 0) {
     dup2(fds[1], 1);

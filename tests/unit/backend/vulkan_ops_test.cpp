@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -384,6 +385,50 @@ TEST(VulkanOps, StoreKvAndAttentionMatchCpu) {
       const double tol = kv_type == GgmlType::f16 ? 1e-5 : 2e-3;
       EXPECT_LT(max_rel_error(ref, got), tol) << "pass " << pass;
     }
+    gpu = std::move(p.gpu);
+  }
+}
+
+// Wide GQA (12 query heads over one KV head: the shader splits the group
+// into chunks of at most 4 heads, one work-group each) and different K and V
+// cache types (one shader variant per pair), 70 cells (two blocks of 64).
+TEST(VulkanOps, AttentionWideGroupsAndMixedCacheTypes) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kHeadDim = 32, kHead = 12, kHeadKv = 1, kCells = 80, kN = 70;
+  for (auto [type_k, type_v] : {std::pair{GgmlType::q8_0, GgmlType::f16}, std::pair{GgmlType::f16, GgmlType::q4_0}}) {
+    SCOPED_TRACE(std::string(ggml_type_name(type_k)) + "/" + std::string(ggml_type_name(type_v)));
+    Fixture f;
+    f.max_tokens = kN;
+    f.kv = KvStorageDesc{0, 1, kCells, 1, kHeadKv * kHeadDim, kHeadKv * kHeadDim, type_k, type_v};
+    const ActId q = f.add_act("q", kHead * kHeadDim);
+    const ActId k = f.add_act("k", kHeadKv * kHeadDim);
+    const ActId v = f.add_act("v", kHeadKv * kHeadDim);
+    const ActId out = f.add_act("attn", kHead * kHeadDim);
+    f.ops.push_back(Op{.kind = OpKind::store_kv, .layer = 0, .a = k, .b = v});
+    f.ops.push_back(Op{.kind = OpKind::attention, .layer = 0, .dst = out, .a = q,
+                       .attn = AttentionShape{kHead, kHeadKv, kHeadDim, 1.0f / std::sqrt(float(kHeadDim))}});
+    Pair p{.gpu = std::move(gpu)};
+    const Status as = p.allocate(f);
+    ASSERT_TRUE(as.is_ok()) << as.to_string();
+    std::vector<TokenSlot> slots(kN);
+    std::vector<int64_t> positions(kCells, 0);
+    for (int64_t t = 0; t < kN; ++t) {
+      slots[static_cast<size_t>(t)] = TokenSlot{0, t, t};
+      positions[static_cast<size_t>(t)] = t;
+    }
+    const int64_t used = kN;
+    ASSERT_TRUE(p.write(q, kN, random_floats(static_cast<size_t>(kN * kHead * kHeadDim), 31)).is_ok());
+    ASSERT_TRUE(p.write(k, kN, random_floats(static_cast<size_t>(kN * kHeadKv * kHeadDim), 32)).is_ok());
+    ASSERT_TRUE(p.write(v, kN, random_floats(static_cast<size_t>(kN * kHeadKv * kHeadDim), 33)).is_ok());
+    PassInputs in;
+    in.n_tokens = kN;
+    in.slots = slots.data();
+    in.cells = KvCellsView{positions.data(), &used, kCells, 1};
+    const Status rs = p.run(f.ops, in);
+    ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+    std::vector<float> ref, got;
+    ASSERT_TRUE(p.read(out, kN, kHead * kHeadDim, &ref, &got).is_ok());
+    EXPECT_LT(max_rel_error(ref, got), 2e-3);
     gpu = std::move(p.gpu);
   }
 }

@@ -60,12 +60,39 @@ TEST(MemoryPlan, TotalIsTheSumOfItsParts) {
   EXPECT_EQ(b->kv_bytes, b->kv_bytes_per_token * 4096);
 }
 
+// The GPU layers' share: their blocks' weights and KV rows, the output head,
+// and the device's buffers; the host bill does not change (the file stays mapped).
+TEST(MemoryPlan, DeviceBillOfTheGpuLayers) {
+  PlanModel m = shape("tinyllama-1.1b", "Q4_0");
+  PlanSettings s;
+  s.n_ctx = 4096;
+  auto cpu = plan_memory(m, s);
+  ASSERT_TRUE(cpu.is_ok());
+  EXPECT_EQ(cpu->device.total_bytes, 0u);
+  s.gpu_layers = 11;  // half of 22 blocks
+  auto half = plan_memory(m, s);
+  ASSERT_TRUE(half.is_ok());
+  EXPECT_EQ(half->total_bytes, cpu->total_bytes);
+  EXPECT_EQ(half->device.n_blocks, 11);
+  EXPECT_EQ(half->device.kv_bytes, cpu->kv_bytes / 2);
+  uint64_t blocks = 0;
+  for (size_t l = 11; l < 22; ++l) blocks += m.layer_weight_bytes[l];
+  EXPECT_EQ(half->device.weights_bytes, blocks + m.output_weight_bytes - m.embedding_bytes);
+  EXPECT_GT(half->device.compute_bytes, 0u);
+  EXPECT_EQ(half->device.total_bytes, half->device.weights_bytes + half->device.kv_bytes + half->device.compute_bytes);
+  s.gpu_layers = -1;
+  auto all = plan_memory(m, s);
+  ASSERT_TRUE(all.is_ok());
+  EXPECT_EQ(all->device.n_blocks, 22);
+  EXPECT_EQ(all->device.kv_bytes, cpu->kv_bytes);
+  EXPECT_EQ(all->device.weights_bytes, m.weight_bytes);
+  s.gpu_layers = 100;  // more than the model has: all of them
+  EXPECT_EQ(plan_memory(m, s)->device.n_blocks, 22);
+}
+
 TEST(MemoryPlan, RefusesWhatItCannotPlan) {
   PlanModel m = shape("tiny", "F16");
   PlanSettings s;
-  s.gpu_layers = 10;
-  EXPECT_FALSE(plan_memory(m, s).is_ok());
-  s.gpu_layers = 0;
   s.type_k = GgmlType::q4_k;
   EXPECT_FALSE(plan_memory(m, s).is_ok());
   EXPECT_FALSE(plan_model_from_shape(*find_model_shape("tiny"), "Q9_9").is_ok());

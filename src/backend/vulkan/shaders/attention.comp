@@ -1,10 +1,19 @@
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 // dst[t][h] = softmax(q[t][h] K^T * scale) V over the cells of t's sequence
-// whose position <= t's position. One work-group per (token, query head);
-// cells in blocks of 32 aligned to the sequence start, online softmax
-// (running max, sum and accumulator; no score matrix is ever stored).
-// A token's arithmetic depends only on its own inputs (batch invariant).
+// whose position <= t's position.
+//
+// One work-group per (token, KV head, chunk of that KV head's query heads):
+// the query heads sharing a KV head share each decoded K and V row. Cells
+// go in blocks of 64 aligned to the sequence start (lane j scores cell j of
+// the block for every head of the chunk), online softmax per head (running
+// max m, sum l and accumulator; no score matrix is ever stored). Two
+// barriers per block (few, wide work-groups: lavapipe runs each barrier as
+// a switch between the work-group's SIMD slices). The outputs (heads x head_dim) are spread over the
+// lanes, each lane summing its outputs' V column over the block's cells.
+//
+// A token's arithmetic depends only on its own inputs and its sequence's
+// cells, in an order fixed by the cell index (batch invariant).
 layout(local_size_x = 64) in;
 layout(binding = 0, std430) readonly buffer KBuf { uint k_words[]; };
 layout(binding = 1, std430) readonly buffer VBuf { uint v_words[]; };
@@ -19,8 +28,8 @@ layout(push_constant) uniform PC {
   uint n_head_kv;
   uint head_dim;  // <= kMaxHeadDim
   float scale;
-  uint k_type;
-  uint v_type;
+  uint k_type;  // == K_TYPE (the variant is picked by type)
+  uint v_type;  // == V_TYPE
   uint k_row_stride;  // bytes per cache row
   uint v_row_stride;
   uint k_head_bytes;
@@ -28,82 +37,143 @@ layout(push_constant) uniform PC {
   uint cells_per_seq;
   uint q_stride;
   uint dst_stride;
+  uint chunk_heads;  // query heads per work-group: chunk_heads * head_dim <= kMaxOutputs, <= kMaxChunkHeads
 } pc;
 #include "common.glsl"
 #include "kv_types.glsl"
+// K_TYPE and V_TYPE come as -D defines (one variant per pair of cache types):
+// with the type a constant the decoders' type tests fold away (lavapipe runs
+// both sides of a branch under a mask, so a run-time type test costs every path).
 DEFINE_BYTE_READS(kb, k_words)
 DEFINE_BYTE_READS(vb, v_words)
 DEFINE_KV_LOAD(kb)
 DEFINE_KV_LOAD(vb)
 
 const uint kLanes = 64u;
-const uint kBlock = 32u;
-const uint kMaxHeadDim = 256u;
-const uint kDimsPerLane = kMaxHeadDim / kLanes;
+const uint kBlock = kLanes;  // cells per block: one per lane
+const uint kMaxChunkHeads = 4u;
+const uint kMaxOutputs = 512u;  // floats of q (and of the output) per work-group; matches vulkan_ops.cpp
+const uint kOutsPerLane = kMaxOutputs / kLanes;
 const float kNegInf = -1.0 / 0.0;
-shared float q_s[kMaxHeadDim];
-shared float p_s[kBlock];
-shared uint cell_s[kBlock];
+shared float q_s[kMaxOutputs];
+shared float s_s[kMaxChunkHeads][kBlock];  // scores of the block (-inf: not visible)
+shared float e_s[kMaxChunkHeads][kBlock];  // exp(score - m) of the block (0: not visible)
+shared float rescale_s[kMaxChunkHeads];      // per head: exp(old m - new m)
+
+// Scores of one cell's K head (starting at byte base) against the chunk's
+// n_heads queries: sc[hh] = sum_d q[hh][d] * k[d], d in order.
+void score_cell(uint base, uint n_heads, out float sc[kMaxChunkHeads]) {
+  precise float acc[kMaxChunkHeads];
+  for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) acc[hh] = 0.0;
+  const uint hd = pc.head_dim;
+  if (K_TYPE == KV_F16) {
+    for (uint d = 0u; d < hd; d += 2u) {  // head_dim is even (vulkan_backend.cpp)
+      const vec2 k2 = unpackHalf2x16(kb_u32(base + 2u * d));
+      for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) {
+        if (hh < n_heads) {
+          acc[hh] += q_s[hh * hd + d] * k2.x;
+          acc[hh] += q_s[hh * hd + d + 1u] * k2.y;
+        }
+      }
+    }
+  } else {
+    // q8_0 / q4_0: one scale per 32 elements, element by element within.
+    for (uint d = 0u; d < hd; ++d) {
+      const float kv = kb_element(K_TYPE, base, d);
+      for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) {
+        if (hh < n_heads) acc[hh] += q_s[hh * hd + d] * kv;
+      }
+    }
+  }
+  for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) sc[hh] = acc[hh] * pc.scale;
+}
 
 void main() {
+  const uint group = pc.n_head / pc.n_head_kv;
+  const uint n_chunks = (group + pc.chunk_heads - 1u) / pc.chunk_heads;
   const uint item = flat_group_id();
-  if (item >= pc.n_tokens * pc.n_head) return;
-  const uint t = item / pc.n_head;
-  const uint h = item % pc.n_head;
-  const uint kvh = h / (pc.n_head / pc.n_head_kv);
+  if (item >= pc.n_tokens * pc.n_head_kv * n_chunks) return;
+  const uint t = item / (pc.n_head_kv * n_chunks);
+  const uint kvh = (item / n_chunks) % pc.n_head_kv;
+  const uint chunk = item % n_chunks;
+  const uint h0 = kvh * group + chunk * pc.chunk_heads;
+  const uint n_heads = min(pc.chunk_heads, group - chunk * pc.chunk_heads);
+  const uint hd = pc.head_dim;
+  const uint n_out = n_heads * hd;
   const uint lane = gl_LocalInvocationID.x;
   const ivec4 slot = slots[t];
   const uint seq = uint(slot.x);
   const int pos = slot.z;
   const uint n_cells = uint(used[seq]);
-  for (uint d = lane; d < pc.head_dim; d += kLanes) q_s[d] = q[t * pc.q_stride + h * pc.head_dim + d];
+  const uint row0 = seq * pc.cells_per_seq;
+  for (uint i = lane; i < n_out; i += kLanes) q_s[i] = q[t * pc.q_stride + h0 * hd + i];
   barrier();
 
-  float m = kNegInf;
-  float l = 0.0;
-  float acc[kDimsPerLane];
-  for (uint j = 0u; j < kDimsPerLane; ++j) acc[j] = 0.0;
-  for (uint b0 = 0u; b0 < n_cells; b0 += kBlock) {
-    float s = kNegInf;
-    if (lane < kBlock) {
-      const uint cell = b0 + lane;
-      if (cell < n_cells && positions[seq * pc.cells_per_seq + cell] <= pos) {
-        const uint base = (seq * pc.cells_per_seq + cell) * pc.k_row_stride + kvh * pc.k_head_bytes;
-        precise float dot_qk = 0.0;
-        for (uint d = 0u; d < pc.head_dim; ++d) dot_qk += q_s[d] * kb_element(pc.k_type, base, d);
-        s = dot_qk * pc.scale;
-      }
-      p_s[lane] = s;
-      cell_s[lane] = b0 + lane;
-    }
-    barrier();
-    float block_max = kNegInf;
-    for (uint j = 0u; j < kBlock; ++j) block_max = max(block_max, p_s[j]);
-    barrier();  // every lane has read the scores before they turn into probabilities
-    if (block_max == kNegInf) continue;  // nothing visible in this block (same for all lanes)
-    if (block_max > m) {
-      const float rescale = exp(m - block_max);
-      for (uint j = 0u; j < kDimsPerLane; ++j) acc[j] *= rescale;
-      l *= rescale;
-      m = block_max;
-    }
-    if (lane < kBlock) p_s[lane] = s == kNegInf ? 0.0 : exp(s - m);
-    barrier();
-    for (uint j = 0u; j < kBlock; ++j) l += p_s[j];
-    for (uint j = 0u; j < kBlock; ++j) {
-      const float p = p_s[j];
-      if (p == 0.0) continue;
-      const uint base = (seq * pc.cells_per_seq + cell_s[j]) * pc.v_row_stride + kvh * pc.v_head_bytes;
-      for (uint k = 0u; k < kDimsPerLane; ++k) {
-        const uint d = lane + k * kLanes;
-        if (d < pc.head_dim) acc[k] += p * vb_element(pc.v_type, base, d);
-      }
-    }
-    barrier();  // before the next block overwrites p_s
+  // Loops over heads and outputs run to the constant bounds (guarded), so
+  // these arrays stay in registers (a dynamic index would put them in
+  // per-lane memory). Every lane holds the same m.
+  float m[kMaxChunkHeads];
+  for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) m[hh] = kNegInf;
+  precise float acc[kOutsPerLane];
+  precise float l_out[kOutsPerLane];  // l of each output's head (the same sum in every lane of that head)
+  for (uint k = 0u; k < kOutsPerLane; ++k) {
+    acc[k] = 0.0;
+    l_out[k] = 0.0;
   }
-  const float inv = l > 0.0 ? 1.0 / l : 0.0;
-  for (uint k = 0u; k < kDimsPerLane; ++k) {
-    const uint d = lane + k * kLanes;
-    if (d < pc.head_dim) dst[t * pc.dst_stride + h * pc.head_dim + d] = acc[k] * inv;
+
+  for (uint b0 = 0u; b0 < n_cells; b0 += kBlock) {
+    // 1. Lane j scores cell b0 + j for every head of the chunk.
+    const uint cell = b0 + lane;
+    float sc[kMaxChunkHeads];
+    if (cell < n_cells && positions[row0 + cell] <= pos) {
+      score_cell((row0 + cell) * pc.k_row_stride + kvh * pc.k_head_bytes, n_heads, sc);
+    } else {
+      for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) sc[hh] = kNegInf;
+    }
+    for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) {
+      if (hh < n_heads) s_s[hh][lane] = sc[hh];
+    }
+    barrier();
+    // 2. Every lane takes each head's block max (the same values in the same
+    //    order: every lane agrees on m); lane j turns its own scores into
+    //    probabilities; lane 0 publishes each head's rescale factor.
+    for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) {
+      if (hh < n_heads) {
+        float block_max = kNegInf;
+        for (uint j = 0u; j < kBlock; ++j) block_max = max(block_max, s_s[hh][j]);
+        float rescale = 1.0;
+        if (block_max > m[hh]) {
+          rescale = exp(m[hh] - block_max);  // exp(-inf) = 0 on the first visible block
+          m[hh] = block_max;
+        }
+        if (lane == 0u) rescale_s[hh] = rescale;
+        e_s[hh][lane] = sc[hh] == kNegInf ? 0.0 : exp(sc[hh] - m[hh]);
+      }
+    }
+    barrier();
+    // 3. Sums and V: each lane its outputs, over the block's cells in order.
+    //    The next block writes s_s, then waits at its first barrier before
+    //    writing e_s and rescale_s: no barrier is needed after this step.
+    const uint n_block = min(kBlock, n_cells - b0);
+    for (uint k = 0u; k < kOutsPerLane; ++k) {
+      const uint o = lane + k * kLanes;
+      if (o < n_out) {
+        const uint hh = o / hd, d = o % hd;
+        precise float a = acc[k] * rescale_s[hh];
+        precise float sum = l_out[k] * rescale_s[hh];
+        for (uint j = 0u; j < n_block; ++j) {
+          const float p = e_s[hh][j];
+          const float v = vb_element(V_TYPE, (row0 + b0 + j) * pc.v_row_stride + kvh * pc.v_head_bytes, d);
+          a += p == 0.0 ? 0.0 : p * v;  // p == 0: not visible (its row may hold anything)
+          sum += p;
+        }
+        acc[k] = a;
+        l_out[k] = sum;
+      }
+    }
+  }
+  for (uint k = 0u; k < kOutsPerLane; ++k) {
+    const uint o = lane + k * kLanes;
+    if (o < n_out) dst[t * pc.dst_stride + h0 * hd + o] = acc[k] * (l_out[k] > 0.0 ? 1.0 / l_out[k] : 0.0);
   }
 }

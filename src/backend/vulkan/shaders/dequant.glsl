@@ -11,14 +11,15 @@ vec4 dequant4(uint rb, uint i) {
               uintBitsToFloat(w_words[o + 3u]));
 }
 #elif defined(WTYPE_F16)
+// Rows of a multiple of 4 halves are whole words (8-byte aligned): plain word reads.
 vec4 dequant4(uint rb, uint i) {
-  uint off = rb + 2u * i;
-  return vec4(unpackHalf2x16(w_u32(off)), unpackHalf2x16(w_u32(off + 4u)));
+  uint o = (rb >> 2) + (i >> 1);
+  return vec4(unpackHalf2x16(w_words[o]), unpackHalf2x16(w_words[o + 1u]));
 }
 #elif defined(WTYPE_BF16)
 vec4 dequant4(uint rb, uint i) {
-  uint off = rb + 2u * i;
-  uint a = w_u32(off), b = w_u32(off + 4u);
+  uint o = (rb >> 2) + (i >> 1);
+  uint a = w_words[o], b = w_words[o + 1u];
   return vec4(bf16_to_float(a & 0xffffu), bf16_to_float(a >> 16), bf16_to_float(b & 0xffffu), bf16_to_float(b >> 16));
 }
 #elif defined(WTYPE_Q8_0)
