@@ -1,5 +1,6 @@
 #include "runtime/embedded_lane.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -63,16 +64,21 @@ struct EmbeddedLane::Impl {
   std::vector<std::unique_ptr<ActiveRequest>> slots;  // engine thread only
   std::thread thread;
 
+  // Takes a request out of the queue, if it is still there, and tells its
+  // sink it was cancelled. Any thread.
+  void drop_waiting(const GenerationHandle* handle);
+  static void refuse(ActiveRequest& a);
+
   void engine_loop();
   void step(ForwardBatch& batch);
   void finish(size_t slot, FinishReason reason, Status error = Status::ok());
   void emit_token(size_t slot, int32_t token);
 };
 
-EmbeddedLane::EmbeddedLane(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EmbeddedLane::EmbeddedLane(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<EmbeddedLane>> EmbeddedLane::start(const EmbeddedLaneOptions& options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_shared<Impl>();
   impl->options = options;
   LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, options.load));
   LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(impl->model->meta()));
@@ -108,6 +114,10 @@ Result<std::shared_ptr<GenerationHandle>> EmbeddedLane::submit(GenerationRequest
   active->detok.emplace(*impl_->tokenizer);
   for (int32_t t : active->req.prompt_tokens) active->sampler.accept(t);
   auto handle = active->handle;
+  // A client that leaves while queued must not keep its place until a slot frees.
+  handle->set_on_cancel([weak = std::weak_ptr<Impl>(impl_), h = handle.get()] {
+    if (auto impl = weak.lock()) impl->drop_waiting(h);
+  });
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->stopping) return make_error(StatusCode::cancelled, "lane {} is shutting down", impl_->options.name);
@@ -135,16 +145,46 @@ LaneStats EmbeddedLane::stats() const {
   return s;
 }
 
-void EmbeddedLane::shutdown(int64_t grace_ms) {
+void EmbeddedLane::begin_shutdown(int64_t grace_ms) {
+  std::deque<std::unique_ptr<ActiveRequest>> refused;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (!impl_->stopping) {
       impl_->stopping = true;
       impl_->deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
+      // The grace period is for the running requests; queued ones are told
+      // now, while their clients can still retry elsewhere.
+      refused.swap(impl_->waiting);
     }
   }
   impl_->cv.notify_all();
+  for (auto& a : refused) Impl::refuse(*a);
+}
+
+void EmbeddedLane::shutdown(int64_t grace_ms) {
+  begin_shutdown(grace_ms);
   if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void EmbeddedLane::Impl::refuse(ActiveRequest& a) {
+  GenerationEvent ev;
+  ev.done = true;
+  ev.finish = FinishReason::cancelled;
+  ev.prompt_tokens = static_cast<int64_t>(a.req.prompt_tokens.size());
+  GenerationSink sink = std::move(a.sink);
+  sink(std::move(ev));
+}
+
+void EmbeddedLane::Impl::drop_waiting(const GenerationHandle* handle) {
+  std::unique_ptr<ActiveRequest> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = std::find_if(waiting.begin(), waiting.end(), [&](const auto& a) { return a->handle.get() == handle; });
+    if (it == waiting.end()) return;  // running (the next step frees its slot) or finished
+    dropped = std::move(*it);
+    waiting.erase(it);
+  }
+  refuse(*dropped);
 }
 
 // ---- engine thread ------------------------------------------------------------
@@ -265,12 +305,7 @@ void EmbeddedLane::Impl::engine_loop() {
         std::deque<std::unique_ptr<ActiveRequest>> rest;
         rest.swap(waiting);
         lock.unlock();
-        for (auto& a : rest) {
-          GenerationEvent ev;
-          ev.done = true;
-          ev.finish = FinishReason::cancelled;
-          a->sink(std::move(ev));
-        }
+        for (auto& a : rest) refuse(*a);
         for (size_t s = 0; s < slots.size(); ++s) {
           if (slots[s]) finish(s, FinishReason::cancelled);
         }

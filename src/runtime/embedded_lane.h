@@ -50,14 +50,22 @@ class EmbeddedLane {
 
   LaneStats stats() const;
 
-  // Stops accepting; waits up to grace_ms for running and queued requests to
-  // finish, then cancels the rest (their sinks get finish = cancelled).
+  // Shutdown, step 1 (returns at once): stops accepting, refuses every queued
+  // request now (its sink gets finish = cancelled with nothing generated: it
+  // never started, so its client can be told to retry), and gives the
+  // running ones until grace_ms from now. Later calls change nothing.
+  void begin_shutdown(int64_t grace_ms);
+  // begin_shutdown(grace_ms), then waits for the running requests to finish,
+  // cancels what is left at the deadline (finish = cancelled) and stops the
+  // engine thread.
   void shutdown(int64_t grace_ms);
 
  private:
   struct Impl;
-  explicit EmbeddedLane(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit EmbeddedLane(std::shared_ptr<Impl> impl);
+  // Shared with the handles of queued requests (weakly), so a handle that
+  // outlives the lane cancels nothing.
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace laneway

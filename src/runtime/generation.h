@@ -3,7 +3,9 @@
 //
 // Request state lives in the request (GenerationRequest + its sink), never in
 // the slot that happens to run it. Events for one request are delivered in
-// order, from the engine thread; a sink must not block (post the event to
+// order, from the engine thread, except for a request refused while still
+// queued (cancelled, or the lane shutting down): its one final event comes
+// from the thread that refused it. A sink must not block (post the event to
 // your own executor and return).
 #pragma once
 
@@ -45,14 +47,24 @@ struct GenerationEvent {
 
 using GenerationSink = std::function<void(GenerationEvent&&)>;
 
-// Handle of an accepted request; cancel() frees its slot within one decode step.
+// Handle of an accepted request. cancel(): a request still queued leaves the
+// queue at once (its sink gets finish = cancelled, from the cancelling
+// thread); a running one frees its slot within one decode step.
+// Thread-safe; cancel() may be called any number of times.
 class GenerationHandle {
  public:
-  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  void cancel() {
+    if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
+    if (on_cancel_) on_cancel_();
+  }
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  // For the lane that accepted the request: what cancel() does besides
+  // raising the flag. Set once, before the handle is shared.
+  void set_on_cancel(std::function<void()> on_cancel) { on_cancel_ = std::move(on_cancel); }
 
  private:
   std::atomic<bool> cancelled_{false};
+  std::function<void()> on_cancel_;
 };
 
 // What a lane reports for /v1/lanes and /metrics.

@@ -49,8 +49,8 @@ ApiError payload_too_large(uint64_t limit_bytes, const std::string& lane) {
   return {413, "invalid_request_error", "request_too_large", msg, ""};
 }
 
-ApiError context_length_exceeded(std::string message) {
-  return {400, "invalid_request_error", "context_length_exceeded", std::move(message), "messages"};
+ApiError context_length_exceeded(std::string message, std::string param) {
+  return {400, "invalid_request_error", "context_length_exceeded", std::move(message), std::move(param)};
 }
 
 ApiError rate_limited(std::string message, int retry_after_s) {

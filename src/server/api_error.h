@@ -30,7 +30,8 @@ ApiError not_found(std::string message, std::string code = "not_found");
 ApiError model_not_found(std::string message);
 ApiError method_not_allowed(const std::string& method, const std::string& path);
 ApiError payload_too_large(uint64_t limit_bytes, const std::string& lane);
-ApiError context_length_exceeded(std::string message);
+// `param`: the field holding the prompt ("messages" on chat, "prompt" on completions).
+ApiError context_length_exceeded(std::string message, std::string param);
 ApiError rate_limited(std::string message, int retry_after_s);
 ApiError unavailable(std::string message, int retry_after_s);
 ApiError upstream_error(std::string message);

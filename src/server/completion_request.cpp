@@ -188,7 +188,8 @@ std::optional<ApiError> parse_completion_request(const json& body, Endpoint endp
     }
   }
 
-  if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+  if (auto it = body.find("model"); it != body.end()) {
+    // null is not "omitted": OpenAI refuses it, and so do we.
     if (!it->is_string()) return wrong_type("model", "a string", *it);
     out.model = it->get<std::string>();
   }
@@ -251,7 +252,9 @@ std::optional<ApiError> parse_completion_request(const json& body, Endpoint endp
     } else {
       return wrong_type("stop", "a string or an array of strings", *it);
     }
-    if (out.stop.size() > 16) return bad_request(fmt::format("'stop' may hold at most 16 strings, got {}", out.stop.size()), "stop");
+    if (out.stop.size() > kMaxStopStrings) {
+      return bad_request(fmt::format("'stop' may hold at most {} strings, got {}", kMaxStopStrings, out.stop.size()), "stop");
+    }
     for (const auto& s : out.stop) {
       if (s.empty()) return bad_request("'stop' strings must not be empty", "stop");
     }

@@ -21,6 +21,11 @@ namespace laneway::server {
 
 enum class Endpoint { chat, completions };
 
+// Stop strings per request. OpenAI allows 4; we take more (chat templates add
+// their own end markers, and local clients send several), but a bound keeps
+// the per-token stop matching cheap. More is a 400 naming `stop`.
+inline constexpr size_t kMaxStopStrings = 16;
+
 struct ChatMessage {
   std::string role;     // system | developer | user | assistant
   std::string content;  // text parts joined

@@ -1,5 +1,6 @@
 #include "server/laneway_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -32,6 +33,7 @@ LanewayServer::LanewayServer(ServeOptions options) : options_(std::move(options)
 Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLaneStarter& start_lane) {
   LANEWAY_TRY(validate_lanes_config(options.config));
   auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
+  LANEWAY_ASSIGN_OR_RETURN(s->open_routes_, OpenRoutes::parse(s->options_.open_routes));
   const LanesConfig& config = s->options_.config;
   size_t failed = 0;  // embedded lanes that did not fit
   for (const auto& sc : config.services) {
@@ -116,6 +118,11 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
   if (!threads_.empty()) {
     http_->stop_accepting();
     for (auto& port : lane_ports_) port->http->stop_accepting();
+    // Queued requests are refused now (503 with Retry-After): the grace
+    // period is spent on the running ones, not on requests that never started.
+    for (auto& lane : lanes_) {
+      if (lane->engine) lane->engine->begin_shutdown(grace.count());
+    }
     auto busy = [&] {
       int64_t n = http_->active_requests();
       for (auto& port : lane_ports_) n += port->http->active_requests();
@@ -169,6 +176,14 @@ bool LanewayServer::authorized(const HttpRequest& req) const {
   return match;
 }
 
+void LanewayServer::count(const std::string& lane, std::string_view route, int status) {
+  // A guard, not the rule: callers pass labels from route_table.h, and a
+  // slip must not turn request text into an unbounded set of series.
+  const auto& labels = route_labels();
+  if (std::find(labels.begin(), labels.end(), route) == labels.end()) route = "unknown";
+  metrics_.count_request(lane, std::string(route), status);
+}
+
 std::string LanewayServer::next_id(std::string_view prefix) {
   const uint64_t n = id_counter_.fetch_add(1) + 1;
   return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_seed_ ^ (n * 0x9E3779B97F4A7C15ull >> 17)), n);
@@ -197,119 +212,94 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
   const std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
   const auto method = req.method();
   const std::string method_text(req.method_string());
-  std::string route(path);  // for metrics: the route family, not every lane's path
-  auto finish = [&](std::string_view r) { count("", r, ex.status_code()); };
+  const std::string path_text(path);
+  const ApiError wrong_method = method_not_allowed(method_text, path_text);
+  const RouteMatch route = match_route(path, query);
+  // Counted under the route's template label, never the request's own text.
+  const std::string label(route.label);
+  const std::string no_lane;
+  // (No temporaries in co_await/co_return expressions below: GCC 12 destroys
+  // some of them twice inside coroutines.)
+  auto finish = [&](const std::string& lane) { count(lane, label, ex.status_code()); };
 
   if (stopping_) {
-    co_await ex.send_error(unavailable("the server is shutting down", 5));
-    co_return finish("shutdown");
-  }
-  if (path == "/health") {
-    if (method != http::verb::get && method != http::verb::head) {
-      co_await ex.send_error(method_not_allowed(method_text, "/health"));
-      co_return finish("/health");
-    }
-    std::optional<size_t> lane;
-    if (!query.empty()) {
-      std::string name;
-      for (size_t start = 0; start <= query.size();) {
-        const size_t amp = std::min(query.find('&', start), query.size());
-        const auto pair = query.substr(start, amp - start);
-        if (pair.rfind("lane=", 0) == 0) name = std::string(pair.substr(5));
-        start = amp + 1;
-      }
-      if (!name.empty()) {
-        lane = lane_index(name);
-        if (!lane) {
-          co_await ex.send_error(not_found("No lane named '" + name + "'", "lane_not_found"));
-          co_return finish("/health");
-        }
-      }
-    }
-    co_await route_health(ex, lane, true);
-    co_return finish("/health");
-  }
-  if (path == "/metrics") {
-    if (method != http::verb::get) co_await ex.send_error(method_not_allowed(method_text, "/metrics"));
-    else co_await route_metrics(ex);
-    co_return finish("/metrics");
-  }
-
-  std::optional<size_t> url_lane;
-  std::string_view api_path;  // "/models", "/chat/completions", ... below /v1
-  bool lane_health = false;
-  if (path == "/v1" || path.rfind("/v1/", 0) == 0) {
-    api_path = path.substr(3);
-  } else if (path.rfind("/lanes/", 0) == 0) {
-    std::string_view rest = path.substr(7);
-    const std::string name(rest.substr(0, rest.find('/')));
-    rest.remove_prefix(name.size());
-    url_lane = lane_index(name);
-    if (!url_lane) {
-      if (!authorized(req)) {
-        co_await ex.send_error(unauthorized("Missing or invalid API key: send 'Authorization: Bearer <key>'"));
-      } else {
-        co_await ex.send_error(not_found("No lane named '" + name + "'", "lane_not_found"));
-      }
-      co_return finish("/lanes");
-    }
-    route = "/lanes/{lane}" + std::string(rest);
-    if (rest == "/health") {
-      lane_health = true;
-    } else if (rest == "/v1" || rest.rfind("/v1/", 0) == 0) {
-      api_path = rest.substr(3);
-    } else {
-      co_await ex.send_error(not_found("Unknown route " + std::string(path) + " (a lane serves /health and /v1/...)",
-                                       "unknown_route"));
-      co_return finish("unknown");
-    }
-  } else {
-    co_await ex.send_error(not_found("Unknown route " + std::string(path), "unknown_route"));
-    co_return finish("unknown");
-  }
-
-  if (!authorized(req)) {
-    co_await ex.send_error(unauthorized(req.find(http::field::authorization) == req.end()
-                                            ? "Missing API key: send 'Authorization: Bearer <key>'"
-                                            : "Invalid API key"));
-    co_return finish(route);
-  }
-  if (lane_health) {
-    if (method != http::verb::get && method != http::verb::head) co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
-    else co_await route_health(ex, url_lane, false);
-    co_return finish(route);
-  }
-  if (api_path == "/chat/completions" || api_path == "/completions") {
-    if (method != http::verb::post) {
-      co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
-      co_return finish(route);
-    }
-    co_await route_generation(ex, api_path, url_lane);  // counts itself, with its lane
+    const ApiError e = unavailable("the server is shutting down", 5);
+    co_await ex.send_error(e);
+    count(no_lane, "shutdown", ex.status_code());
     co_return;
   }
-  if (api_path == "/models" || (api_path == "/lanes" && !url_lane)) {
-    if (method != http::verb::get) {
-      co_await ex.send_error(method_not_allowed(method_text, std::string(path)));
-    } else if (api_path == "/models") {
-      co_await route_models(ex, url_lane);
-    } else {
-      co_await route_lanes(ex);
-    }
-    co_return finish(route);
+  if (route.id == RouteId::unknown) {
+    const ApiError e = not_found("Unknown route " + std::string(path), "unknown_route");
+    co_await ex.send_error(e);
+    co_return finish(no_lane);
   }
-  // Other OpenAI routes (embeddings, ...) exist only on upstream lanes reached by URL.
-  if (url_lane && !lanes_[*url_lane]->embedded()) {
-    LaneRuntime& lane = *lanes_[*url_lane];
-    if (!lane.available()) {
-      co_await ex.send_error(unavailable(fmt::format("lane '{}' is unhealthy: {}", lane.config->name, lane.service->last_error()), 5));
-    } else {
-      co_await proxy_to_upstream(ex, lane, api_path, req.body(), "", false);
-      if (!ex.responded()) co_await ex.send_error(unavailable(fmt::format("lane '{}' is unhealthy: {}", lane.config->name, lane.service->last_error()), 5));
-    }
-    co_return count(lane.config->name, route, ex.status_code());
+  // The key comes before anything that tells whether a lane exists.
+  if (route_needs_key(route.id, open_routes_) && !authorized(req)) {
+    const ApiError e = unauthorized(req.find(http::field::authorization) == req.end()
+                                        ? "Missing API key: send 'Authorization: Bearer <key>'"
+                                        : "Invalid API key");
+    co_await ex.send_error(e);
+    co_return finish(no_lane);
   }
-  co_await ex.send_error(not_found("Unknown route " + std::string(path), "unknown_route"));
-  co_return finish("unknown");
+  std::optional<size_t> lane;
+  if (!route.lane.empty()) {
+    lane = lane_index(route.lane);
+    if (!lane) {
+      const ApiError e = not_found("No lane named '" + std::string(route.lane) + "'", "lane_not_found");
+      co_await ex.send_error(e);
+      co_return finish(no_lane);
+    }
+  }
+  const std::optional<size_t> url_lane = route.lane_from_url ? lane : std::nullopt;
+  const bool is_get = method == http::verb::get || method == http::verb::head;
+
+  switch (route.id) {
+    case RouteId::liveness:
+    case RouteId::readiness:
+      if (!is_get) co_await ex.send_error(wrong_method);
+      else co_await route_health(ex, lane, !route.lane_from_url);
+      co_return finish(no_lane);
+    case RouteId::metrics:
+      if (method != http::verb::get) co_await ex.send_error(wrong_method);
+      else co_await route_metrics(ex);
+      co_return finish(no_lane);
+    case RouteId::models:
+    case RouteId::lanes:
+      if (method != http::verb::get) co_await ex.send_error(wrong_method);
+      else if (route.id == RouteId::models) co_await route_models(ex, url_lane);
+      else co_await route_lanes(ex);
+      co_return finish(no_lane);
+    case RouteId::chat:
+    case RouteId::completions:
+      if (method != http::verb::post) {
+        co_await ex.send_error(wrong_method);
+        co_return finish(no_lane);
+      }
+      co_await route_generation(ex, route.api_path, url_lane);  // counts itself, with its lane
+      co_return;
+    case RouteId::lane_api:
+      // Other OpenAI routes (embeddings, ...) exist only on upstream lanes reached by URL.
+      if (!lanes_[*url_lane]->embedded()) {
+        LaneRuntime& l = *lanes_[*url_lane];
+        const std::string no_model;
+        if (l.available()) co_await proxy_to_upstream(ex, l, route.api_path, req.body(), no_model, false);
+        if (!ex.responded()) {
+          const ApiError e = unavailable(fmt::format("lane '{}' is unhealthy: {}", l.config->name, l.service->last_error()), 5);
+          co_await ex.send_error(e);
+        }
+        co_return finish(l.config->name);
+      }
+      break;
+    case RouteId::unknown_api:
+    case RouteId::unknown:
+      break;
+  }
+  const ApiError e = not_found(route.lane_from_url && route.id == RouteId::unknown_api
+                                   ? "Unknown route " + std::string(path) + " (a lane serves /health and /v1/...)"
+                                   : "Unknown route " + std::string(path),
+                               "unknown_route");
+  co_await ex.send_error(e);
+  count(no_lane, "unknown", ex.status_code());
 }
 
 }  // namespace laneway::server

@@ -7,7 +7,8 @@
 // Routes (see LANES.md): GET /health[?lane=NAME], GET /metrics,
 // GET /v1/models, GET /v1/lanes, POST /v1/chat/completions, POST
 // /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...
-// Bearer keys (server.api_keys) guard /v1 and /lanes routes.
+// Bearer keys (server.api_keys) guard every route but liveness, as
+// route_table.h says (readiness, /v1/lanes and /metrics unless open_routes).
 //
 // Threading: HTTP runs on `http_threads` io_context threads, one strand per
 // connection; each embedded lane has its own engine thread (EmbeddedLane).
@@ -30,6 +31,7 @@
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/route_table.h"
 #include "server/upstream_service.h"
 
 namespace laneway::server {
@@ -41,6 +43,10 @@ struct ServeOptions {
   std::chrono::milliseconds health_interval{2'000};    // upstream health probes
   int64_t debug_token_delay_ms = 0;                    // test-only: slows every generation (deterministic load tests)
   HttpServerOptions http;
+  // Routes answered without a key ("readiness", "lanes", "metrics"): LANES.md's
+  // server.open_routes. The config parser does not read that key yet, so only
+  // code sets this; empty = everything but liveness needs the key.
+  std::vector<std::string> open_routes;
 };
 
 // Starts the engine of one embedded lane (the CLI maps engine flags and the
@@ -117,15 +123,16 @@ class LanewayServer final : public RequestHandler {
   std::optional<size_t> lane_index(std::string_view name) const;
   bool authorized(const HttpRequest& req) const;
   std::string next_id(std::string_view prefix);
-  void count(const std::string& lane, std::string_view route, int status) {
-    metrics_.count_request(lane, std::string(route), status);
-  }
+  // `route` is one of route_labels() (anything else is counted as "unknown"),
+  // `lane` a configured lane name or "".
+  void count(const std::string& lane, std::string_view route, int status);
 
   ServeOptions options_;
   std::vector<std::unique_ptr<UpstreamService>> services_;
   std::vector<std::unique_ptr<LaneRuntime>> lanes_;
   std::unique_ptr<Router> router_;
   Metrics metrics_;
+  OpenRoutes open_routes_;
   int64_t created_unix_s_ = 0;
   uint64_t id_seed_ = 0;
   std::atomic<uint64_t> id_counter_{0};

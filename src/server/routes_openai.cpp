@@ -6,6 +6,7 @@
 
 #include "server/laneway_server.h"
 #include "server/generation_pipe.h"
+#include "server/json_body.h"
 #include "server/sse.h"
 
 namespace laneway::server {
@@ -19,6 +20,15 @@ struct PreparedPrompt {
   std::vector<int32_t> tokens;
   std::optional<ApiError> error;
 };
+
+// The field a too-long prompt is reported against.
+std::string prompt_param(Endpoint endpoint) { return endpoint == Endpoint::chat ? "messages" : "prompt"; }
+
+ApiError wrong_model_type(const json& got) {
+  return bad_request(std::string("Invalid type for 'model': expected a string, but got ") +
+                         (got.is_null() ? "null (omit 'model', or send \"auto\", to let Laneway route)" : got.type_name()),
+                     "model", "invalid_type");
+}
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -35,21 +45,14 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   std::optional<ApiError> error;
 
   json body;
-  if (raw.empty()) {
-    error = invalid_json("the body is empty; send a JSON object");
-  } else {
-    try {
-      body = json::parse(raw);
-    } catch (const json::parse_error& e) {
-      error = invalid_json(e.what());
-    }
-  }
+  error = parse_json_body(raw, body);
   if (!error && !body.is_object()) error = bad_request("The request body must be a JSON object", "", "invalid_type");
   std::string model;
   if (!error) {
-    if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+    // Omitted means "auto"; null is not omitted (OpenAI refuses it too).
+    if (auto it = body.find("model"); it != body.end()) {
       if (it->is_string()) model = it->get<std::string>();
-      else error = bad_request("Invalid type for 'model': expected a string", "model", "invalid_type");
+      else error = wrong_model_type(*it);
     }
   }
   if (error) {
@@ -130,7 +133,14 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
     switch (r.outcome) {
       case RouteOutcome::ok: break;
       case RouteOutcome::model_not_found: error = model_not_found(r.message), lane_name.clear(); break;
-      case RouteOutcome::context_length_exceeded: error = context_length_exceeded(r.message); break;
+      case RouteOutcome::context_length_exceeded: {
+        const int64_t ctx = query.context_tokens(r.lane);
+        error = context_length_exceeded(
+            fmt::format("This model's maximum context length is {} tokens. However, your {} resulted in {} tokens (lane '{}')",
+                        ctx, endpoint == Endpoint::chat ? "messages" : "prompt", r.prompt_tokens, lane_name),
+            prompt_param(endpoint));
+        break;
+      }
       case RouteOutcome::unavailable: {
         const LaneRuntime& l = *lanes_[r.lane];
         std::string msg = r.message;
@@ -200,7 +210,7 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
     if (st.code() == StatusCode::resource_exhausted) {
       e = rate_limited(fmt::format("Lane '{}' is at capacity: {}. Retry shortly.", lane_name, st.message()), 1);
     } else if (st.code() == StatusCode::invalid_argument && st.message().find("context") != std::string::npos) {
-      e = context_length_exceeded(st.message());
+      e = context_length_exceeded(st.message(), prompt_param(req.endpoint));
     }
     co_await ex.send_error(e);
     co_return count(lane_name, route, ex.status_code());
@@ -213,11 +223,12 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
   SseFormatter sse(req.endpoint, id, created, model_out, req.include_usage);
 
+  // A stream starts with the request's first token, not when it is queued:
+  // until then a request refused (the server shutting down) or timed out can
+  // still get a plain HTTP error with Retry-After instead of a 200 that ends
+  // in an error event.
   bool alive = true;
-  if (req.stream) {
-    alive = co_await ex.begin_stream(http::status::ok, "text/event-stream");
-    if (alive && req.endpoint == Endpoint::chat) alive = co_await ex.write_chunk(sse.role_chunk());
-  }
+  bool started = false;  // the engine has produced a token for it
   std::string text;  // non-streamed answer
   std::optional<GenerationEvent> last;
   bool timed_out = false;
@@ -234,6 +245,12 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
     }
     if (!alive || timed_out) break;
     GenerationEvent ev = pipe->pop();
+    started = started || !ev.done;
+    if (req.stream && !ev.done && !ex.responded()) {
+      alive = co_await ex.begin_stream(http::status::ok, "text/event-stream");
+      if (alive && req.endpoint == Endpoint::chat) alive = co_await ex.write_chunk(sse.role_chunk());
+      if (!alive) break;
+    }
     if (!ev.text.empty()) {
       if (req.stream) alive = co_await ex.write_chunk(sse.text_chunk(ev.text));
       else text += ev.text;
@@ -251,14 +268,22 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   } else if (last->finish == FinishReason::error) {
     failure = internal_error_response("generation failed: " + last->error.to_string());
   } else if (last->finish == FinishReason::cancelled) {
-    failure = unavailable("the request was cancelled: the lane is shutting down", 5);
+    failure = unavailable(started ? "the request was cancelled: the server is shutting down"
+                                         : "the server is shutting down; the request had not started, retry it",
+                          5);
   }
   if (last && last->completion_tokens > 0) metrics_.observe_ttft(lane_name, last->time_to_first_token_s);
   // Counted before the response ends, so a client that reads /metrics right
   // after its response always sees its request.
   count(lane_name, route, failure ? failure->http_status : 200);
 
-  if (req.stream) {
+  if (req.stream && !failure && !ex.responded()) {
+    // Done with its first event (end of text at once): the stream starts here.
+    if (co_await ex.begin_stream(http::status::ok, "text/event-stream") && req.endpoint == Endpoint::chat) {
+      co_await ex.write_chunk(sse.role_chunk());
+    }
+  }
+  if (ex.responded()) {  // a stream has started
     if (failure) {
       co_await ex.write_chunk(SseFormatter::error_event(*failure));
     } else {

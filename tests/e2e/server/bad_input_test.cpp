@@ -161,5 +161,73 @@ TEST(ServerBadInput, FortyKindsOfBadInputGet4xxInOpenAiShape) {
   EXPECT_TRUE(server.alive());
 }
 
+// Client mistakes that used to pass or answer 500: each is a 400 naming its field.
+TEST(ServerBadInput, OverflowingNumbersNullModelStopLimitAndPromptParam) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  const auto dir = scratch_dir("server_bad_input_fields");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << config_for(model);
+  ServerProcess server({"--config", config, "--port", "0"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  const std::map<std::string, std::string> key = {{"Authorization", "Bearer sk-test"}};
+  const std::string chat = "/v1/chat/completions";
+  const std::string cmpl = "/v1/completions";
+  const std::string msgs = R"("messages":[{"role":"user","content":"Hi"}])";
+  auto stops = [](int n) {
+    json list = json::array();
+    for (int i = 0; i < n; ++i) list.push_back("zz-never-" + std::to_string(i));
+    return list.dump();
+  };
+  std::string long_prompt;
+  for (int i = 0; i < 200; ++i) long_prompt += "Once upon a time there was a cat. ";
+
+  struct FieldCase {
+    std::string name, target, body;
+    int status;
+    std::string code, param;
+  };
+  const std::vector<FieldCase> cases = {
+      {"max_tokens overflows a double", chat, "{" + msgs + R"(,"max_tokens":1e999})", 400, "invalid_value", "max_tokens"},
+      {"temperature overflows a double", chat, "{" + msgs + R"(,"temperature":-1e999})", 400, "invalid_value", "temperature"},
+      {"overflow inside a message", chat, R"({"messages":[{"role":"user","content":1e999}]})", 400, "invalid_value",
+       "messages[0].content"},
+      {"overflow on completions", cmpl, R"({"prompt":"a","top_p":2e308})", 400, "invalid_value", "top_p"},
+      {"overflow on a lane url", "/lanes/stories/v1/completions", R"({"prompt":"a","seed":1e999})", 400, "invalid_value", "seed"},
+      {"model null on chat", chat, "{" + msgs + R"(,"model":null})", 400, "invalid_type", "model"},
+      {"model null on completions", cmpl, R"({"prompt":"a","model":null})", 400, "invalid_type", "model"},
+      {"17 stop strings", cmpl, R"({"prompt":"a","max_tokens":2,"stop":)" + stops(17) + "}", 400, "invalid_value", "stop"},
+      {"prompt longer than context on completions", cmpl, R"({"prompt":")" + long_prompt + R"("})", 400,
+       "context_length_exceeded", "prompt"},
+      {"prompt longer than context on a lane url", "/lanes/stories/v1/completions", R"({"prompt":")" + long_prompt + R"("})",
+       400, "context_length_exceeded", "prompt"},
+      {"messages longer than context", chat, R"({"messages":[{"role":"user","content":")" + long_prompt + R"("}]})", 400,
+       "context_length_exceeded", "messages"},
+      {"5 stop strings", cmpl, R"({"prompt":"a","max_tokens":2,"stop":)" + stops(5) + "}", 200, "", ""},
+      {"16 stop strings", chat, "{" + msgs + R"(,"max_tokens":2,"stop":)" + stops(16) + "}", 200, "", ""},
+  };
+  for (const auto& c : cases) {
+    HttpResponse r = http_post(port, c.target, c.body, key);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body << r.error;
+    if (c.status == 200) continue;
+    json j = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(!j.is_discarded() && j.contains("error")) << c.name << ": " << r.body;
+    EXPECT_EQ(j["error"]["code"], c.code) << c.name << ": " << r.body;
+    EXPECT_EQ(j["error"]["param"], c.param) << c.name << ": " << r.body;
+    EXPECT_EQ(j["error"]["type"], "invalid_request_error") << c.name;
+    const std::string message = j["error"]["message"];
+    if (c.code == "invalid_value" && c.param != "stop") {
+      EXPECT_NE(message.find(c.param), std::string::npos) << c.name << ": " << message;
+    }
+    if (c.code == "context_length_exceeded") {
+      // Completions have a prompt, not messages.
+      EXPECT_EQ(message.find(c.param == "prompt" ? "messages" : "prompt"), std::string::npos) << c.name << ": " << message;
+      EXPECT_NE(message.find(c.param), std::string::npos) << c.name << ": " << message;
+    }
+  }
+  EXPECT_TRUE(server.alive()) << server.output();
+}
+
 }  // namespace
 }  // namespace laneway::test

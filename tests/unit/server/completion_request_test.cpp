@@ -86,3 +86,35 @@ TEST(CompletionRequest, EstimateCountsMessageText) {
 
 }  // namespace
 }  // namespace laneway::server
+
+namespace laneway::server {
+namespace {
+
+TEST(CompletionRequest, NullModelIsNotOmitted) {
+  CompletionRequest r;
+  auto e = parse(R"({"model":null,"messages":[{"role":"user","content":"a"}]})", Endpoint::chat, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->http_status, 400);
+  EXPECT_EQ(e->param, "model");
+  EXPECT_EQ(e->code, "invalid_type");
+}
+
+TEST(CompletionRequest, StopStringsUpToOurLimit) {
+  auto stops = [](size_t n) {
+    json body = {{"prompt", "a"}, {"stop", json::array()}};
+    for (size_t i = 0; i < n; ++i) body["stop"].push_back("s" + std::to_string(i));
+    return body;
+  };
+  CompletionRequest r;
+  // More than OpenAI's 4 is fine up to ours.
+  EXPECT_FALSE(parse_completion_request(stops(5), Endpoint::completions, r));
+  EXPECT_FALSE(parse_completion_request(stops(kMaxStopStrings), Endpoint::completions, r));
+  EXPECT_EQ(r.stop.size(), kMaxStopStrings);
+  auto e = parse_completion_request(stops(kMaxStopStrings + 1), Endpoint::completions, r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "stop");
+  EXPECT_EQ(e->http_status, 400);
+}
+
+}  // namespace
+}  // namespace laneway::server
