@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,6 +75,10 @@ struct BackendSetup {
   int64_t max_tokens = 0;   // rows per activation buffer (the context's batch size)
   std::span<const Op> ops;  // every op this backend will run
   KvStorageDesc kv;         // empty layer range when it stores no KV rows
+  // Called (if set) for each weight once a backend holds its own copy of
+  // it (a GPU's upload), so the owner can drop the host's pages at once
+  // and the weights are never resident twice, even at the peak of a load.
+  std::function<void(const WeightView&)> weight_uploaded;
 };
 
 // Inputs of one chunk, in host memory, valid during run().

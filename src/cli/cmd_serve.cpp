@@ -136,7 +136,6 @@ Status serve(ServeFlags& f, int& exit_code) {
     EmbeddedLaneOptions o;
     o.name = lane.name;
     o.model_path = lane.model_path;
-    LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef));
     LANEWAY_ASSIGN_OR_RETURN(o.context, context_options(ef));
     // A lane's `context` is per request; the KV cache holds one per slot.
     int64_t per_slot = lane.context_tokens;
@@ -144,6 +143,8 @@ Status serve(ServeFlags& f, int& exit_code) {
     if (per_slot <= 0) per_slot = 2048;
     o.context.n_ctx = per_slot * lane.slots;
     o.context.n_seq = static_cast<int32_t>(lane.slots);
+    ef.model_path = lane.model_path;
+    LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef, o.context));
     o.queue_capacity = lane.queue;
     if (Status fit = check_fits_before_load(lane.model_path, o.context); !fit.is_ok()) {
       // The server keeps serving the other lanes; this one reports the error.

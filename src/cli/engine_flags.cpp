@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "kv/kv_cache.h"
 #include "model/placement.h"
 #include "plan/admission.h"
+#include "plan/memory_plan.h"
 
 namespace laneway::cli {
 
@@ -38,10 +41,39 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
   return o;
 }
 
-Result<ModelLoadOptions> load_options(const EngineFlags& f) {
+namespace {
+// "auto" found a device: as many blocks as its device bill lets fit in its
+// largest device-local heap (less a tenth for the driver and other users),
+// counted by the planner at the context's settings.
+Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOptions& c, uint64_t heap_bytes) {
+  LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
+  LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
+  PlanSettings s;
+  s.n_ctx = c.n_ctx;
+  s.n_slots = c.n_seq;
+  s.n_batch = c.n_batch;
+  s.type_k = c.type_k;
+  s.type_v = c.type_v;
+  s.n_threads = c.n_threads;
+  const uint64_t budget = heap_bytes / 10 * 9;
+  for (int64_t n = model.hp.n_layer; n > 0; --n) {
+    s.gpu_layers = n;
+    LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(model, s));
+    if (bill.device.total_bytes <= budget) return n;
+  }
+  return 0;
+}
+}  // namespace
+
+Result<ModelLoadOptions> load_options(const EngineFlags& f, const ContextOptions& context) {
   ModelLoadOptions o;
   o.mlock = f.mlock;
   LANEWAY_ASSIGN_OR_RETURN(GpuPlacement p, resolve_gpu_placement(f.gpu_layers.empty() ? "auto" : f.gpu_layers, f.device));
+  if (p.device_heap_bytes > 0 && !f.model_path.empty()) {
+    LANEWAY_ASSIGN_OR_RETURN(p.gpu_layers, blocks_that_fit(f.model_path, context, p.device_heap_bytes));
+    p.note += fmt::format(": {} blocks fit in its {:.1f} GiB of device memory", p.gpu_layers,
+                          static_cast<double>(p.device_heap_bytes) / double(1ull << 30));
+  }
   if (!f.gpu_layers.empty() && !p.note.empty()) std::fprintf(stderr, "laneway: %s\n", p.note.c_str());
   o.gpu_layers = p.gpu_layers;
   o.device = p.device;
@@ -68,7 +100,7 @@ Status check_fits_before_load(const std::string& model_path, const ContextOption
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {
   LANEWAY_ASSIGN_OR_RETURN(ContextOptions copts, context_options(flags));
   copts.n_seq = n_seq;
-  LANEWAY_ASSIGN_OR_RETURN(ModelLoadOptions lopts, load_options(flags));
+  LANEWAY_ASSIGN_OR_RETURN(ModelLoadOptions lopts, load_options(flags, copts));
   lopts.prefault = prefault;
   LANEWAY_TRY(check_fits_before_load(flags.model_path, copts));
   LoadedEngine e;

@@ -33,7 +33,9 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool model_required = t
 
 // Checks the flags and turns them into engine options.
 Result<ContextOptions> context_options(const EngineFlags& flags);
-Result<ModelLoadOptions> load_options(const EngineFlags& flags);
+// The GPU placement is resolved here: --gpu-layers auto puts as many blocks
+// on the first usable GPU as its memory holds at these context settings.
+Result<ModelLoadOptions> load_options(const EngineFlags& flags, const ContextOptions& context);
 
 // The hardware probe's options for memory checks: this machine ("/"), or the
 // tree named by $LANEWAY_PROBE_ROOT, a fixture of another machine's /proc and

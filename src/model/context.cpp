@@ -146,6 +146,12 @@ Status ForwardContext::place(const ModelHparams& hp) {
     }
     ranges_.back().op_end = i + 1;
   }
+  // Weights the CPU reads (a tied output head on the GPU may be the CPU's
+  // embedding table): their file pages stay when the GPU has its copy.
+  std::vector<const uint8_t*> cpu_weights;
+  for (const Op& op : ops) {
+    if (op.weight != nullptr && !on_gpu(op, first_gpu, hp.n_layer)) cpu_weights.push_back(op.weight->data);
+  }
   const KvCacheConfig kvc = kv_config(hp, options_);
   for (size_t r = 0; r < ranges_.size(); ++r) {
     Range& range = ranges_[r];
@@ -159,8 +165,11 @@ Status ForwardContext::place(const ModelHparams& hp) {
     range.backend = backends_.size() - 1;
     const int32_t layer_begin = range_on_gpu[r] ? static_cast<int32_t>(first_gpu) : 0;
     const int32_t layer_end = range_on_gpu[r] ? static_cast<int32_t>(hp.n_layer) : static_cast<int32_t>(first_gpu);
-    const BackendSetup setup = backend_setup(graph_, range.op_begin, range.op_end, options_.n_batch,
-                                             kv_storage_desc(kvc, layer_begin, layer_end));
+    BackendSetup setup = backend_setup(graph_, range.op_begin, range.op_end, options_.n_batch,
+                                       kv_storage_desc(kvc, layer_begin, layer_end));
+    setup.weight_uploaded = [&](const WeightView& w) {
+      if (std::find(cpu_weights.begin(), cpu_weights.end(), w.data) == cpu_weights.end()) model_.release_file_pages(w);
+    };
     for (const Op& op : setup.ops) {
       if (op.weight != nullptr && op.weight->present() && !backends_.back()->supports_weight_type(op.weight->type)) {
         return unsupported_error("the {} backend cannot compute with {} weights", backends_.back()->name(),
@@ -169,6 +178,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
     }
     LANEWAY_TRY(backends_.back()->allocate(setup));
   }
+
   // Hand-overs: what a range reads before writing it, last written by another range.
   std::vector<int> writer(graph_.activations().size(), -1);
   std::vector<OpRows> writer_rows(graph_.activations().size(), OpRows::tokens);

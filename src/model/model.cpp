@@ -84,6 +84,14 @@ Status Model::tile_weights() {
   return Status::ok();
 }
 
+void Model::release_file_pages(const WeightView& w) const {
+  for (const GgufFile& f : gguf_.files()) {
+    const FileMap* map = f.file_map();
+    if (map == nullptr || w.data < map->data() || w.data >= map->data() + map->size_bytes()) continue;
+    map->release(static_cast<size_t>(w.data - map->data()), w.size_bytes());
+  }
+}
+
 Status Model::make_resident(const ModelLoadOptions& options) const {
   if (options.mlock) LANEWAY_TRY(tiles_.lock());
   if (!options.mlock && !options.prefault) return Status::ok();

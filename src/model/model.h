@@ -49,6 +49,10 @@ class Model {
   // the GPU named by device(); n_layer when everything runs on the CPU.
   int64_t first_gpu_layer() const { return first_gpu_layer_; }
   bool uses_gpu() const { return first_gpu_layer_ < hparams_.n_layer; }
+  // Drops the file's pages behind a view from this process once a GPU
+  // backend holds its own copy (touching them again reads them back from
+  // the page cache); a view of tiles or converted values is left alone.
+  void release_file_pages(const WeightView& w) const;
   const std::string& device() const { return device_; }
 
  private:

@@ -1,5 +1,6 @@
 #include "model/placement.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 
@@ -36,7 +37,7 @@ bool gpu_device_nodes_present() {
 #endif
 
 // The first device "auto" would open, or "" (and why) when none.
-std::string auto_device(std::string& why) {
+std::string auto_device(std::string& why, uint64_t& heap_bytes) {
 #ifdef LANEWAY_HAVE_VULKAN
   if (!gpu_device_nodes_present()) {
     why = "no GPU device nodes (/dev/dri/renderD*, /dev/nvidiactl); in a container, pass the GPU in (see `laneway doctor`)";
@@ -49,14 +50,21 @@ std::string auto_device(std::string& why) {
   }
   std::string cpu_devices;
   for (const VulkanDeviceInfo& d : *devices) {
-    if (!d.is_cpu()) return d.name;
-    cpu_devices += (cpu_devices.empty() ? "" : ", ") + d.name;
+    if (d.is_cpu()) {
+      cpu_devices += (cpu_devices.empty() ? "" : ", ") + d.name;
+      continue;
+    }
+    for (const VulkanHeapInfo& h : d.heaps) {
+      if (h.device_local) heap_bytes = std::max(heap_bytes, h.size_bytes);
+    }
+    return d.name;
   }
   why = devices->empty() ? "no Vulkan device found"
                          : fmt::format("only software Vulkan devices found ({}; name one with --device to use it)",
                                        cpu_devices);
   return "";
 #else
+  (void)heap_bytes;
   why = "this build has no GPU backend (built with -DLANEWAY_VULKAN=OFF)";
   return "";
 #endif
@@ -76,7 +84,7 @@ Result<GpuPlacement> resolve_gpu_placement(std::string_view gpu_layers, std::str
       return p;
     }
     std::string why;
-    const std::string found = auto_device(why);
+    const std::string found = auto_device(why, p.device_heap_bytes);
     if (found.empty()) {
       p.note = fmt::format("no usable GPU: {}; running on the CPU", why);
       return p;

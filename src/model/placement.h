@@ -16,6 +16,9 @@ struct GpuPlacement {
   std::string device = "auto";
   // What "auto" decided and why, for the user ("" when nothing to say).
   std::string note;
+  // "auto" found a device: its largest device-local heap, what the layers'
+  // device bill must fit in (0 when nothing was found or a count was given).
+  uint64_t device_heap_bytes = 0;
 };
 
 // Errors: a malformed count. A named device that is missing is reported

@@ -1,6 +1,7 @@
 #include "backend/vulkan/vulkan_backend.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "gguf/types.h"
@@ -199,6 +200,8 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
     if (op.kind == OpKind::rope) rope_half_max_ = std::max(rope_half_max_, op.rope_dim / 2);
     if (op.weight != nullptr && (op.kind == OpKind::matmul || op.kind == OpKind::get_rows || op.kind == OpKind::rms_norm)) {
       LANEWAY_TRY(upload_weight(*op.weight));
+      // The device has its own copy now: the host's pages can go before the next upload.
+      if (setup.weight_uploaded) setup.weight_uploaded(*op.weight);
     }
   }
   // Create every pipeline now: a shader the driver rejects fails here, not mid-run.
@@ -261,6 +264,10 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
     auto* s = static_cast<int32_t*>(slots_.mapped());
     for (int64_t t = 0; t < n; ++t) {
       const TokenSlot& slot = in.slots[t];
+      // The shaders hold positions in 32 bits (2^31 tokens is beyond any context).
+      if (slot.pos < 0 || slot.pos > INT32_MAX) {
+        return unsupported_error("vulkan: position {} does not fit the shaders' 32-bit positions", slot.pos);
+      }
       if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.cells_per_seq) {
         return invalid_argument_error("vulkan: token {} goes to cell {} of sequence {}, outside the cache", t, slot.cell,
                                       slot.seq);

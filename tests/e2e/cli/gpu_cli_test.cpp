@@ -92,3 +92,36 @@ TEST(GpuCli, MissingDeviceExitsTwoAndNamesTheDevices) {
 
 }  // namespace
 }  // namespace laneway
+
+namespace laneway {
+namespace {
+
+uint64_t peak_rss(const test::CliResult& r) {
+  const auto at = r.err.find("peak_rss_bytes: ");
+  return at == std::string::npos ? 0 : std::stoull(r.err.substr(at + 16));
+}
+
+// On a unified-memory device (lavapipe's memory is the process's), the
+// GPU's copy of the weights replaces the file's pages: a GPU run's peak is
+// the CPU run's (whose weights are tiled once) plus the driver, not the
+// weights twice.
+TEST(GpuCli, WeightsAreNotResidentTwice) {
+  LANEWAY_REQUIRE_LAVAPIPE();
+  const auto dir = test::scratch_dir("gpu_rss");
+  const std::string path = (dir / "wide.gguf").string();
+  auto synth = run_laneway("synth --shape tiny --type F16 --layers 6 --embd 1024 --ff 2816 --heads 8 --kv-heads 8 -o " +
+                           path);
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const auto file_bytes = std::filesystem::file_size(path);
+  ASSERT_GT(file_bytes, 90u << 20);
+  auto cpu = run_laneway("run -m " + path + " -n 2 -p hi --stats --ctx 256 --gpu-layers 0");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  auto gpu = run_laneway("run -m " + path + " -n 2 -p hi --stats --ctx 256 --gpu-layers all --device llvmpipe");
+  ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
+  std::printf("file %llu, peak RSS cpu %llu, gpu %llu\n", static_cast<unsigned long long>(file_bytes),
+              static_cast<unsigned long long>(peak_rss(cpu)), static_cast<unsigned long long>(peak_rss(gpu)));
+  EXPECT_LT(peak_rss(gpu), peak_rss(cpu) + file_bytes / 2);
+}
+
+}  // namespace
+}  // namespace laneway
