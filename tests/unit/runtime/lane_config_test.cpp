@@ -119,11 +119,16 @@ lanes:
     slots: 4
     queue: 16
     default: true
+    gpu_layers: auto
+    device: llvmpipe
 )";
   auto c = parse_lanes_config(yaml, "lanes.yaml");
   ASSERT_TRUE(c.is_ok()) << c.status().to_string();
   EXPECT_EQ(c->lanes.size(), 4u);
   EXPECT_EQ(c->find_lane("super_reader")->gpu_layers, "0");
+  EXPECT_EQ(c->find_lane("super_reader")->device, "auto");  // the default
+  EXPECT_EQ(c->find_lane("fast_rag")->gpu_layers, "auto");
+  EXPECT_EQ(c->find_lane("fast_rag")->device, "llvmpipe");
   EXPECT_EQ(c->find_lane("super_reader")->queue, 4);
 }
 
@@ -196,6 +201,7 @@ TEST(LaneConfig, RejectsImpossibleConfigs) {
       {"lanes:\n  - name: a\n    model: a.gguf\n    slots: 0\n", "between 1 and"},
       {"lanes:\n  - name: a\n    model: a.gguf\n    mlock: maybe\n", "true or false"},
       {"lanes:\n  - name: a\n    model: a.gguf\n    gpu_layers: some\n", "expected an integer"},
+      {svc + "lanes:\n  - name: a\n    service: s\n    device: llvmpipe\n", "applies only to embedded lanes"},
       {"services:\n  - name: s\n    url: ftp://x/v1\nlanes:\n  - name: a\n    service: s\n", "http://"},
       {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: /wake_up, frees: most }\n"
        "lanes:\n  - name: a\n    service: s\n",

@@ -30,7 +30,7 @@ layout(push_constant) uniform PC {
 #include "dequant_block.glsl"
 
 const uint kRowsPerGroup = 64u;
-const uint kTokens = 8u;        // tokens sharing one decoded block
+const uint kTokens = 16u;       // tokens sharing one decoded block
 const uint kTokenBlock = 32u;   // tokens per work-group (grid z); matches vulkan_ops.cpp
 
 precise float dot4(vec4 w, vec4 x) {
