@@ -31,11 +31,12 @@ namespace {
 // 0 threads means every hardware thread.
 int resolve_n_threads(int n) { return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-// Weights with no tensors behind them, for building a graph to size buffers.
-ModelWeights empty_weights(const ModelHparams& hp) {
-  ModelWeights w;
+// The graph of a model that is not loaded (the planner): the ops reference
+// `w`, weights with no tensors behind them, which only sizing reads.
+void build_sizing_graph(const ModelHparams& hp, ModelWeights& w, ForwardGraph& g) {
   w.layers.resize(static_cast<size_t>(hp.n_layer));
-  return w;
+  g = ForwardGraph(static_cast<int32_t>(hp.n_layer));
+  if (auto arch = find_architecture(hp.architecture); arch.is_ok()) (*arch)->build_graph(hp, w, g);
 }
 
 KvCacheConfig kv_config(const ModelHparams& hp, const ContextOptions& o) {
@@ -212,10 +213,9 @@ Status ForwardContext::place(const ModelHparams& hp) {
 ForwardContext::~ForwardContext() = default;
 
 uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOptions& o, int64_t n_outputs) {
-  const ModelWeights w = empty_weights(hp);
-  ForwardGraph g(static_cast<int32_t>(hp.n_layer));
-  auto arch = find_architecture(hp.architecture);
-  if (arch.is_ok()) (*arch)->build_graph(hp, w, g);
+  ModelWeights w;
+  ForwardGraph g;
+  build_sizing_graph(hp, w, g);
   const BackendSetup setup = backend_setup(g, 0, g.ops().size(), o.n_batch, {});
   const uint64_t backend = CpuBackend::compute_bytes(setup, resolve_n_threads(o.n_threads));
   const auto b = static_cast<uint64_t>(o.n_batch);
@@ -227,10 +227,9 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
 }
 
 uint64_t ForwardContext::device_compute_bytes(const ModelHparams& hp, const ContextOptions& o) {
-  const ModelWeights w = empty_weights(hp);
-  ForwardGraph g(static_cast<int32_t>(hp.n_layer));
-  auto arch = find_architecture(hp.architecture);
-  if (arch.is_ok()) (*arch)->build_graph(hp, w, g);
+  ModelWeights w;
+  ForwardGraph g;
+  build_sizing_graph(hp, w, g);
   const auto b = static_cast<uint64_t>(o.n_batch);
   uint64_t total = 0;
   for (const ActivationDesc& a : g.activations()) total += static_cast<uint64_t>(a.width) * b * sizeof(float);
