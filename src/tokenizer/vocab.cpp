@@ -85,6 +85,8 @@ Result<Vocab> Vocab::from_gguf(const GgufFile& file, std::vector<std::string>& w
     const auto id = value->as_int();
     if (!id) return invalid_argument_error("metadata key {} is {}, expected an integer", k.key,
                                            gguf_value_type_name(value->type()));
+    // -1 (0xFFFFFFFF as a u32) is how GGUF writers say "no such token".
+    if (*id == -1 || *id == 0xFFFFFFFFll) continue;
     if (*id < 0 || *id >= static_cast<int64_t>(n)) {
       warnings.push_back(fmt::format("{} = {} is outside the vocabulary of {} tokens; ignored", k.key, *id, n));
       continue;

@@ -21,6 +21,8 @@ TEST(TokenizeCli, PrintsIdsWithBos) {
   r = run_laneway("tokenize --no-bos -m " + stories() + " 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "403 407 261 378\n");
+  // stories260K sets seperator_token_id = 0xFFFFFFFF, the usual "no such token": no warning.
+  EXPECT_EQ(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
 }
 
 TEST(TokenizeCli, ReadsFileOrStdinAndPrintsPieces) {
