@@ -42,12 +42,8 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
 }
 
 namespace {
-// "auto" found a device: as many blocks as its device bill lets fit in its
-// largest device-local heap (less a tenth for the driver and other users),
-// counted by the planner at the context's settings.
-Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOptions& c, uint64_t heap_bytes) {
-  LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
-  LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
+// The planner's settings for a context's options (one translation for every check).
+PlanSettings plan_settings(const ContextOptions& c) {
   PlanSettings s;
   s.n_ctx = c.n_ctx;
   s.n_slots = c.n_seq;
@@ -55,6 +51,16 @@ Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOpti
   s.type_k = c.type_k;
   s.type_v = c.type_v;
   s.n_threads = c.n_threads;
+  return s;
+}
+
+// "auto" found a device: as many blocks as its device bill lets fit in its
+// largest device-local heap (less a tenth for the driver and other users),
+// counted by the planner at the context's settings.
+Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOptions& c, uint64_t heap_bytes) {
+  LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
+  LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
+  PlanSettings s = plan_settings(c);
   const uint64_t budget = heap_bytes / 10 * 9;
   for (int64_t n = model.hp.n_layer; n > 0; --n) {
     s.gpu_layers = n;
@@ -87,14 +93,7 @@ hw::ProbeOptions probe_options() {
 }
 
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options) {
-  PlanSettings s;
-  s.n_ctx = options.n_ctx;
-  s.n_slots = options.n_seq;
-  s.n_batch = options.n_batch;
-  s.type_k = options.type_k;
-  s.type_v = options.type_v;
-  s.n_threads = options.n_threads;
-  return check_model_fits_memory(model_path, s, probe_options());
+  return check_model_fits_memory(model_path, plan_settings(options), probe_options());
 }
 
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {
