@@ -142,7 +142,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool gpu = on_gpu(ops[i], first_gpu, hp.n_layer);
     if (ranges_.empty() || range_on_gpu.back() != gpu) {
-      ranges_.push_back({0, i, i, {}});
+      ranges_.push_back({i, i, {}});
       range_on_gpu.push_back(gpu);
     }
     ranges_.back().op_end = i + 1;
@@ -163,7 +163,6 @@ Status ForwardContext::place(const ModelHparams& hp) {
       LANEWAY_ASSIGN_OR_RETURN(CpuIsa isa, select_cpu_isa());
       backends_.push_back(std::make_unique<CpuBackend>(options_.n_threads, isa));
     }
-    range.backend = backends_.size() - 1;
     const int32_t layer_begin = range_on_gpu[r] ? static_cast<int32_t>(first_gpu) : 0;
     const int32_t layer_end = range_on_gpu[r] ? static_cast<int32_t>(hp.n_layer) : static_cast<int32_t>(first_gpu);
     BackendSetup setup = backend_setup(graph_, range.op_begin, range.op_end, options_.n_batch,
@@ -195,7 +194,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
         for (const Transfer& t : range.inputs) {
           if (t.act == id) return;
         }
-        range.inputs.push_back({id, writer_rows[a], ranges_[static_cast<size_t>(writer[a])].backend});
+        range.inputs.push_back({id, writer_rows[a], static_cast<size_t>(writer[a])});
         stage_floats = std::max(stage_floats, static_cast<size_t>(graph_.activations()[a].width * options_.n_batch));
       });
       if (op.dst != kNoAct) {
@@ -262,10 +261,11 @@ std::string ForwardContext::describe_devices() const {
 
 std::string ForwardContext::describe_placement() const {
   std::string out;
-  for (const Range& r : ranges_) {
+  for (size_t i = 0; i < ranges_.size(); ++i) {
+    const Range& r = ranges_[i];
     const Op& first = graph_.ops()[r.op_begin];
     const Op& last = graph_.ops()[r.op_end - 1];
-    out += fmt::format("{}: ops {}..{} (layers {}..{})", backends_[r.backend]->name(), r.op_begin, r.op_end - 1,
+    out += fmt::format("{}: ops {}..{} (layers {}..{})", backends_[i]->name(), r.op_begin, r.op_end - 1,
                        first.layer, last.layer);
     for (const Transfer& t : r.inputs) out += " <- " + graph_.activations()[static_cast<size_t>(t.act)].name;
     out += "\n";
@@ -371,8 +371,9 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
 }
 
 Status ForwardContext::run_chunk(const PassInputs& in) {
-  for (const Range& r : ranges_) {
-    Backend& be = *backends_[r.backend];
+  for (size_t i = 0; i < ranges_.size(); ++i) {
+    const Range& r = ranges_[i];
+    Backend& be = *backends_[i];
     for (const Transfer& t : r.inputs) {
       const int64_t rows = t.rows == OpRows::tokens ? in.n_tokens : in.n_outputs;
       LANEWAY_TRY(backends_[t.from]->read_activation(t.act, rows, stage_.data()));

@@ -97,14 +97,14 @@ class ForwardContext {
   Status run_chunk(const PassInputs& in);
   void compute_rope(const TokenSlot* slots, int64_t n_tokens);
 
-  // An activation a range reads that another backend's range wrote last.
+  // An activation a range reads that another range (another backend) wrote last.
   struct Transfer {
     ActId act = kNoAct;
     OpRows rows = OpRows::tokens;
-    size_t from = 0;  // backend index
+    size_t from = 0;  // the writing range, and so its backend
   };
+  // Ranges of the graph in order; range i runs on backends_[i].
   struct Range {
-    size_t backend = 0;
     size_t op_begin = 0;
     size_t op_end = 0;
     std::vector<Transfer> inputs;

@@ -34,7 +34,7 @@
 #include "core/status.h"
 #include "plan/machine_profile.h"
 #include "plan/memory_plan.h"
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 namespace laneway {
 

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 namespace laneway {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "runtime/embedded_lane.h"
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 #include "runtime/router.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"

@@ -15,7 +15,7 @@
 #include <boost/asio.hpp>
 
 #include "core/status.h"
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 namespace laneway::server {
 

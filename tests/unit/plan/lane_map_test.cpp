@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 namespace laneway {
 namespace {

@@ -1,6 +1,6 @@
 // lanes.yaml parser: the LANES.md contract, the shipped examples, and errors
 // that name the file, the line and the key.
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 #include <gtest/gtest.h>
 

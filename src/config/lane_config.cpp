@@ -1,4 +1,4 @@
-#include "runtime/lane_config.h"
+#include "config/lane_config.h"
 
 #include <yaml-cpp/yaml.h>
 
