@@ -16,6 +16,7 @@
 #include "cli/engine_flags.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
+#include "plan/machine_profile.h"
 #include "server/laneway_server.h"
 
 namespace laneway::cli {
@@ -34,6 +35,9 @@ struct ServeFlags {
   int64_t shutdown_grace_ms = 10'000;
   int64_t health_interval_ms = 2'000;
   int64_t debug_token_delay_ms = 0;
+  int64_t debug_load_delay_ms = 0;
+  std::string memory_budget;  // "" = what the machine can use
+  bool strict = false;
   CLI::Option* host_opt = nullptr;
   CLI::Option* port_opt = nullptr;
 };
@@ -124,7 +128,8 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.debug_token_delay_ms = f.debug_token_delay_ms;
 
   const EngineFlags engine = f.engine;
-  auto start_lane = [&engine](const LaneConfig& lane) -> Result<std::unique_ptr<EmbeddedLane>> {
+  const int64_t load_delay_ms = f.debug_load_delay_ms;
+  auto prepare = [&engine, load_delay_ms](const LaneConfig& lane) -> Result<server::PreparedLane> {
     EngineFlags ef = engine;
     // A lane's own gpu_layers/device win; a lane left at auto takes the
     // command line's (unset there: all layers on a usable GPU, else quietly the CPU).
@@ -133,7 +138,8 @@ Status serve(ServeFlags& f, int& exit_code) {
     ef.mlock = lane.mlock;
     ef.cache_type_k = lane.cache_type_k;
     ef.cache_type_v = lane.cache_type_v;
-    EmbeddedLaneOptions o;
+    server::PreparedLane p;
+    EmbeddedLaneOptions& o = p.options;
     o.name = lane.name;
     o.model_path = lane.model_path;
     LANEWAY_ASSIGN_OR_RETURN(o.context, context_options(ef));
@@ -143,17 +149,29 @@ Status serve(ServeFlags& f, int& exit_code) {
     if (per_slot <= 0) per_slot = 2048;
     o.context.n_ctx = per_slot * lane.slots;
     o.context.n_seq = static_cast<int32_t>(lane.slots);
+    p.context_tokens = per_slot;
     ef.model_path = lane.model_path;
     LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef, o.context));
     o.queue_capacity = lane.queue;
-    if (Status fit = check_fits_before_load(lane.model_path, o.context); !fit.is_ok()) {
-      // The server keeps serving the other lanes; this one reports the error.
-      std::fprintf(stderr, "laneway serve: lane %s not loaded: %s\n", lane.name.c_str(), fit.message().c_str());
-      return fit;
+    o.debug_load_delay_ms = load_delay_ms;
+    LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_bill(lane.model_path, o.context));
+    p.bill_bytes = bill.total_bytes - bill.overhead_bytes;
+    p.overhead_bytes = bill.overhead_bytes;
+    if (lane.memory_budget_bytes && bill.total_bytes > *lane.memory_budget_bytes) {
+      p.refused = fmt::format("its bill of {:.1f} MiB is above its memory_budget of {:.1f} MiB (lower context or "
+                              "use smaller cache types)",
+                              double(bill.total_bytes) / (1 << 20), double(*lane.memory_budget_bytes) / (1 << 20));
+    } else if (Status fit = check_fits_before_load(lane.model_path, o.context); !fit.is_ok()) {
+      p.refused = fit.message();
     }
-    return EmbeddedLane::start(o);
+    return p;
   };
-  LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), start_lane));
+  if (!f.memory_budget.empty()) {
+    LANEWAY_ASSIGN_OR_RETURN(options.memory_budget_bytes, parse_size_bytes(f.memory_budget));
+  } else if (auto usable = probe_usable_memory(probe_options()); usable.is_ok()) {
+    options.memory_budget_bytes = usable->bytes;
+  }
+  LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), prepare, f.strict));
   LANEWAY_TRY(srv->listen());
 
   srv->start();
@@ -175,8 +193,18 @@ Status serve(ServeFlags& f, int& exit_code) {
               first->name.c_str());
   std::fflush(stdout);
 
+  // Eager lanes load in the background; say when they are done.
   int sig = 0;
-  sigwait(&signals, &sig);
+  const timespec tick{0, 50'000'000};
+  while (!srv->lanes_settled()) {
+    sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig > 0) break;
+  }
+  if (sig <= 0) {
+    std::printf("laneway serve: lanes settled: %s\n", srv->lanes_summary().c_str());
+    std::fflush(stdout);
+    sigwait(&signals, &sig);
+  }
   std::fprintf(stderr, "laneway serve: %s: finishing in-flight requests (up to %lld ms)\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(f.shutdown_grace_ms));
   srv->shutdown(std::chrono::milliseconds(f.shutdown_grace_ms));
@@ -205,6 +233,14 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--health-interval-ms", f->health_interval_ms, "Upstream health probe interval")
       ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
+  cmd->add_option("--memory-budget", f->memory_budget,
+                  "Most memory the embedded lanes may hold together, e.g. 12GiB (default: what this machine can use "
+                  "now); on_demand lanes are swapped to stay within it");
+  cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");
+  cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,
+                  "Test-only: each lane's load takes this much longer (background-load tests)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("");
   cmd->add_option("--debug-token-delay-ms", f->debug_token_delay_ms,
                   "Test-only: sleep this long after each generated token (deterministic load tests)")
       ->check(CLI::NonNegativeNumber)

@@ -96,6 +96,12 @@ Status check_fits_before_load(const std::string& model_path, const ContextOption
   return check_model_fits_memory(model_path, plan_settings(options), probe_options());
 }
 
+Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options) {
+  LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
+  LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
+  return plan_memory(model, plan_settings(options));
+}
+
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {
   LANEWAY_ASSIGN_OR_RETURN(ContextOptions copts, context_options(flags));
   copts.n_seq = n_seq;

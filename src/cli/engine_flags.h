@@ -11,6 +11,7 @@
 #include "hw/probe.h"
 #include "model/context.h"
 #include "model/model.h"
+#include "plan/memory_plan.h"
 
 namespace laneway::cli {
 
@@ -47,6 +48,9 @@ hw::ProbeOptions probe_options();
 // these options and refuses with the plan's message (resource_exhausted:
 // what it needs, what is usable, what to change) when it does not fit.
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options);
+
+// The planner's bill of model_path at these options (GGUF metadata only).
+Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options);
 
 // Checks that the model fits (check_fits_before_load), loads it and creates a
 // context (errors are ready to print).

@@ -148,7 +148,7 @@ class Reader {
 
   Status read_server(const YAML::Node& node, ServerSection& out) {
     if (!node.IsMap()) return error(node, "server", "expected a mapping");
-    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes"}));
+    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes"}));
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       const std::string full = "server." + key;
@@ -163,6 +163,13 @@ class Reader {
       } else if (key == "max_body_bytes") {
         LANEWAY_ASSIGN_OR_RETURN(out.max_body_bytes, size(kv.second, full));
         if (out.max_body_bytes == 0) return error(kv.second, full, "must be more than 0 bytes");
+      } else if (key == "open_routes") {
+        LANEWAY_ASSIGN_OR_RETURN(out.open_routes, string_list(kv.second, full));
+        for (const auto& r : out.open_routes) {
+          if (r != "readiness" && r != "lanes" && r != "metrics") {
+            return error(kv.second, full, "expected readiness, lanes or metrics, got '" + r + "'");
+          }
+        }
       }
     }
     return Status::ok();
@@ -245,7 +252,7 @@ class Reader {
                            {"name", "aliases", "service", "upstream_model", "model", "context", "burst_context",
                             "cache_type_k", "cache_type_v", "slots", "queue", "min_prompt_tokens", "max_body_bytes",
                             "priority", "gpu_layers", "device", "mlock", "fallback", "default", "listen", "shape",
-                            "shape_type"}));
+                            "shape_type", "load", "keep_alive", "pausable", "on_pause", "memory_budget"}));
     const bool has_model = static_cast<bool>(node["model"]);
     const bool has_service = static_cast<bool>(node["service"]);
     if (has_model && has_service) {
@@ -259,7 +266,8 @@ class Reader {
       const std::string key = kv.first.Scalar();
       const std::string full = path + "." + key;
       static constexpr std::string_view kEmbeddedOnly[] = {"burst_context", "cache_type_k", "cache_type_v", "slots",
-                                                           "queue", "gpu_layers", "device", "mlock", "shape", "shape_type"};
+                                                           "queue", "gpu_layers", "device", "mlock", "shape", "shape_type",
+                                                           "load", "keep_alive", "memory_budget"};
       if (!out.embedded() && std::find(std::begin(kEmbeddedOnly), std::end(kEmbeddedOnly), key) != std::end(kEmbeddedOnly)) {
         return error(kv.first, full, "applies only to embedded lanes (this lane uses service `" +
                                          node["service"].as<std::string>("") + "`)");
@@ -324,6 +332,22 @@ class Reader {
       } else if (key == "listen") {
         LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 1, 65535));
         out.listen_port = static_cast<int>(port);
+      } else if (key == "load") {
+        LANEWAY_ASSIGN_OR_RETURN(std::string v, one_of(kv.second, full, {"eager", "on_demand"}));
+        out.load = v == "eager" ? LaneLoad::eager : LaneLoad::on_demand;
+      } else if (key == "keep_alive") {
+        if (!kv.second.IsScalar()) return error(kv.second, full, "expected a duration like 5m, 30s or -1");
+        auto d = parse_duration(kv.second.Scalar());
+        if (!d) return error(kv.second, full, d.status().message());
+        out.keep_alive = *d;
+      } else if (key == "pausable") {
+        LANEWAY_ASSIGN_OR_RETURN(out.pausable, boolean(kv.second, full));
+      } else if (key == "on_pause") {
+        LANEWAY_ASSIGN_OR_RETURN(std::string v, one_of(kv.second, full, {"drain", "preempt"}));
+        out.on_pause = v == "drain" ? OnPause::drain : OnPause::preempt;
+      } else if (key == "memory_budget") {
+        LANEWAY_ASSIGN_OR_RETURN(out.memory_budget_bytes, size(kv.second, full));
+        if (*out.memory_budget_bytes == 0) return error(kv.second, full, "must be more than 0 bytes");
       }
     }
     if (out.name.empty()) return error(node, path + ".name", "missing");
@@ -500,6 +524,47 @@ Result<int64_t> parse_token_count(std::string_view text) {
   if (tokens > 9e15) return invalid_argument_error("token count '{}' is too large", text);
   if (tokens != std::floor(tokens)) return invalid_argument_error("token count '{}' is not a whole number", text);
   return static_cast<int64_t>(tokens);
+}
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  text = trim(text);
+  if (text.empty()) return invalid_argument_error("expected a duration like 5m, 30s or -1, got ''");
+  const bool negative = text.front() == '-';
+  std::string_view rest = negative ? text.substr(1) : text;
+  if (rest.empty()) return invalid_argument_error("expected a duration like 5m, 30s or -1, got '{}'", text);
+  double total_ms = 0;
+  bool any_unit = false;
+  while (!rest.empty()) {
+    size_t i = 0;
+    while (i < rest.size() && ((rest[i] >= '0' && rest[i] <= '9') || rest[i] == '.')) ++i;
+    if (i == 0) return invalid_argument_error("expected a duration like 5m, 30s or -1, got '{}'", text);
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + i, value);
+    if (ec != std::errc() || ptr != rest.data() + i || !std::isfinite(value)) {
+      return invalid_argument_error("'{}' is not a number (in the duration '{}')", rest.substr(0, i), text);
+    }
+    rest.remove_prefix(i);
+    size_t u = 0;
+    while (u < rest.size() && ((rest[u] >= 'a' && rest[u] <= 'z') || rest[u] == 'u')) ++u;
+    const std::string_view unit = rest.substr(0, u);
+    rest.remove_prefix(u);
+    double factor = 0;
+    if (unit.empty()) {
+      if (any_unit || !rest.empty()) return invalid_argument_error("the duration '{}' lacks a unit", text);
+      factor = 1000;  // a bare number is seconds
+    } else if (unit == "ns") factor = 1e-6;
+    else if (unit == "us") factor = 1e-3;
+    else if (unit == "ms") factor = 1;
+    else if (unit == "s") factor = 1000;
+    else if (unit == "m") factor = 60'000;
+    else if (unit == "h") factor = 3'600'000;
+    else return invalid_argument_error("unknown unit '{}' in the duration '{}' (use ms, s, m or h)", unit, text);
+    any_unit = any_unit || !unit.empty();
+    total_ms += value * factor;
+  }
+  if (total_ms > 1e15) return invalid_argument_error("the duration '{}' is too long", text);
+  const auto ms = static_cast<int64_t>(std::llround(total_ms));
+  return std::chrono::milliseconds(negative ? (ms == 0 ? 0 : -ms) : ms);
 }
 
 Result<std::string> resolve_secret(const std::string& value) {

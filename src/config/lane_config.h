@@ -12,6 +12,7 @@
 // reads the environment when the server starts, so parsing stays pure.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ struct ServerSection {
   int port = 8080;
   std::vector<std::string> api_keys;  // empty: no key checks
   uint64_t max_body_bytes = kDefaultMaxBodyBytes;
+  std::vector<std::string> open_routes;  // answered without a key: readiness, lanes, metrics
 };
 
 struct MachineSection {
@@ -55,6 +57,14 @@ struct ServiceConfig {
 
 enum class LaneKind { embedded, upstream };
 
+// When an embedded lane's weights are resident (LANES.md `load`).
+enum class LaneLoad { eager, on_demand };
+// What a lane does with its running requests before a pause (`on_pause`).
+enum class OnPause { drain, preempt };
+
+// The default idle time of an on_demand lane before it unloads.
+inline constexpr std::chrono::milliseconds kDefaultKeepAlive{5 * 60 * 1000};
+
 struct LaneConfig {
   std::string name;                   // [a-z0-9_-]+, unique across lane names and aliases
   std::vector<std::string> aliases;   // other model names clients may send
@@ -80,17 +90,29 @@ struct LaneConfig {
   std::string gpu_layers = "auto";    // "auto" (all on a usable GPU, else the CPU), "all" or a count
   std::string device = "auto";        // auto, a device name or index (`laneway doctor`)
   bool mlock = false;
+  LaneLoad load = LaneLoad::eager;
+  // Idle time before the lane unloads; negative = never (pinned while loaded).
+  // Unset: on_demand lanes kDefaultKeepAlive, eager lanes never.
+  std::optional<std::chrono::milliseconds> keep_alive;
+  std::optional<uint64_t> memory_budget_bytes;  // the plan refuses a bill above it
 
   // Both kinds.
   std::optional<int64_t> min_prompt_tokens;  // routing rule for model "auto"
   std::optional<uint64_t> max_body_bytes;    // unset: server.max_body_bytes
   int64_t priority = 0;                      // higher keeps its memory in burst mode
+  bool pausable = true;                      // false: burst mode and the pool never unload it
+  OnPause on_pause = OnPause::drain;
   std::string fallback;                      // lane used while this one is unhealthy or paused
   bool is_default = false;                   // `default: true`
   std::optional<int> listen_port;            // `listen: PORT`
   int line = 0;                              // 1-based line of the entry
 
   bool embedded() const { return kind == LaneKind::embedded; }
+  // keep_alive with its default applied.
+  std::chrono::milliseconds idle_unload_after() const {
+    if (keep_alive) return *keep_alive;
+    return load == LaneLoad::on_demand ? kDefaultKeepAlive : std::chrono::milliseconds(-1);
+  }
 };
 
 struct LanesConfig {
@@ -123,6 +145,10 @@ Status validate_lanes_config(const LanesConfig& config);
 Result<uint64_t> parse_size_bytes(std::string_view text);
 // "32k" -> 32768, "1M" -> 1048576, "4096" -> 4096 (k = 1024, M = 1048576).
 Result<int64_t> parse_token_count(std::string_view text);
+// Durations as Go (and so Ollama's keep_alive) writes them: "5m", "1h30m",
+// "300ms", "2.5s"; a bare number is seconds; "-1" or any negative = never.
+// Units: ns, us, ms, s, m, h. invalid_argument for anything else.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "env:NAME" -> the variable's value (not_found when unset); anything else as is.
 Result<std::string> resolve_secret(const std::string& value);
 

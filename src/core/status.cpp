@@ -13,6 +13,7 @@ std::string_view status_code_name(StatusCode code) {
     case StatusCode::out_of_memory: return "out of memory";
     case StatusCode::resource_exhausted: return "resource exhausted";
     case StatusCode::cancelled: return "cancelled";
+    case StatusCode::unavailable: return "unavailable";
     case StatusCode::internal: return "internal error";
   }
   return "unknown";

@@ -27,6 +27,7 @@ enum class StatusCode {
   out_of_memory,     // a plan or allocation that does not fit
   resource_exhausted,// queues full, limits reached
   cancelled,
+  unavailable,       // cannot serve now: a lane loading, failed or shutting down
   internal,          // a bug in Laneway
 };
 

@@ -28,12 +28,13 @@ Result<std::unique_ptr<Model>> Model::from_gguf(GgufModel gguf, const ModelLoadO
   const int64_t n_layer = m->hparams_.n_layer;
   m->first_gpu_layer_ = options.gpu_layers < 0 ? 0 : n_layer - std::min<int64_t>(options.gpu_layers, n_layer);
   m->device_ = options.device;
-  if (options.tile_weights) LANEWAY_TRY(m->tile_weights());
+  if (options.tile_weights) LANEWAY_TRY(m->tile_weights(options));
   LANEWAY_TRY(m->make_resident(options));
+  if (options.progress) options.progress(m->weight_bytes_, m->weight_bytes_);
   return m;
 }
 
-Status Model::tile_weights() {
+Status Model::tile_weights(const ModelLoadOptions& options) {
   // Only what the CPU computes with: layers placed on a GPU keep the file's
   // layout (that backend uploads or imports it).
   std::vector<WeightView*> mats;
@@ -56,6 +57,7 @@ Status Model::tile_weights() {
     total += (weight_tiles_bytes(w->n_rows, w->row_bytes) + kAlign - 1) / kAlign * kAlign;
   }
   LANEWAY_ASSIGN_OR_RETURN(tiles_, PageBuffer::allocate(total));
+  uint64_t done_bytes = 0;
   for (size_t i = 0; i < mats.size(); ++i) {
     WeightView& w = *mats[i];
     const FileMap* map = nullptr;
@@ -80,6 +82,8 @@ Status Model::tile_weights() {
     tiled_from_.push_back(w.data);
     w.data = dst;
     w.tiled = true;
+    done_bytes += static_cast<uint64_t>(w.n_rows) * w.row_bytes;
+    if (options.progress) options.progress(done_bytes, weight_bytes_);
   }
   return Status::ok();
 }

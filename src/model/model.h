@@ -3,6 +3,7 @@
 // between threads (each ForwardContext has its own mutable state).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct ModelLoadOptions {
   // the GPU ("auto", a name or an index; see ForwardContext).
   int64_t gpu_layers = 0;
   std::string device = "auto";
+  // Called as weights are read (tiled for the CPU): bytes of tensor data done
+  // of the total. May be empty. Called on the loading thread.
+  std::function<void(uint64_t done_bytes, uint64_t total_bytes)> progress;
 };
 
 class Model {
@@ -56,7 +60,7 @@ class Model {
   const std::string& device() const { return device_; }
 
  private:
-  Status tile_weights();
+  Status tile_weights(const ModelLoadOptions& options);
   Status make_resident(const ModelLoadOptions& options) const;
 
   GgufModel gguf_;

@@ -58,6 +58,7 @@ struct EmbeddedLane::Impl {
   std::deque<std::unique_ptr<ActiveRequest>> waiting;  // guarded by mu
   int64_t busy = 0;                                    // guarded by mu
   bool stopping = false;                               // guarded by mu
+  Status failure;                                      // guarded by mu: what stopped the engine thread
   Clock::time_point deadline;                          // guarded by mu
   LaneStats totals;                                    // guarded by mu (token counters)
 
@@ -69,6 +70,9 @@ struct EmbeddedLane::Impl {
   void drop_waiting(const GenerationHandle* handle);
   static void refuse(ActiveRequest& a);
 
+  // engine_loop, with a guard: an exception fails the lane's requests and
+  // the lane (failure()), never the process.
+  void run_engine();
   void engine_loop();
   void step(ForwardBatch& batch);
   void finish(size_t slot, FinishReason reason, Status error = Status::ok());
@@ -80,13 +84,16 @@ EmbeddedLane::EmbeddedLane(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) 
 Result<std::unique_ptr<EmbeddedLane>> EmbeddedLane::start(const EmbeddedLaneOptions& options) {
   auto impl = std::make_shared<Impl>();
   impl->options = options;
+  if (options.debug_load_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.debug_load_delay_ms));
+  }
   LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, options.load));
   LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(impl->model->meta()));
   impl->tokenizer.emplace(std::move(tok));
   LANEWAY_ASSIGN_OR_RETURN(impl->ctx, ForwardContext::create(*impl->model, options.context));
   impl->slots.resize(static_cast<size_t>(impl->ctx->options().n_seq));
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->engine_loop(); });
+  impl->thread = std::thread([raw] { raw->run_engine(); });
   return std::unique_ptr<EmbeddedLane>(new EmbeddedLane(std::move(impl)));
 }
 
@@ -120,6 +127,9 @@ Result<std::shared_ptr<GenerationHandle>> EmbeddedLane::submit(GenerationRequest
   });
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    if (!impl_->failure.is_ok()) {
+      return make_error(StatusCode::unavailable, "lane {} failed: {}", impl_->options.name, impl_->failure.message());
+    }
     if (impl_->stopping) return make_error(StatusCode::cancelled, "lane {} is shutting down", impl_->options.name);
     const int64_t n_slots = static_cast<int64_t>(impl_->slots.size());
     if (impl_->busy + static_cast<int64_t>(impl_->waiting.size()) >= n_slots + impl_->options.queue_capacity) {
@@ -291,6 +301,58 @@ void EmbeddedLane::Impl::step(ForwardBatch& batch) {
     totals.kv_cells_used = used;
   }
   if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+}
+
+void EmbeddedLane::Impl::run_engine() {
+  try {
+    engine_loop();
+    return;
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    failure = internal_error("the engine thread stopped: {}", e.what());
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu);
+    failure = internal_error("the engine thread stopped on an unknown exception");
+  }
+  // Every request still here gets the error; nothing waits for this thread.
+  std::deque<std::unique_ptr<ActiveRequest>> rest;
+  Status why;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    rest.swap(waiting);
+    stopping = true;
+    why = failure;
+  }
+  for (auto& a : slots) {
+    if (!a) continue;
+    GenerationEvent ev;
+    ev.done = true;
+    ev.finish = FinishReason::error;
+    ev.error = why;
+    ev.prompt_tokens = static_cast<int64_t>(a->req.prompt_tokens.size());
+    ev.completion_tokens = a->generated;
+    GenerationSink sink = std::move(a->sink);
+    a.reset();
+    if (sink) sink(std::move(ev));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    busy = 0;
+  }
+  for (auto& a : rest) {
+    GenerationEvent ev;
+    ev.done = true;
+    ev.finish = FinishReason::error;
+    ev.error = why;
+    ev.prompt_tokens = static_cast<int64_t>(a->req.prompt_tokens.size());
+    GenerationSink sink = std::move(a->sink);
+    if (sink) sink(std::move(ev));
+  }
+}
+
+Status EmbeddedLane::failure() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->failure;
 }
 
 void EmbeddedLane::Impl::engine_loop() {

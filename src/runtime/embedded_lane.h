@@ -27,6 +27,7 @@ struct EmbeddedLaneOptions {
   ModelLoadOptions load;
   ContextOptions context;          // n_ctx is the lane's total context; n_seq = slots
   int64_t queue_capacity = 8;      // waiting requests beyond busy slots
+  int64_t debug_load_delay_ms = 0; // test-only: start() takes this much longer
 };
 
 class EmbeddedLane {
@@ -49,6 +50,9 @@ class EmbeddedLane {
   Result<std::shared_ptr<GenerationHandle>> submit(GenerationRequest request, GenerationSink sink);
 
   LaneStats stats() const;
+  // Not ok once the engine thread stopped on an error (an exception): its
+  // requests got the error, submit() refuses, the lane should be reloaded.
+  Status failure() const;
 
   // Shutdown, step 1 (returns at once): stops accepting, refuses every queued
   // request now (its sink gets finish = cancelled with nothing generated: it

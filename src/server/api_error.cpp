@@ -80,6 +80,7 @@ ApiError from_status(const Status& status) {
     case StatusCode::not_found: return not_found(status.message());
     case StatusCode::resource_exhausted: return rate_limited(status.message(), 1);
     case StatusCode::cancelled: return unavailable(status.message(), 5);
+    case StatusCode::unavailable: return unavailable(status.message(), 5);
     default: return internal_error_response(status.to_string());
   }
 }

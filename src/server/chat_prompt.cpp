@@ -9,9 +9,9 @@
 
 namespace laneway::server {
 
-Result<std::unique_ptr<ChatPrompt>> ChatPrompt::for_model(const Model& model, const Tokenizer& tokenizer) {
+Result<std::unique_ptr<ChatPrompt>> ChatPrompt::for_meta(const GgufFile& meta, const Tokenizer& tokenizer) {
   std::string source;
-  if (auto t = model.meta().get_string("tokenizer.chat_template"); t.is_ok()) source = std::string(*t);
+  if (auto t = meta.get_string("tokenizer.chat_template"); t.is_ok()) source = std::string(*t);
   const bool fallback = source.empty();
   if (fallback) source = std::string(chat::default_chat_template());
   auto parsed = chat::ChatTemplate::parse(source);

@@ -27,7 +27,11 @@ namespace laneway::server {
 class ChatPrompt {
  public:
   // Fails (invalid_argument naming the template line) when the model's template does not parse.
-  static Result<std::unique_ptr<ChatPrompt>> for_model(const Model& model, const Tokenizer& tokenizer);
+  static Result<std::unique_ptr<ChatPrompt>> for_model(const Model& model, const Tokenizer& tokenizer) {
+    return for_meta(model.meta(), tokenizer);
+  }
+  // From the GGUF's metadata alone (a lane whose weights are not loaded).
+  static Result<std::unique_ptr<ChatPrompt>> for_meta(const GgufFile& meta, const Tokenizer& tokenizer);
 
   Result<std::string> render(const std::vector<ChatMessage>& messages) const;
   // Whether the tokenizer should add BOS to this rendered text: not when the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 #include <fmt/format.h>
@@ -30,40 +31,50 @@ struct LanewayServer::LanePort final : RequestHandler {
 
 LanewayServer::LanewayServer(ServeOptions options) : options_(std::move(options)) {}
 
-Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLaneStarter& start_lane) {
+Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLanePreparer& prepare,
+                                                             bool strict) {
   LANEWAY_TRY(validate_lanes_config(options.config));
   auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
-  LANEWAY_ASSIGN_OR_RETURN(s->open_routes_, OpenRoutes::parse(s->options_.open_routes));
+  s->prepare_ = prepare;
+  LANEWAY_ASSIGN_OR_RETURN(s->open_routes_, OpenRoutes::parse(s->options_.config.server.open_routes));
   const LanesConfig& config = s->options_.config;
-  size_t failed = 0;  // embedded lanes that did not fit
   for (const auto& sc : config.services) {
     LANEWAY_ASSIGN_OR_RETURN(auto service, UpstreamService::create(sc));
     s->services_.push_back(std::move(service));
   }
+  std::vector<PoolLaneSpec> specs;
+  std::string first_error;
+  size_t failed = 0;
+  uint64_t overhead = 0;
   for (size_t i = 0; i < config.lanes.size(); ++i) {
+    const LaneConfig& lc = config.lanes[i];
     auto lane = std::make_unique<LaneRuntime>();
     lane->index = i;
-    lane->config = &config.lanes[i];
-    if (lane->embedded()) {
-      auto engine = start_lane(config.lanes[i]);
-      if (!engine && engine.status().code() == StatusCode::resource_exhausted) {
-        lane->load_error = engine.status().message();
-        ++failed;
-      } else {
-        if (!engine) return engine.status().with_context(fmt::format("lane {} ({})", lane->config->name, lane->config->model_path));
-        lane->engine = std::move(engine).value();
-        LANEWAY_ASSIGN_OR_RETURN(lane->chat, ChatPrompt::for_model(lane->engine->model(), lane->engine->tokenizer()));
-      }
-    } else {
+    lane->config = &lc;
+    if (!lane->embedded()) {
       for (auto& svc : s->services_) {
-        if (svc->name() == lane->config->service) lane->service = svc.get();
+        if (svc->name() == lc.service) lane->service = svc.get();
       }
+      s->lanes_.push_back(std::move(lane));
+      continue;
     }
+    PoolLaneSpec spec = s->setup_embedded(*lane, &overhead);
+    if (!spec.refused.empty()) {
+      ++failed;
+      if (first_error.empty()) first_error = fmt::format("lane {}: {}", lc.name, spec.refused);
+      std::fprintf(stderr, "laneway serve: lane %s not loaded: %s\n", lc.name.c_str(), spec.refused.c_str());
+    }
+    lane->pool_lane = specs.size();
+    specs.push_back(std::move(spec));
     s->lanes_.push_back(std::move(lane));
   }
-  if (failed == config.lanes.size()) {
-    return resource_exhausted_error("no lane could be loaded: {}", s->lanes_.front()->load_error);
+  if (failed > 0 && (strict || failed == config.lanes.size())) {
+    return resource_exhausted_error("{}{}", failed == config.lanes.size() ? "no lane could be loaded: " : "--strict: ",
+                                    first_error);
   }
+  uint64_t budget = s->options_.memory_budget_bytes;
+  if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
+  s->pool_ = std::make_unique<ModelPool>(std::move(specs), ModelPool::Options{budget});
   s->router_ = std::make_unique<Router>(config);
   s->created_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -79,10 +90,139 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   return s;
 }
 
+PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes) {
+  const LaneConfig& lc = *lane.config;
+  PoolLaneSpec spec;
+  spec.name = lc.name;
+  spec.model_path = lc.model_path;
+  spec.on_demand = lc.load == LaneLoad::on_demand;
+  spec.keep_alive = lc.idle_unload_after();
+  spec.priority = lc.priority;
+  spec.pausable = lc.pausable;
+  spec.max_waiting = lc.slots + lc.queue;
+  auto setup = [&]() -> Status {
+    LANEWAY_ASSIGN_OR_RETURN(GgufFile meta, GgufFile::open(lc.model_path));
+    LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(meta));
+    auto text = std::make_shared<LaneText>(LaneText{std::move(tok), nullptr, 0});
+    LANEWAY_ASSIGN_OR_RETURN(text->chat, ChatPrompt::for_meta(meta, text->tokenizer));
+    LANEWAY_ASSIGN_OR_RETURN(PreparedLane prepared, prepare_(lc));
+    text->context_tokens = prepared.context_tokens;
+    spec.bill_bytes = prepared.bill_bytes;
+    spec.refused = prepared.refused;
+    if (overhead_bytes) *overhead_bytes = std::max(*overhead_bytes, prepared.overhead_bytes);
+    spec.start = [opts = std::move(prepared.options)](const LoadProgressFn& progress) {
+      EmbeddedLaneOptions o = opts;
+      o.load.progress = progress;
+      return EmbeddedLane::start(o);
+    };
+    lane.set_text(std::move(text));
+    return Status::ok();
+  };
+  if (Status st = setup(); !st.is_ok()) spec.refused = st.message();
+  return spec;
+}
+
 LanewayServer::~LanewayServer() {
   shutdown(std::chrono::milliseconds(0));
-  // Engines go first: their threads may still post events to the io_context.
-  for (auto& lane : lanes_) lane->engine.reset();
+  // The pool goes first: engine threads may still post events to the io_context.
+  pool_.reset();
+}
+
+LaneState LanewayServer::lane_state(size_t i) const {
+  const LaneRuntime& l = *lanes_[i];
+  if (!l.embedded()) return l.service->healthy() ? LaneState::ready : LaneState::unhealthy;
+  return pool_->status(*l.pool_lane).state;
+}
+
+std::string LanewayServer::lane_error(size_t i) const {
+  const LaneRuntime& l = *lanes_[i];
+  if (!l.embedded()) return l.service->healthy() ? "" : l.service->last_error();
+  const LaneStatus st = pool_->status(*l.pool_lane);
+  return st.state == LaneState::ready ? "" : st.error;
+}
+
+bool LanewayServer::lanes_settled() const {
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i]->embedded() && lane_state(i) == LaneState::loading) return false;
+  }
+  return true;
+}
+
+std::string LanewayServer::lanes_summary() const {
+  std::string out;
+  for (size_t i = 0; i < lanes_.size(); ++i) {
+    const LaneState st = lane_state(i);
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", lanes_[i]->config->name, lane_state_name(st));
+    if (st == LaneState::ready && lanes_[i]->embedded()) {
+      out += fmt::format(" ({:.2f} s)", pool_->status(*lanes_[i]->pool_lane).last_load_seconds);
+    }
+    if (st == LaneState::failed) out += " (" + lane_error(i) + ")";
+  }
+  return out;
+}
+
+bool LanewayServer::lane_available(size_t i) const {
+  const LaneState st = lane_state(i);
+  return st == LaneState::ready || (lanes_[i]->embedded() && st == LaneState::unloaded);
+}
+
+bool LanewayServer::lane_coming(size_t i) const {
+  if (!lanes_[i]->embedded()) return false;
+  switch (lane_state(i)) {
+    case LaneState::loading:
+    case LaneState::draining:
+    case LaneState::paused:
+    case LaneState::restoring:
+    case LaneState::unloaded:
+    case LaneState::ready: return true;
+    case LaneState::unhealthy:
+    case LaneState::failed: return false;
+  }
+  return false;
+}
+
+net::awaitable<LanewayServer::Acquired> LanewayServer::acquire_lane(HttpExchange& ex, const LaneRuntime& lane,
+                                                                     net::steady_timer::time_point deadline) {
+  // The pool answers from its own thread; the answer is posted to this
+  // connection's strand, where it wakes the wait by cancelling the timer.
+  struct Waiting {
+    explicit Waiting(net::any_io_executor ex) : timer(ex) {}
+    net::steady_timer timer;
+    std::optional<Result<LaneLease>> answer;
+  };
+  auto w = std::make_shared<Waiting>(ex.executor());
+  const size_t pool_lane = *lane.pool_lane;
+  const uint64_t ticket = pool_->acquire(pool_lane, [w, strand = ex.executor()](Result<LaneLease> r) {
+    auto boxed = std::make_shared<Result<LaneLease>>(std::move(r));
+    net::post(strand, [w, boxed] {
+      w->answer.emplace(std::move(*boxed));
+      w->timer.cancel();
+    });
+  });
+  Acquired out;
+  while (!w->answer) {
+    if (net::steady_timer::clock_type::now() >= deadline) break;
+    w->timer.expires_at(deadline);
+    if (!co_await ex.wait_or_disconnect(w->timer)) break;
+  }
+  if (!w->answer) {
+    pool_->cancel_wait(pool_lane, ticket);  // a lease that still arrives is released with `w`
+    out.error = ex.client_gone() ? unavailable("the client left", 1)
+                                 : unavailable(fmt::format("lane '{}' did not become ready within {} ms ({})",
+                                                           lane.config->name, options_.request_timeout.count(),
+                                                           lane_state_name(lane_state(lane.index))),
+                                               5);
+    co_return out;
+  }
+  Result<LaneLease>& r = *w->answer;
+  if (r.is_ok()) {
+    out.lease = std::move(r).value();
+  } else if (r.status().code() == StatusCode::resource_exhausted) {
+    out.error = unavailable(r.status().message(), 5);
+  } else {
+    out.error = unavailable(r.status().message(), 5);
+  }
+  co_return out;
 }
 
 Status LanewayServer::listen() {
@@ -107,10 +247,11 @@ void LanewayServer::start() {
   }
   const int n = std::max(1, options_.http_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  pool_->start();
 }
 
 void LanewayServer::shutdown(std::chrono::milliseconds grace) {
-  if (shut_down_) return;
+  if (shut_down_ || !pool_) return;  // (no pool: create() failed before starting anything)
   shut_down_ = true;
   stopping_ = true;
   using clock = std::chrono::steady_clock;
@@ -120,9 +261,8 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
     for (auto& port : lane_ports_) port->http->stop_accepting();
     // Queued requests are refused now (503 with Retry-After): the grace
     // period is spent on the running ones, not on requests that never started.
-    for (auto& lane : lanes_) {
-      if (lane->engine) lane->engine->begin_shutdown(grace.count());
-    }
+    pool_->begin_shutdown();
+    for (auto& engine : pool_->engines()) engine->begin_shutdown(grace.count());
     auto busy = [&] {
       int64_t n = http_->active_requests();
       for (auto& port : lane_ports_) n += port->http->active_requests();
@@ -130,12 +270,8 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
     };
     while (busy() > 0 && clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     // Out of grace: engines cancel what is left; their last events still reach the clients.
-    for (auto& lane : lanes_) {
-      if (lane->engine) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        lane->engine->shutdown(std::max<int64_t>(0, left.count()));
-      }
-    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    pool_->shutdown(std::max<int64_t>(0, left.count()));
     const auto flush_deadline = clock::now() + std::chrono::seconds(2);
     while (busy() > 0 && clock::now() < flush_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     work_.reset();
@@ -143,9 +279,7 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
     for (auto& t : threads_) t.join();
     threads_.clear();
   } else {
-    for (auto& lane : lanes_) {
-      if (lane->engine) lane->engine->shutdown(0);
-    }
+    pool_->shutdown(0);
   }
 }
 
@@ -263,6 +397,10 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
       if (method != http::verb::get) co_await ex.send_error(wrong_method);
       else co_await route_metrics(ex);
       co_return finish(no_lane);
+    case RouteId::lane_control:
+      if (method != http::verb::post) co_await ex.send_error(wrong_method);
+      else co_await route_lane_control(ex, *lane, route.action);
+      co_return finish(no_lane);
     case RouteId::models:
     case RouteId::lanes:
       if (method != http::verb::get) co_await ex.send_error(wrong_method);
@@ -282,7 +420,7 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
       if (!lanes_[*url_lane]->embedded()) {
         LaneRuntime& l = *lanes_[*url_lane];
         const std::string no_model;
-        if (l.available()) co_await proxy_to_upstream(ex, l, route.api_path, req.body(), no_model, false);
+        if (lane_available(l.index)) co_await proxy_to_upstream(ex, l, route.api_path, req.body(), no_model, false);
         if (!ex.responded()) {
           const ApiError e = unavailable(fmt::format("lane '{}' is unhealthy: {}", l.config->name, l.service->last_error()), 5);
           co_await ex.send_error(e);

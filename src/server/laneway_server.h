@@ -25,8 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/embedded_lane.h"
 #include "config/lane_config.h"
+#include "runtime/embedded_lane.h"
+#include "runtime/model_pool.h"
 #include "runtime/router.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
@@ -43,57 +44,78 @@ struct ServeOptions {
   std::chrono::milliseconds health_interval{2'000};    // upstream health probes
   int64_t debug_token_delay_ms = 0;                    // test-only: slows every generation (deterministic load tests)
   HttpServerOptions http;
-  // Routes answered without a key ("readiness", "lanes", "metrics"): LANES.md's
-  // server.open_routes. The config parser does not read that key yet, so only
-  // code sets this; empty = everything but liveness needs the key.
-  std::vector<std::string> open_routes;
+  // What the process may hold for its embedded lanes, its own overhead
+  // included (taken off once): the model pool's budget. The CLI passes what
+  // the machine can use now, or --memory-budget.
+  uint64_t memory_budget_bytes = UINT64_MAX;
 };
 
-// Starts the engine of one embedded lane (the CLI maps engine flags and the
-// lane's config onto EmbeddedLaneOptions; tests may inject their own).
-// resource_exhausted (the lane does not fit in memory) leaves that lane
-// failed, with the error in its health, while the others serve; any other
-// error fails create().
-using EmbeddedLaneStarter = std::function<Result<std::unique_ptr<EmbeddedLane>>(const LaneConfig&)>;
+// What `serve` decides for one embedded lane before anything loads (the CLI
+// maps the lane's config and its engine flags; the planner judges it).
+struct PreparedLane {
+  EmbeddedLaneOptions options;  // model, load and context options, queue
+  int64_t context_tokens = 0;   // per request (options.context.n_ctx / slots)
+  uint64_t bill_bytes = 0;      // the planner's bill of the loaded lane, without the process's own overhead
+  uint64_t overhead_bytes = 0;  // that overhead (the binary, thread stacks, ...): counted once for all lanes
+  std::string refused;          // the plan refuses the lane: it stays `failed` with this reason
+};
+using EmbeddedLanePreparer = std::function<Result<PreparedLane>(const LaneConfig&)>;
+
+// What routing needs of an embedded lane, loaded or not, read from its
+// GGUF's metadata: routing tokenizes for every lane, and a lane keeps this
+// while its weights are not resident.
+struct LaneText {
+  Tokenizer tokenizer;
+  std::unique_ptr<ChatPrompt> chat;
+  int64_t context_tokens = 0;  // per request
+};
 
 // One configured lane at run time.
 struct LaneRuntime {
   size_t index = 0;
   const LaneConfig* config = nullptr;       // points into LanewayServer's config
-  std::unique_ptr<EmbeddedLane> engine;     // embedded lanes
-  std::unique_ptr<ChatPrompt> chat;         // embedded lanes
+  std::optional<size_t> pool_lane;          // embedded lanes: the index in the model pool
   UpstreamService* service = nullptr;       // upstream lanes (owned by the server)
-  std::string load_error;                   // embedded lanes that failed to load (did not fit in memory)
 
   bool embedded() const { return config->embedded(); }
-  bool available() const { return embedded() ? engine != nullptr : service->healthy(); }
-  std::string state() const {
-    if (available()) return "ready";
-    if (!embedded()) return "unhealthy";
-    return load_error.empty() ? "loading" : "failed";
-  }
-  // Why the lane is not available ("" when it is or nobody knows).
-  std::string error() const {
-    if (available()) return "";
-    return embedded() ? load_error : service->last_error();
-  }
+  // Null when the lane's file could not be read (it is then `failed`); a
+  // reload may set it later, so readers take their own reference.
+  std::shared_ptr<const LaneText> text() const { return std::atomic_load(&text_); }
+  void set_text(std::shared_ptr<const LaneText> t) { std::atomic_store(&text_, std::move(t)); }
+
+ private:
+  std::shared_ptr<const LaneText> text_;
 };
 
 class LanewayServer final : public RequestHandler {
  public:
-  static Result<std::unique_ptr<LanewayServer>> create(ServeOptions options, const EmbeddedLaneStarter& start_lane);
+  // Reads every lane's config and, for embedded lanes, the GGUF's tokenizer
+  // and chat template; loads nothing (start() begins the eager loads). A lane
+  // whose file cannot be read or that the plan refuses is `failed`, and the
+  // others serve; create() fails only when no lane could ever serve, or for
+  // any failed lane with `strict`.
+  static Result<std::unique_ptr<LanewayServer>> create(ServeOptions options, const EmbeddedLanePreparer& prepare,
+                                                       bool strict = false);
   ~LanewayServer() override;
 
   // Binds the shared API and each lane's own port (when set).
   Status listen();
   int port() const;
-  // Starts the io threads, the accept loops and the upstream health loops.
+  // Starts the io threads, the accept loops, the upstream health loops and
+  // the background loads of eager lanes.
   void start();
   // Stops accepting, lets in-flight requests finish within `grace`, cancels
   // what is left, and stops every thread. Blocking; idempotent.
   void shutdown(std::chrono::milliseconds grace);
 
   const LanesConfig& config() const { return options_.config; }
+  // The lane's state as LANES.md names it, and why it cannot serve ("" when it can).
+  LaneState lane_state(size_t lane) const;
+  std::string lane_error(size_t lane) const;
+  // Whether the background loads that start() began are over (no lane is
+  // `loading`), and each lane's state in a line for the terminal.
+  bool lanes_settled() const;
+  std::string lanes_summary() const;
 
   // RequestHandler
   BodyLimit body_limit(const http::request_header<>& header) override;
@@ -107,14 +129,35 @@ class LanewayServer final : public RequestHandler {
   net::awaitable<void> route_models(HttpExchange& ex, std::optional<size_t> lane);
   net::awaitable<void> route_lanes(HttpExchange& ex);
   net::awaitable<void> route_metrics(HttpExchange& ex);
+  net::awaitable<void> route_lane_control(HttpExchange& ex, size_t lane, std::string_view action);
   std::string lane_health_json(size_t lane) const;
   std::string models_json(std::optional<size_t> lane) const;
   std::string lanes_json() const;
   std::string metrics_text() const;
   // routes_openai.cpp
   net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane);
-  net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, const CompletionRequest& req,
-                                         std::vector<int32_t> prompt_tokens, const std::string& route);
+  // Runs the request on `engine` (the lane's, held by the caller's lease).
+  net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
+                                         const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
+                                         const std::string& route, net::steady_timer::time_point deadline);
+  // Waits (bounded by `deadline`, the client leaving) until the embedded lane
+  // is ready, loading it when it is not resident. An error when it fails,
+  // cannot fit, or too many requests already wait.
+  struct Acquired {
+    LaneLease lease;
+    std::optional<ApiError> error;
+  };
+  net::awaitable<Acquired> acquire_lane(HttpExchange& ex, const LaneRuntime& lane,
+                                        net::steady_timer::time_point deadline);
+  // Reads the lane's metadata (tokenizer, chat template), asks the preparer
+  // for its settings and bill, and returns its pool entry; a failure of any
+  // step is the entry's `refused` reason (the lane is then failed).
+  PoolLaneSpec setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes);
+  // Ready, or (embedded) not resident but loadable on request: routing may pick it.
+  bool lane_available(size_t lane) const;
+  // A lane that will serve soon (loading, draining, paused, restoring): a
+  // request may wait for it rather than fail.
+  bool lane_coming(size_t lane) const;
   // upstream_proxy.cpp: forwards to lane's service; false when the service
   // could not be reached before anything was sent (the caller may fall back).
   net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
@@ -130,6 +173,8 @@ class LanewayServer final : public RequestHandler {
   ServeOptions options_;
   std::vector<std::unique_ptr<UpstreamService>> services_;
   std::vector<std::unique_ptr<LaneRuntime>> lanes_;
+  std::unique_ptr<ModelPool> pool_;
+  EmbeddedLanePreparer prepare_;
   std::unique_ptr<Router> router_;
   Metrics metrics_;
   OpenRoutes open_routes_;

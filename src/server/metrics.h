@@ -22,6 +22,10 @@ struct LaneGauges {
   std::string lane;
   std::string kind;   // "embedded" | "upstream"
   bool ready = false;
+  std::string state;  // LANES.md's lane state ("ready", "loading", ...)
+  int64_t loads = 0;    // embedded lanes: times loaded and unloaded by the pool
+  int64_t unloads = 0;
+  uint64_t resident_bytes = 0;  // the planner's bill while loaded, else 0
   LaneStats stats;  // the engine's counters (zero for upstream lanes)
 };
 

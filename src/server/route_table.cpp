@@ -34,6 +34,20 @@ RouteMatch match_api(std::string_view api_path, bool by_lane) {
   } else if (api_path == "/lanes" && !by_lane) {
     m.id = RouteId::lanes;
     m.label = "/v1/lanes";
+  } else if (api_path.rfind("/lanes/", 0) == 0 && !by_lane) {
+    // /lanes/NAME/reload, /lanes/NAME/unload
+    std::string_view rest = api_path.substr(7);
+    const size_t slash = rest.find('/');
+    const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    if (slash != 0 && slash != std::string_view::npos && (action == "reload" || action == "unload")) {
+      m.id = RouteId::lane_control;
+      m.lane = rest.substr(0, slash);
+      m.action = action;
+      m.label = action == "reload" ? "/v1/lanes/{lane}/reload" : "/v1/lanes/{lane}/unload";
+    } else {
+      m.id = RouteId::unknown_api;
+      m.label = kUnknown;
+    }
   } else if (by_lane) {
     m.id = RouteId::lane_api;
     m.label = "/lanes/{lane}/v1/*";
@@ -86,7 +100,8 @@ const std::vector<std::string_view>& route_labels() {
   static const std::vector<std::string_view> labels = {
       "/health", "/metrics", "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/lanes",
       "/lanes/{lane}/health", "/lanes/{lane}/v1/chat/completions", "/lanes/{lane}/v1/completions",
-      "/lanes/{lane}/v1/models", "/lanes/{lane}/v1/*", "shutdown", kUnknown};
+      "/lanes/{lane}/v1/models", "/lanes/{lane}/v1/*", "/v1/lanes/{lane}/reload", "/v1/lanes/{lane}/unload",
+      "shutdown", kUnknown};
   return labels;
 }
 
@@ -107,6 +122,7 @@ bool route_needs_key(RouteId route, const OpenRoutes& open) {
     case RouteId::unknown: return false;
     case RouteId::readiness: return !open.readiness;
     case RouteId::lanes: return !open.lanes;
+    case RouteId::lane_control: return true;
     case RouteId::metrics: return !open.metrics;
     case RouteId::models:
     case RouteId::chat:

@@ -24,6 +24,7 @@ enum class RouteId {
   metrics,       // GET /metrics
   models,        // /v1/models, /lanes/NAME/v1/models
   lanes,         // /v1/lanes (shared API only)
+  lane_control,  // POST /v1/lanes/NAME/reload | /v1/lanes/NAME/unload (shared API only)
   chat,          // /v1/chat/completions, /lanes/NAME/v1/chat/completions
   completions,   // /v1/completions, /lanes/NAME/v1/completions
   lane_api,      // any other /lanes/NAME/v1/...: passed to upstream lanes
@@ -36,6 +37,7 @@ struct RouteMatch {
   std::string_view lane;      // lane named by the URL or ?lane= ("" = none; may name no configured lane)
   bool lane_from_url = false; // /lanes/NAME/...
   std::string_view api_path;  // below /v1 ("/chat/completions", ...), "" when not an API route
+  std::string_view action;    // lane_control: "reload" or "unload"
   std::string_view label;     // the metrics `route` label: always one of route_labels()
 };
 

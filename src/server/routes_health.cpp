@@ -1,4 +1,5 @@
 // Liveness, readiness, the model list, the lane list and /metrics.
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "server/laneway_server.h"
@@ -9,10 +10,19 @@ using json = nlohmann::json;
 
 // (JSON is built in plain functions: GCC 12 miscompiles some braced
 // initializers inside coroutines, "array used as initializer".)
+namespace {
+// Readiness (LANES.md): 200 for ready and unloaded (a request loads it), 503 otherwise.
+bool ready_state(LaneState s) { return s == LaneState::ready || s == LaneState::unloaded; }
+}  // namespace
+
 std::string LanewayServer::lane_health_json(size_t lane) const {
   const LaneRuntime& l = *lanes_[lane];
-  json body = {{"status", l.available() ? "ok" : l.state()}, {"lane", l.config->name}, {"state", l.state()}};
-  if (!l.available() && (!l.embedded() || !l.load_error.empty())) body["error"] = l.error();
+  const LaneState st = lane_state(lane);
+  const std::string state(lane_state_name(st));
+  json body = {{"status", ready_state(st) ? "ok" : state}, {"lane", l.config->name}, {"state", state}};
+  if (!ready_state(st)) {
+    if (const std::string why = lane_error(lane); !why.empty()) body["error"] = why;
+  }
   return body.dump();
 }
 
@@ -24,7 +34,7 @@ net::awaitable<void> LanewayServer::route_health(HttpExchange& ex, std::optional
     co_await ex.send_json(http::status::ok, std::string(R"({"status":"ok"})"));
     co_return;
   }
-  if (lanes_[*lane]->available()) {
+  if (ready_state(lane_state(*lane))) {
     co_await ex.send_json(http::status::ok, lane_health_json(*lane));
   } else {
     co_await ex.send(http::status::service_unavailable, lane_health_json(*lane), "application/json", 5);
@@ -41,7 +51,7 @@ std::string LanewayServer::models_json(std::optional<size_t> lane) const {
     if (lane && l->index != *lane) continue;
     auto entry = [&](const std::string& id) {
       return json{{"id", id}, {"object", "model"}, {"created", created_unix_s_}, {"owned_by", "laneway"},
-                  {"lane", l->config->name}, {"ready", l->available()}};
+                  {"lane", l->config->name}, {"ready", lane_state(l->index) == LaneState::ready}};
     };
     data.push_back(entry(l->config->name));
     for (const auto& alias : l->config->aliases) data.push_back(entry(alias));
@@ -55,30 +65,49 @@ std::string LanewayServer::lanes_json() const {
   json data = json::array();
   for (const auto& l : lanes_) {
     const LaneConfig& c = *l->config;
+    const LaneState state = lane_state(l->index);
     json item = {{"name", c.name},
                  {"kind", l->embedded() ? "embedded" : "upstream"},
-                 {"state", l->state()},
-                 {"ready", l->available()},
+                 {"state", lane_state_name(state)},
+                 {"ready", state == LaneState::ready},
                  {"aliases", c.aliases},
                  {"priority", c.priority},
                  {"default", c.is_default},
                  {"fallback", c.fallback.empty() ? json(nullptr) : json(c.fallback)},
                  {"max_body_bytes", options_.config.max_body_bytes_for(c)}};
     if (c.min_prompt_tokens) item["min_prompt_tokens"] = *c.min_prompt_tokens;
-    if (l->engine) {
-      const LaneStats s = l->engine->stats();
+    if (l->embedded()) {
+      const LaneStatus st = pool_->status(*l->pool_lane);
+      const PoolLaneSpec& spec = pool_->spec(*l->pool_lane);
       item["model"] = c.model_path;
-      item["context_tokens"] = l->engine->context_per_slot();
-      item["slots"] = s.slots;
-      item["busy_slots"] = s.busy_slots;
-      item["queue_depth"] = s.queue_depth;
-      item["queue_capacity"] = s.queue_capacity;
-      item["memory"] = {{"weight_bytes", s.weight_bytes}, {"kv_bytes", s.kv_bytes},
-                        {"kv_cells_used", s.kv_cells_used}, {"kv_cells_total", s.kv_cells_total}};
-      item["last_error"] = nullptr;
-    } else if (l->embedded()) {
-      item["model"] = c.model_path;
-      item["last_error"] = l->load_error.empty() ? json(nullptr) : json(l->load_error);
+      const auto lt = l->text();
+      item["context_tokens"] = lt ? json(lt->context_tokens) : json(nullptr);
+      item["load"] = c.load == LaneLoad::eager ? "eager" : "on_demand";
+      const auto ka = spec.keep_alive.count();
+      item["keep_alive_ms"] = ka < 0 ? json(nullptr) : json(ka);
+      item["pool"] = {{"bill_bytes", spec.bill_bytes}, {"resident", st.resident}, {"waiting", st.waiting},
+                      {"loads", st.loads}, {"unloads", st.unloads}, {"last_load_seconds", st.last_load_seconds},
+                      {"last_unload_seconds", st.last_unload_seconds}};
+      if (st.expires_at) {
+        item["pool"]["expires_in_ms"] = std::max<int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(*st.expires_at - std::chrono::system_clock::now()).count());
+      }
+      if (state == LaneState::loading) {
+        item["loading"] = {{"bytes_done", st.progress.done_bytes}, {"bytes_total", st.progress.total_bytes}};
+      }
+      item["slots"] = c.slots;
+      item["queue_capacity"] = c.queue;
+      if (st.resident) {
+        const LaneStats& s = st.stats;
+        item["busy_slots"] = s.busy_slots;
+        item["queue_depth"] = s.queue_depth;
+        item["memory"] = {{"weight_bytes", s.weight_bytes}, {"kv_bytes", s.kv_bytes},
+                          {"kv_cells_used", s.kv_cells_used}, {"kv_cells_total", s.kv_cells_total}};
+      } else {
+        item["busy_slots"] = 0;
+        item["queue_depth"] = st.waiting;
+      }
+      item["last_error"] = st.error.empty() ? json(nullptr) : json(st.error);
     } else if (l->service) {
       const std::string err = l->service->last_error();
       item["upstream"] = {{"service", l->service->name()}, {"url", l->service->url_text()},
@@ -89,7 +118,30 @@ std::string LanewayServer::lanes_json() const {
     }
     data.push_back(std::move(item));
   }
-  return json{{"object", "list"}, {"data", data}}.dump();
+  const PoolStatus ps = pool_->pool_status();
+  json pool = {{"resident_bytes", ps.resident_bytes}};
+  pool["budget_bytes"] = ps.budget_bytes == UINT64_MAX ? json(nullptr) : json(ps.budget_bytes);
+  return json{{"object", "list"}, {"data", data}, {"pool", pool}}.dump();
+}
+
+net::awaitable<void> LanewayServer::route_lane_control(HttpExchange& ex, size_t lane, std::string_view action) {
+  const LaneRuntime& l = *lanes_[lane];
+  if (!l.embedded()) {
+    const ApiError e = bad_request(fmt::format("lane '{}' is an upstream lane: Laneway does not load or unload it",
+                                               l.config->name));
+    co_await ex.send_error(e);
+    co_return;
+  }
+  if (action == "unload") {
+    pool_->unload(*l.pool_lane);
+  } else if (const LaneStatus st = pool_->status(*l.pool_lane); !st.resident && st.state == LaneState::failed) {
+    // Read the file and plan the lane again: it may have been fixed or
+    // memory freed since.
+    pool_->replace(*l.pool_lane, setup_embedded(*lanes_[lane], nullptr));
+  } else {
+    pool_->reload(*l.pool_lane);
+  }
+  co_await ex.send(http::status::accepted, lane_health_json(lane), "application/json");
 }
 
 net::awaitable<void> LanewayServer::route_metrics(HttpExchange& ex) {
@@ -103,8 +155,16 @@ std::string LanewayServer::metrics_text() const {
     LaneGauges g;
     g.lane = l->config->name;
     g.kind = embedded ? "embedded" : "upstream";
-    g.ready = l->available();
-    if (l->engine) g.stats = l->engine->stats();
+    const LaneState state = lane_state(l->index);
+    g.ready = state == LaneState::ready;
+    g.state = std::string(lane_state_name(state));
+    if (embedded) {
+      const LaneStatus st = pool_->status(*l->pool_lane);
+      g.stats = st.stats;
+      g.loads = st.loads;
+      g.unloads = st.unloads;
+      g.resident_bytes = st.resident ? pool_->spec(*l->pool_lane).bill_bytes : 0;
+    }
     lanes.push_back(std::move(g));
   }
   std::vector<ServiceGauges> services;

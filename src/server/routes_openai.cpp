@@ -82,17 +82,21 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       p.error = parse_error;
       return p;
     }
-    const LaneRuntime& lane = *lanes_[i];
-    const Tokenizer& tok = lane.engine->tokenizer();
+    const std::shared_ptr<const LaneText> lt = lanes_[i]->text();
+    if (!lt) {
+      p.error = unavailable(fmt::format("lane '{}' failed: {}", lanes_[i]->config->name, lane_error(i)), 5);
+      return p;
+    }
+    const Tokenizer& tok = lt->tokenizer;
     if (endpoint == Endpoint::chat) {
-      auto text = lane.chat->render(parsed->messages);
+      auto text = lt->chat->render(parsed->messages);
       if (!text) {
         p.error = bad_request("cannot render the chat template: " + text.status().message(), "messages");
         return p;
       }
       // Control-token text in the template ("<|im_start|>") becomes the token;
       // BOS comes from the tokenizer unless the template wrote it already.
-      p.tokens = tok.encode(*text, {.add_special = lane.chat->needs_bos(*text), .parse_special = true});
+      p.tokens = tok.encode(*text, {.add_special = lt->chat->needs_bos(*text), .parse_special = true});
     } else if (!parsed->prompt_token_ids.empty()) {
       for (int32_t id : parsed->prompt_token_ids) {
         if (!tok.valid_id(id)) {
@@ -113,7 +117,7 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   RouteQuery query;
   query.prompt_tokens = [&](size_t i) -> int64_t {
     if (lanes_[i]->embedded()) {
-      if (!lanes_[i]->engine) return 0;
+      if (!lanes_[i]->text()) return 0;
       return static_cast<int64_t>(prepare(i).tokens.size());
     }
     if (!estimate) estimate = estimate_prompt_tokens(body);
@@ -121,9 +125,11 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   };
   query.context_tokens = [&](size_t i) -> int64_t {
     const LaneRuntime& l = *lanes_[i];
-    return l.engine ? l.engine->context_per_slot() : l.config->context_tokens;
+    if (!l.embedded()) return l.config->context_tokens;
+    const auto lt = l.text();
+    return lt ? lt->context_tokens : int64_t{0};
   };
-  query.available = [&](size_t i) { return lanes_[i]->available(); };
+  query.available = [&](size_t i) { return lane_available(i); };
 
   // An upstream that fails before answering turns unhealthy; routing again
   // then picks its fallback (or answers 503).
@@ -142,15 +148,20 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
         break;
       }
       case RouteOutcome::unavailable: {
-        const LaneRuntime& l = *lanes_[r.lane];
+        // No fallback could take it. An embedded lane that will serve soon
+        // (loading, draining, paused) keeps the request waiting in its queue.
+        if (lane_coming(r.requested_lane)) break;
+        if (lane_coming(r.lane)) break;
         std::string msg = r.message;
-        if (!l.error().empty()) msg += ": " + l.error();
+        if (const std::string why = lane_error(r.lane); !why.empty()) msg += ": " + why;
         error = unavailable(msg, 5);
         break;
       }
     }
     if (error) break;
-    LaneRuntime& lane = *lanes_[r.lane];
+    const size_t chosen = r.outcome == RouteOutcome::unavailable && lane_coming(r.requested_lane) ? r.requested_lane : r.lane;
+    lane_name = lanes_[chosen]->config->name;
+    LaneRuntime& lane = *lanes_[chosen];
     const uint64_t limit = options_.config.max_body_bytes_for(*lane.config);
     if (raw.size() > limit) {
       error = payload_too_large(limit, lane.config->name);
@@ -161,12 +172,27 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       if (ex.responded() || ex.client_gone()) co_return count(lane_name, route, ex.status_code());
       continue;  // the service is now marked unhealthy: route again
     }
-    PreparedPrompt& p = prepare(r.lane);
+    PreparedPrompt& p = prepare(chosen);
     if (p.error) {
       error = p.error;
       break;
     }
-    co_await generate_embedded(ex, lane, *parsed, std::move(p.tokens), route);
+    const int64_t lane_ctx = query.context_tokens(chosen);
+    if (r.outcome == RouteOutcome::unavailable && static_cast<int64_t>(p.tokens.size()) >= lane_ctx) {
+      error = context_length_exceeded(
+          fmt::format("This model's maximum context length is {} tokens. However, your {} resulted in {} tokens (lane '{}')",
+                      lane_ctx, endpoint == Endpoint::chat ? "messages" : "prompt", p.tokens.size(), lane_name),
+          prompt_param(endpoint));
+      break;
+    }
+    const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
+    Acquired acquired = co_await acquire_lane(ex, lane, deadline);
+    if (!acquired.lease) {
+      if (ex.client_gone()) co_return count(lane_name, route, 499);
+      error = acquired.error;
+      break;
+    }
+    co_await generate_embedded(ex, lane, acquired.lease.engine(), *parsed, std::move(p.tokens), route, deadline);
     co_return;
   }
   if (!error) error = unavailable("no lane could take the request", 5);
@@ -174,10 +200,11 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   co_return count(lane_name, route, ex.status_code());
 }
 
-net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRuntime& lane, const CompletionRequest& req,
-                                                      std::vector<int32_t> prompt_tokens, const std::string& route) {
+net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
+                                                      const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
+                                                      const std::string& route, net::steady_timer::time_point deadline) {
   const std::string& lane_name = lane.config->name;
-  const int64_t ctx = lane.engine->context_per_slot();
+  const int64_t ctx = engine.context_per_slot();
   const int64_t n_prompt = static_cast<int64_t>(prompt_tokens.size());
   if (req.max_tokens && *req.max_tokens > ctx) {
     co_await ex.send_error(bad_request(
@@ -193,7 +220,9 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   g.max_tokens = req.max_tokens.value_or(ctx);  // the context bounds it as well
   g.stop = req.stop;
   if (req.endpoint == Endpoint::chat) {
-    for (const auto& s : lane.chat->implied_stops()) g.stop.push_back(s);
+    if (const auto lt = lane.text()) {
+      for (const auto& s : lt->chat->implied_stops()) g.stop.push_back(s);
+    }
   }
   g.ignore_eos = req.ignore_eos;
   g.debug_token_delay_ms = options_.debug_token_delay_ms;
@@ -203,7 +232,7 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   }
 
   auto pipe = std::make_shared<GenerationPipe>(ex.executor());
-  auto submitted = lane.engine->submit(std::move(g), pipe->sink());
+  auto submitted = engine.submit(std::move(g), pipe->sink());
   if (!submitted) {
     const Status& st = submitted.status();
     ApiError e = from_status(st);
@@ -220,7 +249,6 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   const std::string id = next_id(req.endpoint == Endpoint::chat ? "chatcmpl" : "cmpl");
   const int64_t created = unix_now();
   const std::string model_out = req.model.empty() || req.model == "auto" ? lane_name : req.model;
-  const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
   SseFormatter sse(req.endpoint, id, created, model_out, req.include_usage);
 
   // A stream starts with the request's first token, not when it is queued:

@@ -26,7 +26,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout,
+                             bool wait_for_lanes) {
   int fds[2];
   if (pipe(fds) != 0) return;
   const std::string binary = laneway_binary().string();
@@ -58,10 +59,10 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::
   while (std::chrono::steady_clock::now() < deadline) {
     drain();
     std::smatch m;
-    if (std::regex_search(output_, m, listening)) {
-      port_ = std::stoi(m[1]);
-      return;
-    }
+    if (!port_ && std::regex_search(output_, m, listening)) port_ = std::stoi(m[1]);
+    // Lanes load in the background after the server listens: tests start
+    // once the eager loads are over (ready or failed).
+    if (port_ && (!wait_for_lanes || output_.find("laneway serve: lanes settled:") != std::string::npos)) return;
     if (!alive()) return;
     pollfd p{out_fd_, POLLIN, 0};
     poll(&p, 1, 50);

@@ -14,8 +14,11 @@ namespace laneway::test {
 
 class ServerProcess {
  public:
-  // Starts `laneway serve <args>` and waits until it listens (or fails).
-  explicit ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout = std::chrono::seconds(60));
+  // Starts `laneway serve <args>` and waits until it listens and its eager
+  // lanes have loaded or failed ("lanes settled"), or it exits. With
+  // wait_for_lanes false it returns as soon as it listens.
+  explicit ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout = std::chrono::seconds(60),
+                         bool wait_for_lanes = true);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

@@ -242,3 +242,62 @@ TEST(LaneConfig, MissingFileIsIoError) {
 
 }  // namespace
 }  // namespace laneway
+
+namespace laneway {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(LaneConfig, Durations) {
+  EXPECT_EQ(*parse_duration("5m"), milliseconds(300'000));
+  EXPECT_EQ(*parse_duration("1h30m"), milliseconds(5'400'000));
+  EXPECT_EQ(*parse_duration("300ms"), milliseconds(300));
+  EXPECT_EQ(*parse_duration("2.5s"), milliseconds(2'500));
+  EXPECT_EQ(*parse_duration("30"), milliseconds(30'000));  // bare: seconds
+  EXPECT_EQ(*parse_duration("0"), milliseconds(0));
+  EXPECT_LT(parse_duration("-1")->count(), 0);
+  EXPECT_LT(parse_duration("-5m")->count(), 0);
+  for (const char* bad : {"", "m", "5x", "5m3", "five", "1e3s", "--1", "5 m s"}) {
+    EXPECT_FALSE(parse_duration(bad).is_ok()) << bad;
+  }
+}
+
+TEST(LaneConfig, PoolKeys) {
+  auto c = parse_lanes_config(
+      "server:\n  open_routes: [ readiness, metrics ]\n"
+      "lanes:\n"
+      "  - name: a\n    model: /m/a.gguf\n    load: on_demand\n    keep_alive: 90s\n    pausable: false\n"
+      "    on_pause: preempt\n    memory_budget: 2GiB\n"
+      "  - name: b\n    model: /m/b.gguf\n"
+      "  - name: c\n    model: /m/c.gguf\n    load: on_demand\n",
+      "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->server.open_routes, (std::vector<std::string>{"readiness", "metrics"}));
+  const LaneConfig& a = c->lanes[0];
+  EXPECT_EQ(a.load, LaneLoad::on_demand);
+  EXPECT_EQ(a.idle_unload_after(), milliseconds(90'000));
+  EXPECT_FALSE(a.pausable);
+  EXPECT_EQ(a.on_pause, OnPause::preempt);
+  EXPECT_EQ(a.memory_budget_bytes, 2ull << 30);
+  const LaneConfig& b = c->lanes[1];
+  EXPECT_EQ(b.load, LaneLoad::eager);
+  EXPECT_LT(b.idle_unload_after().count(), 0) << "eager lanes stay by default";
+  EXPECT_TRUE(b.pausable);
+  EXPECT_EQ(c->lanes[2].idle_unload_after(), kDefaultKeepAlive);
+}
+
+TEST(LaneConfig, PoolKeyErrors) {
+  const std::string lane = "lanes:\n  - name: a\n    model: /m/a.gguf\n";
+  EXPECT_NE(parse_error(lane + "    load: lazy\n").find("lanes[0].load"), std::string::npos);
+  EXPECT_NE(parse_error(lane + "    keep_alive: soon\n").find("lanes[0].keep_alive"), std::string::npos);
+  EXPECT_NE(parse_error(lane + "    on_pause: kill\n").find("lanes[0].on_pause"), std::string::npos);
+  EXPECT_NE(parse_error(lane + "    memory_budget: 0\n").find("lanes[0].memory_budget"), std::string::npos);
+  EXPECT_NE(parse_error(lane + "    pausable: maybe\n").find("lanes[0].pausable"), std::string::npos);
+  EXPECT_NE(parse_error("server:\n  open_routes: [ chat ]\n" + lane).find("server.open_routes"), std::string::npos);
+  EXPECT_NE(parse_error("services:\n  - name: s\n    url: http://x/v1\nlanes:\n  - name: a\n    service: s\n    load: on_demand\n")
+                .find("applies only to embedded lanes"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace laneway

@@ -1,0 +1,631 @@
+#include "runtime/model_pool.h"
+
+#include <malloc.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace laneway {
+
+std::string_view lane_state_name(LaneState s) {
+  switch (s) {
+    case LaneState::loading: return "loading";
+    case LaneState::ready: return "ready";
+    case LaneState::unloaded: return "unloaded";
+    case LaneState::unhealthy: return "unhealthy";
+    case LaneState::draining: return "draining";
+    case LaneState::paused: return "paused";
+    case LaneState::restoring: return "restoring";
+    case LaneState::failed: return "failed";
+  }
+  return "failed";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string mib(uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+
+// What identifies a file's version: a failed lane retries when it changes.
+struct FileStamp {
+  int64_t mtime_ns = 0;
+  int64_t size = -1;
+  bool operator==(const FileStamp&) const = default;
+};
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, static_cast<int64_t>(st.st_size)};
+}
+
+struct Waiter {
+  uint64_t ticket = 0;
+  ModelPool::AcquireDone done;
+};
+
+}  // namespace
+
+// Everything the pool knows; shared with the leases, so a lease that outlives
+// the pool object releases nothing that is gone.
+struct LaneLease::Shared {
+  struct Lane {
+    PoolLaneSpec spec;
+    LaneState state = LaneState::unloaded;
+    std::string error;
+    std::string wait_reason;            // why a wanted load has not started
+    std::shared_ptr<EmbeddedLane> engine;
+    LoadProgress progress;
+    std::deque<Waiter> waiting;
+    int64_t leases = 0;
+    Clock::time_point idle_since = Clock::now();
+    std::optional<milliseconds> keep_alive_override;
+    bool want_load = false;             // eager at start, or someone waits
+    uint64_t want_since = 0;            // order of the wish: loads go first come, first served
+    bool unload_requested = false;
+    bool reload_requested = false;
+    uint64_t last_used = 0;             // LRU order
+    FileStamp failed_stamp;
+    int64_t loads = 0, unloads = 0;
+    double last_load_s = 0, last_unload_s = 0;
+    LaneStats retired;                  // token counters of engines already unloaded
+
+    milliseconds keep_alive() const { return keep_alive_override.value_or(spec.keep_alive); }
+    // May be unloaded to make room for another lane.
+    bool evictable() const { return spec.on_demand && spec.pausable && keep_alive().count() >= 0; }
+  };
+
+  ModelPool::Options options;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Lane> lanes;      // guarded by mu
+  uint64_t use_counter = 0;     // guarded by mu
+  uint64_t ticket_counter = 0;  // guarded by mu
+  uint64_t want_counter = 0;    // guarded by mu
+  bool stopping = false;        // guarded by mu
+  bool loading_now = false;     // guarded by mu: the loader is inside a load
+  size_t loading_lane = 0;      // guarded by mu
+  std::thread loader;
+
+  // Callbacks to run once mu is released.
+  using Calls = std::vector<std::function<void()>>;
+  static void run(Calls& calls) {
+    for (auto& c : calls) c();
+    calls.clear();
+  }
+
+  LaneLease make_lease(const std::shared_ptr<Shared>& self, size_t i) {  // mu held
+    Lane& l = lanes[i];
+    ++l.leases;
+    l.last_used = ++use_counter;
+    LaneLease lease;
+    lease.pool_ = self;
+    lease.lane_ = i;
+    lease.engine_ = l.engine;
+    return lease;
+  }
+
+  void release(size_t i) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      Lane& l = lanes[i];
+      if (--l.leases == 0) l.idle_since = Clock::now();
+    }
+    cv.notify_all();
+  }
+
+  uint64_t held_bytes() const {  // mu held: lanes loaded or loading
+    uint64_t n = 0;
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      if (lanes[i].engine || (loading_now && loading_lane == i)) n += lanes[i].spec.bill_bytes;
+    }
+    return n;
+  }
+
+  void fail_waiters(Lane& l, const Status& st, Calls& calls) {  // mu held
+    for (auto& w : l.waiting) calls.push_back([done = std::move(w.done), st] { done(st); });
+    l.waiting.clear();
+  }
+
+  void loader_loop(const std::shared_ptr<Shared>& self);
+  // One step of the loader, decided under mu; returns false when there is nothing to do.
+  enum class Action { none, load, unload };
+  Action decide(size_t& lane, Clock::time_point now, Clock::time_point& wake, Calls& calls);
+  void do_load(const std::shared_ptr<Shared>& self, size_t i);
+  void do_unload(size_t i);
+};
+
+// ---- LaneLease ------------------------------------------------------------------
+
+LaneLease::LaneLease(LaneLease&& o) noexcept : pool_(std::move(o.pool_)), lane_(o.lane_), engine_(std::move(o.engine_)) {}
+LaneLease& LaneLease::operator=(LaneLease&& o) noexcept {
+  if (this != &o) {
+    release();
+    pool_ = std::move(o.pool_);
+    lane_ = o.lane_;
+    engine_ = std::move(o.engine_);
+  }
+  return *this;
+}
+LaneLease::~LaneLease() { release(); }
+
+void LaneLease::release() {
+  engine_.reset();
+  if (pool_) pool_->release(lane_);
+  pool_.reset();
+}
+
+void LaneLease::set_keep_alive(milliseconds keep_alive) {
+  if (!pool_) return;
+  {
+    std::lock_guard<std::mutex> lock(pool_->mu);
+    pool_->lanes[lane_].keep_alive_override = keep_alive;
+  }
+  pool_->cv.notify_all();
+}
+
+// ---- ModelPool --------------------------------------------------------------------
+
+ModelPool::ModelPool(std::vector<PoolLaneSpec> lanes, Options options) : shared_(std::make_shared<LaneLease::Shared>()) {
+  shared_->options = options;
+  for (auto& spec : lanes) {
+    LaneLease::Shared::Lane l;
+    l.spec = std::move(spec);
+    if (!l.spec.refused.empty()) {
+      l.state = LaneState::failed;
+      l.error = l.spec.refused;
+      l.failed_stamp = stamp_of(l.spec.model_path);
+    } else if (!l.spec.on_demand) {
+      l.state = LaneState::loading;  // queued for the loader
+      l.want_load = true;
+      l.want_since = ++shared_->want_counter;
+    }
+    shared_->lanes.push_back(std::move(l));
+  }
+}
+
+ModelPool::~ModelPool() { shutdown(0); }
+
+void ModelPool::start() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  if (shared_->loader.joinable() || shared_->stopping) return;
+  shared_->loader = std::thread([self = shared_] { self->loader_loop(self); });
+}
+
+size_t ModelPool::size() const { return shared_->lanes.size(); }
+const PoolLaneSpec& ModelPool::spec(size_t lane) const { return shared_->lanes[lane].spec; }
+
+uint64_t ModelPool::acquire(size_t lane, AcquireDone done) {
+  auto& s = *shared_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  auto& l = s.lanes[lane];
+  if (s.stopping) {
+    lock.unlock();
+    done(make_error(StatusCode::unavailable, "lane {} is shutting down", l.spec.name));
+    return 0;
+  }
+  if (l.engine && l.state != LaneState::failed) {
+    if (Status f = l.engine->failure(); !f.is_ok()) {
+      // The engine thread stopped on an error: the lane is failed until reloaded.
+      l.state = LaneState::failed;
+      l.error = f.message();
+      l.failed_stamp = stamp_of(l.spec.model_path);
+      l.unload_requested = true;
+      s.cv.notify_all();
+    }
+  }
+  if (l.state == LaneState::failed && l.spec.refused.empty() && !l.engine &&
+      stamp_of(l.spec.model_path) != l.failed_stamp) {
+    // The file changed since the load failed: try again.
+    l.state = LaneState::unloaded;
+    l.error.clear();
+  }
+  if (l.state == LaneState::failed) {
+    const std::string why = l.error;
+    lock.unlock();
+    done(make_error(StatusCode::unavailable, "lane {} failed to load: {}", l.spec.name, why));
+    return 0;
+  }
+  if (l.state == LaneState::ready && l.engine) {
+    LaneLease lease = s.make_lease(shared_, lane);
+    lock.unlock();
+    done(std::move(lease));
+    return 0;
+  }
+  if (static_cast<int64_t>(l.waiting.size()) >= l.spec.max_waiting) {
+    const size_t n = l.waiting.size();
+    const std::string state(lane_state_name(l.state));
+    lock.unlock();
+    done(resource_exhausted_error("lane {} is {} and {} requests already wait for it", l.spec.name, state, n));
+    return 0;
+  }
+  const uint64_t ticket = ++s.ticket_counter;
+  l.waiting.push_back({ticket, std::move(done)});
+  if (!l.want_load) l.want_since = ++s.want_counter;
+  l.want_load = true;
+  lock.unlock();
+  s.cv.notify_all();
+  return ticket;
+}
+
+void ModelPool::cancel_wait(size_t lane, uint64_t ticket) {
+  if (ticket == 0) return;
+  AcquireDone done;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto& w = shared_->lanes[lane].waiting;
+    auto it = std::find_if(w.begin(), w.end(), [&](const Waiter& x) { return x.ticket == ticket; });
+    if (it == w.end()) return;
+    done = std::move(it->done);
+    w.erase(it);
+  }
+  done(make_error(StatusCode::cancelled, "the request stopped waiting for lane {}", shared_->lanes[lane].spec.name));
+}
+
+void ModelPool::unload(size_t lane) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->lanes[lane].unload_requested = true;
+  }
+  shared_->cv.notify_all();
+}
+
+void ModelPool::reload(size_t lane) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto& l = shared_->lanes[lane];
+    if (!l.spec.refused.empty()) {
+      // The plan refused it: nothing to retry until the server restarts with other settings.
+    } else if (l.engine) {
+      l.reload_requested = true;  // unloads once idle, then loads afresh
+      l.unload_requested = true;
+    } else {
+      if (l.state == LaneState::failed) l.state = LaneState::unloaded;
+      l.error.clear();
+      if (!l.want_load) l.want_since = ++shared_->want_counter;
+      l.want_load = true;
+    }
+  }
+  shared_->cv.notify_all();
+}
+
+void ModelPool::replace(size_t lane, PoolLaneSpec spec) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto& l = shared_->lanes[lane];
+    if (l.engine || (shared_->loading_now && shared_->loading_lane == lane)) return;
+    l.spec = std::move(spec);
+    l.error.clear();
+    l.wait_reason.clear();
+    if (!l.spec.refused.empty()) {
+      l.state = LaneState::failed;
+      l.error = l.spec.refused;
+      l.failed_stamp = stamp_of(l.spec.model_path);
+      l.want_load = false;
+    } else {
+      l.state = l.spec.on_demand ? LaneState::unloaded : LaneState::loading;
+      if (!l.spec.on_demand || !l.waiting.empty()) {
+        if (!l.want_load) l.want_since = ++shared_->want_counter;
+        l.want_load = true;
+      }
+    }
+  }
+  shared_->cv.notify_all();
+}
+
+LaneStatus ModelPool::status(size_t lane) const {
+  std::shared_ptr<EmbeddedLane> engine;
+  LaneStatus st;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    const auto& l = shared_->lanes[lane];
+    st.state = l.state;
+    st.error = l.state == LaneState::failed ? l.error : l.wait_reason;
+    st.progress = l.progress;
+    st.resident = l.engine != nullptr;
+    st.waiting = static_cast<int64_t>(l.waiting.size());
+    st.leases = l.leases;
+    st.loads = l.loads;
+    st.unloads = l.unloads;
+    st.last_load_seconds = l.last_load_s;
+    st.last_unload_seconds = l.last_unload_s;
+    const milliseconds ka = l.keep_alive();
+    if (l.engine && l.state == LaneState::ready && l.leases == 0 && ka.count() >= 0) {
+      st.expires_at = std::chrono::system_clock::now() +
+                      std::chrono::duration_cast<std::chrono::system_clock::duration>(l.idle_since + ka - Clock::now());
+    }
+    engine = l.engine;
+  }
+  if (engine && st.state != LaneState::failed) {
+    if (Status f = engine->failure(); !f.is_ok()) {
+      st.state = LaneState::failed;
+      st.error = f.message();
+    }
+  }
+  LaneStats retired;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    retired = shared_->lanes[lane].retired;
+  }
+  if (engine) st.stats = engine->stats();
+  st.stats.prompt_tokens_total += retired.prompt_tokens_total;
+  st.stats.generated_tokens_total += retired.generated_tokens_total;
+  st.stats.generation_seconds_total += retired.generation_seconds_total;
+  return st;
+}
+
+PoolStatus ModelPool::pool_status() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return {shared_->options.budget_bytes, shared_->held_bytes()};
+}
+
+std::vector<std::shared_ptr<EmbeddedLane>> ModelPool::engines() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  std::vector<std::shared_ptr<EmbeddedLane>> out;
+  for (const auto& l : shared_->lanes) {
+    if (l.engine) out.push_back(l.engine);
+  }
+  return out;
+}
+
+void ModelPool::begin_shutdown() {
+  LaneLease::Shared::Calls calls;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->stopping = true;
+    for (auto& l : shared_->lanes) {
+      shared_->fail_waiters(l, make_error(StatusCode::unavailable, "lane {} is shutting down", l.spec.name), calls);
+    }
+  }
+  shared_->cv.notify_all();
+  LaneLease::Shared::run(calls);
+}
+
+void ModelPool::shutdown(int64_t grace_ms) {
+  begin_shutdown();
+  if (shared_->loader.joinable()) shared_->loader.join();
+  for (auto& engine : engines()) engine->shutdown(grace_ms);
+}
+
+// ---- the loader thread ------------------------------------------------------------
+
+LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_point now, Clock::time_point& wake,
+                                                    Calls& calls) {
+  // 1. Unloads that are due: draining lanes gone idle, explicit unloads and
+  //    reloads, keep_alive expiries.
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    Lane& l = lanes[i];
+    if (!l.engine || l.leases > 0) continue;
+    const milliseconds ka = l.keep_alive();
+    const bool expired = ka.count() >= 0 && now >= l.idle_since + ka;
+    if (l.state == LaneState::draining || l.unload_requested || l.reload_requested || expired) {
+      out = i;
+      return Action::unload;
+    }
+    if (ka.count() >= 0) wake = std::min(wake, l.idle_since + ka);
+  }
+  // 2. Loads wanted, highest priority first (ties: configuration order).
+  std::vector<size_t> wanted;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const Lane& l = lanes[i];
+    if (!l.engine && l.want_load && l.state != LaneState::failed) wanted.push_back(i);
+  }
+  std::stable_sort(wanted.begin(), wanted.end(), [&](size_t a, size_t b) {
+    if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority > lanes[b].spec.priority;
+    return lanes[a].want_since < lanes[b].want_since;
+  });
+  const uint64_t budget = options.budget_bytes;
+  for (size_t i : wanted) {
+    Lane& l = lanes[i];
+    const uint64_t held = held_bytes();
+    const uint64_t bill = l.spec.bill_bytes;
+    if (held + bill <= budget) {
+      out = i;
+      return Action::load;
+    }
+    const uint64_t need = held + bill - budget;
+    // What could make room: lanes that may be unloaded, lowest priority
+    // first, the least recently used first among equals.
+    std::vector<size_t> victims;
+    for (size_t j = 0; j < lanes.size(); ++j) {
+      if (j != i && lanes[j].engine && lanes[j].evictable()) victims.push_back(j);
+    }
+    std::stable_sort(victims.begin(), victims.end(), [&](size_t a, size_t b) {
+      if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority < lanes[b].spec.priority;
+      return lanes[a].last_used < lanes[b].last_used;
+    });
+    uint64_t idle_bytes = 0;
+    std::optional<size_t> first_idle;
+    for (size_t j : victims) {
+      if (lanes[j].leases == 0) {
+        idle_bytes += lanes[j].spec.bill_bytes;
+        if (!first_idle) first_idle = j;
+      }
+    }
+    if (first_idle && idle_bytes >= need) {
+      out = *first_idle;  // one at a time; the next step re-decides
+      return Action::unload;
+    }
+    // Busy lanes of no higher priority stop taking requests, as few as needed.
+    uint64_t freed = idle_bytes;
+    std::vector<size_t> drain;
+    for (size_t j : victims) {
+      if (freed >= need) break;
+      if (lanes[j].leases == 0 || lanes[j].spec.priority > l.spec.priority) continue;
+      drain.push_back(j);
+      freed += lanes[j].spec.bill_bytes;
+    }
+    if (freed >= need) {
+      for (size_t j : drain) lanes[j].state = LaneState::draining;
+      l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, mib(bill), mib(held), mib(budget));
+      continue;
+    }
+    // Could it ever fit? Lanes that are never unloaded for room hold their bytes.
+    uint64_t fixed = 0;
+    std::string holders;
+    for (size_t j = 0; j < lanes.size(); ++j) {
+      if (j == i || !lanes[j].engine || lanes[j].evictable()) continue;
+      fixed += lanes[j].spec.bill_bytes;
+      holders += fmt::format("{}{} {}", holders.empty() ? "" : ", ", lanes[j].spec.name, mib(lanes[j].spec.bill_bytes));
+    }
+    if (fixed + bill > budget) {
+      const std::string why = fmt::format(
+          "lane {} needs {} but the pool's budget is {}{}", l.spec.name, mib(bill), mib(budget),
+          holders.empty() ? std::string() : fmt::format(" and lanes that are never unloaded hold {} ({})", mib(fixed), holders));
+      fail_waiters(l, Status(StatusCode::unavailable, why), calls);
+      l.want_load = false;
+      if (!l.spec.on_demand) {
+        l.state = LaneState::failed;
+        l.error = why;
+        l.failed_stamp = stamp_of(l.spec.model_path);
+      } else {
+        l.state = LaneState::unloaded;
+        l.wait_reason = why;
+      }
+      continue;
+    }
+    l.wait_reason = fmt::format("waiting for room: {} needs {}; lanes of higher priority are busy", l.spec.name, mib(bill));
+  }
+  return Action::none;
+}
+
+void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
+  EngineStarter start;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    Lane& l = lanes[i];
+    l.state = LaneState::loading;
+    l.wait_reason.clear();
+    l.progress = {0, l.spec.bill_bytes};
+    loading_now = true;
+    loading_lane = i;
+    start = l.spec.start;
+  }
+  const auto t0 = Clock::now();
+  auto progress = [this, i](uint64_t done, uint64_t total) {
+    std::lock_guard<std::mutex> lock(mu);
+    lanes[i].progress = {done, total};
+  };
+  Result<std::unique_ptr<EmbeddedLane>> engine = internal_error("lane has no engine starter");
+  try {
+    if (start) engine = start(progress);
+  } catch (const std::exception& e) {
+    engine = internal_error("loading threw: {}", e.what());
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  Calls calls;
+  std::shared_ptr<EmbeddedLane> stale;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    loading_now = false;
+    Lane& l = lanes[i];
+    l.want_load = false;
+    l.want_since = 0;
+    l.reload_requested = false;
+    l.unload_requested = false;
+    if (!engine) {
+      l.state = LaneState::failed;
+      l.error = engine.status().message();
+      l.failed_stamp = stamp_of(l.spec.model_path);
+      fail_waiters(l, make_error(StatusCode::unavailable, "lane {} failed to load: {}", l.spec.name, l.error), calls);
+    } else if (stopping) {
+      stale = std::move(engine).value();
+      l.state = LaneState::unloaded;
+    } else {
+      l.engine = std::shared_ptr<EmbeddedLane>(std::move(engine).value());
+      l.state = LaneState::ready;
+      l.error.clear();
+      l.progress.done_bytes = l.progress.total_bytes;
+      ++l.loads;
+      l.last_load_s = secs;
+      l.idle_since = Clock::now();
+      for (auto& w : l.waiting) {
+        calls.push_back([done = std::move(w.done), lease = std::make_shared<LaneLease>(make_lease(self, i))]() mutable {
+          done(std::move(*lease));
+        });
+      }
+      l.waiting.clear();
+    }
+  }
+  if (stale) stale->shutdown(0);
+  run(calls);
+}
+
+void LaneLease::Shared::do_unload(size_t i) {
+  // The lane reads `draining` (no new leases) until its memory is really
+  // gone; only then `unloaded`, so whoever sees that state may count on it.
+  std::shared_ptr<EmbeddedLane> engine;
+  bool failed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    Lane& l = lanes[i];
+    engine = l.engine;
+    failed = l.state == LaneState::failed;
+    if (!failed) l.state = LaneState::draining;
+  }
+  const auto t0 = Clock::now();
+  engine->shutdown(0);
+  const LaneStats last = engine->stats();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    lanes[i].engine.reset();
+  }
+  engine.reset();  // the last owner: weights unmapped, KV freed
+  ::malloc_trim(0);
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::lock_guard<std::mutex> lock(mu);
+  Lane& l = lanes[i];
+  l.retired.prompt_tokens_total += last.prompt_tokens_total;
+  l.retired.generated_tokens_total += last.generated_tokens_total;
+  l.retired.generation_seconds_total += last.generation_seconds_total;
+  ++l.unloads;
+  l.last_unload_s = secs;
+  l.state = failed ? LaneState::failed : LaneState::unloaded;
+  l.unload_requested = false;
+  l.keep_alive_override.reset();
+  // Requests that waited through the drain, or a reload, bring it back.
+  l.want_load = !failed && (l.reload_requested || !l.waiting.empty());
+  if (failed && l.reload_requested) {
+    l.state = LaneState::unloaded;
+    l.error.clear();
+    l.want_load = true;
+  }
+  l.reload_requested = false;
+  if (l.want_load && l.want_since == 0) l.want_since = ++want_counter;
+}
+
+void LaneLease::Shared::loader_loop(const std::shared_ptr<Shared>& self) {
+  std::unique_lock<std::mutex> lock(mu);
+  for (;;) {
+    if (stopping) return;
+    Calls calls;
+    size_t lane = 0;
+    const auto now = Clock::now();
+    auto wake = Clock::time_point::max();
+    const Action a = decide(lane, now, wake, calls);
+    if (!calls.empty()) {
+      lock.unlock();
+      run(calls);
+      lock.lock();
+      continue;
+    }
+    if (a == Action::none) {
+      if (wake == Clock::time_point::max()) cv.wait(lock);
+      else cv.wait_until(lock, wake);
+      continue;
+    }
+    lock.unlock();
+    if (a == Action::load) do_load(self, lane);
+    else do_unload(lane);
+    lock.lock();
+  }
+}
+
+}  // namespace laneway

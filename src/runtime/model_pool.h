@@ -1,0 +1,171 @@
+// ModelPool: which embedded lanes are resident, and the engine of each.
+//
+// Every embedded lane of a server is in the pool. A lane is `eager` (loaded
+// in the background when the pool starts, and kept) or `on_demand` (loaded by
+// the first request that wants it, unloaded after `keep_alive` idle). The
+// planner's bill of each lane is the only measure of what fits: a load goes
+// ahead only when the bills of the resident and loading lanes plus its own
+// stay within the budget; otherwise idle on_demand lanes are unloaded, lowest
+// priority first (ties: the least recently used), only as many as needed; a
+// busy one of no higher priority stops taking requests (`draining`) so that
+// it turns idle; the request waits meanwhile. A lane whose bill can never fit
+// beside the lanes that are never unloaded is refused at once. Nothing that
+// is serving a request is ever unloaded, and no request is killed for room.
+//
+// Leases: acquire() hands out a LaneLease once the lane is ready. The lease
+// keeps the engine alive and the lane counted as busy; the lane may unload
+// only when no lease is left. Memory is counted as freed when the engine is
+// destroyed (weights unmapped, KV freed, malloc_trim).
+//
+// States (LANES.md "Lane states"): loading, ready, unloaded, draining,
+// failed; paused and restoring belong to burst mode.
+//
+// Threading: one loader thread per pool runs every load and unload, one at a
+// time, so two loads never race for the same bytes. Every public function
+// may be called from any thread. Acquire callbacks run on the calling thread
+// (lane ready now) or on the loader thread; they must not block.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/embedded_lane.h"
+
+namespace laneway {
+
+enum class LaneState { loading, ready, unloaded, unhealthy, draining, paused, restoring, failed };
+std::string_view lane_state_name(LaneState s);  // "loading", "ready", ...
+
+// Bytes of weights read so far while loading, of the total.
+struct LoadProgress {
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;
+};
+using LoadProgressFn = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
+using EngineStarter = std::function<Result<std::unique_ptr<EmbeddedLane>>(const LoadProgressFn& progress)>;
+
+// One embedded lane as the pool sees it.
+struct PoolLaneSpec {
+  std::string name;
+  bool on_demand = false;
+  std::chrono::milliseconds keep_alive{-1};  // idle time before unloading; negative = never
+  int64_t priority = 0;
+  bool pausable = true;                      // false: never unloaded to make room
+  uint64_t bill_bytes = 0;                   // what the planner says the loaded lane holds
+  int64_t max_waiting = 8;                   // requests that may wait for the lane while it is not ready
+  std::string model_path;                    // a failed lane retries when this file changes
+  EngineStarter start;                       // loads the weights and allocates the KV cache
+  // Set when the plan refuses the lane up front: it stays `failed` with this reason.
+  std::string refused;
+};
+
+struct LaneStatus {
+  LaneState state = LaneState::unloaded;
+  std::string error;                  // why it failed, or why a load waits
+  LoadProgress progress;              // while loading
+  bool resident = false;              // an engine is loaded
+  // The engine's figures when resident; the token counters add up over
+  // every time the lane was loaded (they never go back).
+  LaneStats stats;
+  int64_t waiting = 0;                // requests waiting for the lane to be ready
+  int64_t leases = 0;                 // requests holding the engine
+  int64_t loads = 0;
+  int64_t unloads = 0;
+  double last_load_seconds = 0;
+  double last_unload_seconds = 0;
+  // When an idle lane will unload (keep_alive); nullopt = not scheduled.
+  std::optional<std::chrono::system_clock::time_point> expires_at;
+};
+
+struct PoolStatus {
+  uint64_t budget_bytes = 0;
+  uint64_t resident_bytes = 0;  // bills of the lanes loaded or loading
+};
+
+class ModelPool;
+
+// The right to use a ready lane's engine. Movable; destroying it releases
+// the lane (its keep_alive clock starts when the last lease goes).
+class LaneLease {
+ public:
+  LaneLease() = default;
+  LaneLease(LaneLease&&) noexcept;
+  LaneLease& operator=(LaneLease&&) noexcept;
+  ~LaneLease();
+  LaneLease(const LaneLease&) = delete;
+  LaneLease& operator=(const LaneLease&) = delete;
+
+  explicit operator bool() const { return engine_ != nullptr; }
+  EmbeddedLane& engine() const { return *engine_; }
+  // After this request, the lane unloads once idle for `keep_alive` (0: at
+  // once; negative: never) instead of its configured time (Ollama's keep_alive).
+  void set_keep_alive(std::chrono::milliseconds keep_alive);
+
+ private:
+  friend class ModelPool;
+  struct Shared;
+  std::shared_ptr<Shared> pool_;
+  size_t lane_ = 0;
+  std::shared_ptr<EmbeddedLane> engine_;
+  void release();
+};
+
+class ModelPool {
+ public:
+  struct Options {
+    uint64_t budget_bytes = UINT64_MAX;  // what the lanes may hold together
+  };
+  ModelPool(std::vector<PoolLaneSpec> lanes, Options options);
+  ~ModelPool();  // shutdown(0)
+  ModelPool(const ModelPool&) = delete;
+  ModelPool& operator=(const ModelPool&) = delete;
+
+  // Starts the loader thread; eager lanes load (highest priority first).
+  void start();
+
+  using AcquireDone = std::function<void(Result<LaneLease>)>;
+  // Asks for lane `lane`: `done` gets a lease once it is ready (at once when
+  // it is), or an error: unavailable (the lane failed, cannot fit, or the
+  // pool is stopping), resource_exhausted (too many requests already wait),
+  // cancelled (cancel_wait). Returns a ticket for cancel_wait().
+  uint64_t acquire(size_t lane, AcquireDone done);
+  // A waiting request gives up (its client left or timed out); no-op when it
+  // already got its answer.
+  void cancel_wait(size_t lane, uint64_t ticket);
+
+  // Unload the lane as soon as it is idle (keep_alive 0).
+  void unload(size_t lane);
+  // A failed lane tries again; a resident one unloads and loads afresh.
+  void reload(size_t lane);
+  // New settings for a lane that is not resident (its file was re-read and
+  // re-planned): failed when `spec.refused`, else loaded as the spec says
+  // (eager: now). Ignored while an engine is loaded.
+  void replace(size_t lane, PoolLaneSpec spec);
+
+  LaneStatus status(size_t lane) const;
+  PoolStatus pool_status() const;
+  size_t size() const;
+  const PoolLaneSpec& spec(size_t lane) const;
+
+  // Stops loading; refuses waiting requests (unavailable). Lanes with
+  // engines keep serving their leases; the server shuts the engines down.
+  void begin_shutdown();
+  // begin_shutdown, shuts every engine down with `grace_ms` for its running
+  // requests, stops the loader thread.
+  void shutdown(int64_t grace_ms);
+
+  // Every resident engine (for the server's own shutdown steps).
+  std::vector<std::shared_ptr<EmbeddedLane>> engines() const;
+
+ private:
+  std::shared_ptr<LaneLease::Shared> shared_;
+};
+
+}  // namespace laneway

@@ -1,0 +1,342 @@
+// The model pool with real engines (stories260K): background and on-demand
+// loads, keep_alive, swapping within a budget (never unloading a lane that is
+// serving), refusals, failures and reloads, and memory that really returns.
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "model/model.h"
+#include "plan/memory_plan.h"
+#include "runtime/model_pool.h"
+#include "support/testdata.h"
+
+namespace laneway {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string model_path() { return test::testdata_path("models/stories260K.gguf"); }
+
+EmbeddedLaneOptions lane_options(const std::string& name, int64_t context) {
+  EmbeddedLaneOptions o;
+  o.name = name;
+  o.model_path = model_path();
+  o.context.n_ctx = context;
+  o.context.n_seq = 1;
+  o.context.n_threads = 1;
+  o.queue_capacity = 4;
+  return o;
+}
+
+// The planner's bill of a lane (weights, KV, compute; not the process overhead).
+uint64_t bill_of(const EmbeddedLaneOptions& o) {
+  auto gguf = GgufModel::open(o.model_path);
+  EXPECT_TRUE(gguf.is_ok());
+  auto pm = plan_model_from_gguf(*gguf);
+  EXPECT_TRUE(pm.is_ok());
+  PlanSettings s;
+  s.n_ctx = o.context.n_ctx;
+  s.n_slots = o.context.n_seq;
+  auto bill = plan_memory(*pm, s);
+  EXPECT_TRUE(bill.is_ok());
+  return bill->total_bytes - bill->overhead_bytes;
+}
+
+struct Counting {
+  std::atomic<int> starts{0};
+};
+
+PoolLaneSpec spec_for(const EmbeddedLaneOptions& o, bool on_demand, std::chrono::milliseconds keep_alive,
+                      std::shared_ptr<Counting> counter = nullptr) {
+  PoolLaneSpec s;
+  s.name = o.name;
+  s.on_demand = on_demand;
+  s.keep_alive = keep_alive;
+  s.bill_bytes = bill_of(o);
+  s.model_path = o.model_path;
+  s.start = [o, counter](const LoadProgressFn& progress) {
+    if (counter) ++counter->starts;
+    EmbeddedLaneOptions x = o;
+    x.load.progress = progress;
+    return EmbeddedLane::start(x);
+  };
+  return s;
+}
+
+// acquire() as a future.
+std::future<Result<LaneLease>> acquire(ModelPool& pool, size_t lane, uint64_t* ticket = nullptr) {
+  auto promise = std::make_shared<std::promise<Result<LaneLease>>>();
+  auto f = promise->get_future();
+  const uint64_t t = pool.acquire(lane, [promise](Result<LaneLease> r) { promise->set_value(std::move(r)); });
+  if (ticket) *ticket = t;
+  return f;
+}
+
+bool wait_state(const ModelPool& pool, size_t lane, LaneState want, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pool.status(lane).state == want) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+// Greedy text of a short prompt on a leased engine.
+std::string generate(EmbeddedLane& engine) {
+  GenerationRequest r;
+  r.prompt_tokens = engine.tokenizer().encode("Once upon a time", {.add_special = true});
+  r.sampling.temperature = 0;
+  r.max_tokens = 12;
+  std::promise<std::string> done;
+  std::string text;
+  auto submitted = engine.submit(r, [&](GenerationEvent&& ev) {
+    text += ev.text;
+    if (ev.done) done.set_value(text);
+  });
+  EXPECT_TRUE(submitted.is_ok()) << submitted.status().to_string();
+  if (!submitted.is_ok()) return "";
+  return done.get_future().get();
+}
+
+uint64_t rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+TEST(ModelPool, EagerLaneLoadsInTheBackgroundAndReportsProgress) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  ModelPool pool({spec_for(lane_options("a", 256), false, -1ms)}, {});
+  EXPECT_EQ(pool.status(0).state, LaneState::loading);  // queued before start()
+  auto f = acquire(pool, 0);                             // waits for the load
+  pool.start();
+  auto lease = f.get();
+  ASSERT_TRUE(lease.is_ok()) << lease.status().to_string();
+  const LaneStatus st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::ready);
+  EXPECT_EQ(st.loads, 1);
+  EXPECT_GT(st.progress.total_bytes, 0u);
+  EXPECT_EQ(st.progress.done_bytes, st.progress.total_bytes);
+  EXPECT_FALSE(generate(lease->engine()).empty());
+}
+
+TEST(ModelPool, OnDemandLaneLoadsOnRequestAndUnloadsAfterKeepAlive) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  ModelPool pool({spec_for(lane_options("a", 256), true, 150ms)}, {});
+  pool.start();
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(pool.status(0).state, LaneState::unloaded);  // nothing asked for it
+  {
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    std::this_thread::sleep_for(300ms);  // longer than keep_alive, but busy
+    EXPECT_EQ(pool.status(0).state, LaneState::ready);
+    EXPECT_FALSE(pool.status(0).expires_at.has_value());
+  }
+  EXPECT_TRUE(pool.status(0).expires_at.has_value());
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 5s));
+  EXPECT_EQ(pool.status(0).unloads, 1);
+  EXPECT_FALSE(pool.status(0).resident);
+  // A request brings it back.
+  auto again = acquire(pool, 0).get();
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(pool.status(0).loads, 2);
+}
+
+TEST(ModelPool, PerRequestKeepAliveZeroUnloadsAtOnceAndNegativeKeeps) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  ModelPool pool({spec_for(lane_options("a", 256), true, 100ms)}, {});
+  pool.start();
+  {
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    lease->set_keep_alive(-1ms);
+  }
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(pool.status(0).state, LaneState::ready) << "keep_alive -1 keeps the lane";
+  {
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    lease->set_keep_alive(0ms);
+  }
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 5s));
+}
+
+TEST(ModelPool, SwapsWithinTheBudgetAndNeverUnloadsABusyLane) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto a = spec_for(lane_options("a", 4096), true, 60s);
+  auto b = spec_for(lane_options("b", 4096), true, 60s);
+  const uint64_t budget = a.bill_bytes + b.bill_bytes / 2;  // one at a time
+  ModelPool pool({a, b}, {budget});
+  pool.start();
+  auto lease_a = acquire(pool, 0).get();
+  ASSERT_TRUE(lease_a.is_ok());
+  const std::string text_a = generate(lease_a->engine());
+  auto wait_b = acquire(pool, 1);  // needs a's room; a is busy
+  EXPECT_EQ(wait_b.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(pool.status(0).state, LaneState::draining) << "a busy lane stops taking requests, it is not killed";
+  EXPECT_EQ(pool.status(0).leases, 1);
+  // New requests for the draining lane wait too.
+  auto wait_a = acquire(pool, 0);
+  EXPECT_EQ(wait_a.wait_for(100ms), std::future_status::timeout);
+  *lease_a = LaneLease();  // a finishes: it unloads, b loads
+  auto lease_b = wait_b.get();
+  ASSERT_TRUE(lease_b.is_ok()) << lease_b.status().to_string();
+  EXPECT_FALSE(pool.status(0).resident);
+  EXPECT_LE(pool.pool_status().resident_bytes, budget);
+  EXPECT_EQ(generate(lease_b->engine()), text_a) << "same model, same prompt: same greedy text";
+  EXPECT_EQ(wait_a.wait_for(100ms), std::future_status::timeout);
+  *lease_b = LaneLease();  // b idle: a's waiter gets a back
+  auto lease_a2 = wait_a.get();
+  ASSERT_TRUE(lease_a2.is_ok());
+  EXPECT_EQ(generate(lease_a2->engine()), text_a);
+  EXPECT_EQ(pool.status(0).loads, 2);
+  EXPECT_EQ(pool.status(1).unloads, 1);
+}
+
+TEST(ModelPool, ALaneThatCanNeverFitBesideThePinnedOnesIsRefusedAtOnce) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto pinned = spec_for(lane_options("pinned", 4096), false, -1ms);  // eager: never unloaded for room
+  auto big = spec_for(lane_options("big", 4096), true, 60s);
+  ModelPool pool({pinned, big}, {pinned.bill_bytes + big.bill_bytes / 2});
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  auto r = acquire(pool, 1).get();
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::unavailable);
+  EXPECT_NE(r.status().message().find("never unloaded"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("pinned"), std::string::npos) << r.status().message();
+  EXPECT_EQ(pool.status(0).state, LaneState::ready);  // untouched
+}
+
+TEST(ModelPool, HigherPriorityBusyLaneIsNotDrainedForALowerOne) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto hi = spec_for(lane_options("hi", 4096), true, 60s);
+  hi.priority = 10;
+  auto lo = spec_for(lane_options("lo", 4096), true, 60s);
+  ModelPool pool({hi, lo}, {hi.bill_bytes + lo.bill_bytes / 2});
+  pool.start();
+  auto lease_hi = acquire(pool, 0).get();
+  ASSERT_TRUE(lease_hi.is_ok());
+  auto wait_lo = acquire(pool, 1);
+  EXPECT_EQ(wait_lo.wait_for(300ms), std::future_status::timeout);
+  EXPECT_EQ(pool.status(0).state, LaneState::ready) << "hi keeps serving";
+  EXPECT_NE(pool.status(1).error.find("higher priority"), std::string::npos) << pool.status(1).error;
+  *lease_hi = LaneLease();  // idle now: it may be unloaded for lo
+  ASSERT_TRUE(wait_lo.get().is_ok());
+}
+
+TEST(ModelPool, WaitingIsBoundedAndCanBeCancelled) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto a = spec_for(lane_options("a", 256), true, 60s);
+  auto b = spec_for(lane_options("b", 256), true, 60s);
+  b.max_waiting = 2;
+  ModelPool pool({a, b}, {a.bill_bytes + b.bill_bytes / 2});
+  pool.start();
+  auto lease_a = acquire(pool, 0).get();  // b must wait for a
+  ASSERT_TRUE(lease_a.is_ok());
+  uint64_t t1 = 0;
+  auto w1 = acquire(pool, 1, &t1);
+  auto w2 = acquire(pool, 1);
+  auto w3 = acquire(pool, 1).get();
+  ASSERT_FALSE(w3.is_ok());
+  EXPECT_EQ(w3.status().code(), StatusCode::resource_exhausted);
+  pool.cancel_wait(1, t1);
+  auto r1 = w1.get();
+  ASSERT_FALSE(r1.is_ok());
+  EXPECT_EQ(r1.status().code(), StatusCode::cancelled);
+  EXPECT_EQ(pool.status(1).waiting, 1);
+  *lease_a = LaneLease();
+  EXPECT_TRUE(w2.get().is_ok());
+}
+
+TEST(ModelPool, AFailedLoadFailsTheLaneUntilReloaded) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto counter = std::make_shared<Counting>();
+  auto bad = lane_options("bad", 256);
+  PoolLaneSpec s = spec_for(bad, false, -1ms, counter);
+  auto ok_start = s.start;
+  auto fail_next = std::make_shared<std::atomic<bool>>(true);
+  s.start = [ok_start, fail_next](const LoadProgressFn& p) -> Result<std::unique_ptr<EmbeddedLane>> {
+    if (fail_next->exchange(false)) return io_error("cannot read the model (injected)");
+    return ok_start(p);
+  };
+  ModelPool pool({s}, {});
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::failed));
+  EXPECT_NE(pool.status(0).error.find("injected"), std::string::npos);
+  auto r = acquire(pool, 0).get();
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::unavailable);
+  EXPECT_NE(r.status().message().find("injected"), std::string::npos);
+  pool.reload(0);
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  EXPECT_TRUE(acquire(pool, 0).get().is_ok());
+}
+
+TEST(ModelPool, AnEngineExceptionFailsTheLaneNotTheProcess) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  ModelPool pool({spec_for(lane_options("a", 256), false, -1ms)}, {});
+  pool.start();
+  auto lease = acquire(pool, 0).get();
+  ASSERT_TRUE(lease.is_ok());
+  GenerationRequest r;
+  r.prompt_tokens = lease->engine().tokenizer().encode("Once", {.add_special = true});
+  r.max_tokens = 8;
+  std::promise<GenerationEvent> last;
+  int calls = 0;
+  auto submitted = lease->engine().submit(r, [&](GenerationEvent&& ev) {
+    if (++calls == 1) throw std::runtime_error("a sink that throws (injected)");
+    if (ev.done) last.set_value(std::move(ev));
+  });
+  ASSERT_TRUE(submitted.is_ok());
+  const GenerationEvent ev = last.get_future().get();
+  EXPECT_EQ(ev.finish, FinishReason::error);
+  EXPECT_NE(ev.error.message().find("injected"), std::string::npos) << ev.error.to_string();
+  EXPECT_EQ(pool.status(0).state, LaneState::failed);
+  EXPECT_NE(pool.status(0).error.find("injected"), std::string::npos);
+  *lease = LaneLease();
+  auto again = acquire(pool, 0).get();
+  EXPECT_FALSE(again.is_ok());
+  pool.reload(0);  // a fresh engine
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  auto fresh = acquire(pool, 0).get();
+  ASSERT_TRUE(fresh.is_ok());
+  EXPECT_FALSE(generate(fresh->engine()).empty());
+}
+
+TEST(ModelPool, UnloadingReturnsTheMemory) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  // 256k tokens of f16 KV on stories260K: 160 MiB, committed at load.
+  auto spec = spec_for(lane_options("big", 262144), true, 60s);
+  ModelPool pool({spec}, {});
+  pool.start();
+  for (int round = 0; round < 2; ++round) {
+    const uint64_t before_load = rss_bytes();
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    generate(lease->engine());
+    const uint64_t loaded = rss_bytes();
+    EXPECT_GE(loaded, before_load + spec.bill_bytes * 8 / 10) << "the bill is really resident";
+    *lease = LaneLease();
+    pool.unload(0);
+    ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
+    const uint64_t after = rss_bytes();
+    ASSERT_GE(loaded, after);
+    EXPECT_GE(loaded - after, spec.bill_bytes * 9 / 10)
+        << "round " << round << ": RSS fell by " << (loaded - after) << " bytes of a " << spec.bill_bytes << "-byte bill";
+    RecordProperty("unload_seconds_round_" + std::to_string(round), std::to_string(pool.status(0).last_unload_seconds));
+  }
+}
+
+}  // namespace
+}  // namespace laneway

@@ -1,0 +1,249 @@
+// The model pool through `laneway serve`: two on_demand lanes that do not fit
+// together in --memory-budget take turns under alternating traffic from
+// several clients (every request gets the answer it gets alone; none fails),
+// the server's RSS falls by the lane's bill when it unloads, keep_alive and
+// the unload/reload routes, and lanes that cannot load (a missing or corrupt
+// file) fail alone while the others serve.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "server_harness.h"
+#include "support/testdata.h"
+
+namespace laneway::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// 128k tokens of f16 KV on stories260K: 80 MiB per lane, committed at load.
+std::string on_demand_lane(const std::string& name, const std::string& keep_alive, const std::string& context = "128k") {
+  return "  - name: " + name + "\n    model: " + stories_model_path() + "\n    context: " + context +
+         "\n    load: on_demand\n    keep_alive: " + keep_alive + "\n    slots: 1\n    queue: 16\n";
+}
+
+json lane_info(int port, const std::string& name) {
+  const json lanes = json::parse(http_get(port, "/v1/lanes").body, nullptr, false);
+  for (const auto& l : lanes["data"]) {
+    if (l["name"] == name) return l;
+  }
+  return json();
+}
+
+bool wait_lane_state(int port, const std::string& name, const std::string& state, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (lane_info(port, name)["state"] == state) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+uint64_t rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+HttpResponse complete(int port, const std::string& lane, const std::string& prompt) {
+  const json body = {{"model", lane}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}};
+  return http_post(port, "/v1/completions", body.dump());
+}
+
+std::string text_of(const HttpResponse& r) {
+  const json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("choices")) return "<" + r.body + ">";
+  return j["choices"][0]["text"].get<std::string>();
+}
+
+TEST(ServerPool, TwoLanesThatDoNotFitTogetherTakeTurnsAndLoseNothing) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_swap");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n" + on_demand_lane("a", "10m") + on_demand_lane("b", "10m");
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "130MiB"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+
+  json a = lane_info(port, "a");
+  EXPECT_EQ(a["state"], "unloaded");
+  EXPECT_EQ(a["load"], "on_demand");
+  const uint64_t bill = a["pool"]["bill_bytes"].get<uint64_t>();
+  const json lanes = json::parse(http_get(port, "/v1/lanes").body);
+  const uint64_t budget = lanes["pool"]["budget_bytes"].get<uint64_t>();
+  ASSERT_GE(budget, bill);
+  ASSERT_LT(budget, 2 * bill) << "the two lanes must not fit together for this test to mean anything";
+
+  // What each prompt gets alone, on each lane.
+  const std::vector<std::string> prompts = {"Once upon a time", "The little dog", "Lily wanted to", "One day, a bird"};
+  std::map<std::pair<std::string, std::string>, std::string> alone;
+  for (const auto& lane : {"a", "b"}) {
+    for (const auto& p : prompts) {
+      HttpResponse r = complete(port, lane, p);
+      ASSERT_EQ(r.status, 200) << r.body;
+      alone[{lane, p}] = text_of(r);
+    }
+  }
+  EXPECT_GE(lane_info(port, "a")["pool"]["unloads"].get<int>(), 1) << "b needed a's room";
+
+  // Several clients, alternating lanes.
+  constexpr int kClients = 4, kRequests = 6;
+  std::vector<std::string> failures[kClients];
+  std::vector<std::thread> clients;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string lane = (c + i) % 2 == 0 ? "a" : "b";
+        const std::string& p = prompts[static_cast<size_t>(c + i) % prompts.size()];
+        HttpResponse r = complete(port, lane, p);
+        if (r.status != 200) failures[c].push_back(lane + " " + std::to_string(r.status) + " " + r.body);
+        else if (text_of(r) != alone[{lane, p}]) failures[c].push_back(lane + " answered '" + text_of(r) + "'");
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (int c = 0; c < kClients; ++c) EXPECT_TRUE(failures[c].empty()) << "client " << c << ": " << failures[c].front();
+
+  a = lane_info(port, "a");
+  const json b = lane_info(port, "b");
+  const int swaps = a["pool"]["unloads"].get<int>() + b["pool"]["unloads"].get<int>();
+  EXPECT_GE(swaps, 2);
+  EXPECT_LE(json::parse(http_get(port, "/v1/lanes").body)["pool"]["resident_bytes"].get<uint64_t>(), budget);
+  std::printf("pool: %d requests over 2 lanes in %.2f s, %d unloads; last load a %.3f s b %.3f s, last unload a %.3f s b %.3f s\n",
+              kClients * kRequests, seconds, swaps, a["pool"]["last_load_seconds"].get<double>(),
+              b["pool"]["last_load_seconds"].get<double>(), a["pool"]["last_unload_seconds"].get<double>(),
+              b["pool"]["last_unload_seconds"].get<double>());
+
+  // Memory really returns: unload both, load one, unload it.
+  ASSERT_EQ(http_post(port, "/v1/lanes/a/unload", "").status, 202);
+  ASSERT_EQ(http_post(port, "/v1/lanes/b/unload", "").status, 202);
+  ASSERT_TRUE(wait_lane_state(port, "a", "unloaded", 10s));
+  ASSERT_TRUE(wait_lane_state(port, "b", "unloaded", 10s));
+  const uint64_t empty = rss_of(server.pid());
+  ASSERT_EQ(complete(port, "a", prompts[0]).status, 200);
+  const uint64_t loaded = rss_of(server.pid());
+  ASSERT_EQ(http_post(port, "/v1/lanes/a/unload", "").status, 202);
+  ASSERT_TRUE(wait_lane_state(port, "a", "unloaded", 10s));
+  const uint64_t after = rss_of(server.pid());
+  EXPECT_GE(loaded, empty + bill * 8 / 10);
+  EXPECT_GE(loaded - std::min(loaded, after), bill * 9 / 10)
+      << "RSS " << empty << " -> " << loaded << " -> " << after << " for a bill of " << bill;
+  std::printf("pool: RSS %.1f MiB unloaded, %.1f MiB with lane a (bill %.1f MiB), %.1f MiB after unloading it\n",
+              empty / 1048576.0, loaded / 1048576.0, bill / 1048576.0, after / 1048576.0);
+
+  // /metrics counts the swaps.
+  const std::string metrics = http_get(port, "/metrics").body;
+  EXPECT_NE(metrics.find("laneway_lane_state{lane=\"a\",state=\"unloaded\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("laneway_lane_unloads_total{lane=\"a\"}"), std::string::npos);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+TEST(ServerPool, KeepAliveUnloadsAnIdleLaneAndReadinessStaysUp) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_keep_alive");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n" + on_demand_lane("c", "300ms", "256");
+  ServerProcess server({"--config", config, "--port", "0"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  EXPECT_EQ(http_get(port, "/lanes/c/health").status, 200) << "unloaded is ready: a request loads it";
+  ASSERT_EQ(complete(port, "c", "Once upon a time").status, 200);
+  ASSERT_TRUE(wait_lane_state(port, "c", "unloaded", 10s));
+  EXPECT_EQ(lane_info(port, "c")["pool"]["loads"], 1);
+  EXPECT_EQ(http_get(port, "/lanes/c/health").status, 200);
+  ASSERT_EQ(complete(port, "c", "Once upon a time").status, 200);
+  EXPECT_EQ(lane_info(port, "c")["pool"]["loads"], 2);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+TEST(ServerPool, ALaneThatCannotLoadFailsAloneAndServeKeepsServing) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_failed");
+  const std::string corrupt = (dir / "corrupt.gguf").string();
+  std::ofstream(corrupt) << "GGUF this is not a model";
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: good\n    model: " + stories_model_path() + "\n    context: 256\n    default: true\n"
+                           "  - name: missing\n    model: " + (dir / "nowhere.gguf").string() + "\n"
+                           "  - name: broken\n    model: " + corrupt + "\n";
+  ServerProcess server({"--config", config, "--port", "0"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  for (const std::string lane : {"missing", "broken"}) {
+    HttpResponse h = http_get(port, "/lanes/" + lane + "/health");
+    EXPECT_EQ(h.status, 503) << lane;
+    const json j = json::parse(h.body, nullptr, false);
+    EXPECT_EQ(j["state"], "failed") << h.body;
+    EXPECT_FALSE(j.value("error", "").empty()) << h.body;
+    HttpResponse r = complete(port, lane, "Once");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_NE(r.body.find(lane), std::string::npos) << r.body;
+  }
+  EXPECT_NE(lane_info(port, "missing")["last_error"].get<std::string>().find("nowhere.gguf"), std::string::npos);
+  EXPECT_EQ(complete(port, "good", "Once upon a time").status, 200);
+  EXPECT_NE(http_get(port, "/metrics").body.find("laneway_lane_state{lane=\"broken\",state=\"failed\"} 1"),
+            std::string::npos);
+
+  // The file is fixed: a reload brings the lane up.
+  std::filesystem::copy_file(stories_model_path(), corrupt, std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(http_post(port, "/v1/lanes/broken/reload", "").status, 202);
+  ASSERT_TRUE(wait_lane_state(port, "broken", "ready", 10s)) << lane_info(port, "broken").dump();
+  EXPECT_EQ(complete(port, "broken", "Once upon a time").status, 200);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+TEST(ServerPool, StrictRefusesToStartWithAFailedLane) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_strict");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: good\n    model: " + stories_model_path() + "\n    context: 256\n"
+                           "  - name: missing\n    model: " + (dir / "nowhere.gguf").string() + "\n";
+  ServerProcess server({"--config", config, "--port", "0", "--strict"}, 20s);
+  EXPECT_FALSE(server.started());
+  EXPECT_NE(server.output().find("missing"), std::string::npos) << server.output();
+}
+
+}  // namespace
+}  // namespace laneway::test
+
+namespace laneway::test {
+namespace {
+
+TEST(ServerPool, ListensBeforeLanesLoadAndRequestsWaitForTheLoad) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  ServerProcess server({"-m", stories_model_path(), "--ctx", "256", "--port", "0", "--debug-load-delay-ms", "3000"},
+                       std::chrono::seconds(60), /*wait_for_lanes=*/false);
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  EXPECT_EQ(http_get(port, "/health").status, 200) << "liveness answers during the load";
+  HttpResponse h = http_get(port, "/lanes/stories260k/health");
+  EXPECT_EQ(h.status, 503);
+  EXPECT_NE(h.body.find("\"loading\""), std::string::npos) << h.body;
+  const json l = lane_info(port, "stories260k");
+  EXPECT_EQ(l["state"], "loading");
+  EXPECT_GT(l["loading"]["bytes_total"].get<uint64_t>(), 0u) << l.dump();
+  // A request sent now waits for the load instead of failing.
+  HttpResponse r = complete(port, "stories260k", "Once upon a time");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(lane_info(port, "stories260k")["state"], "ready");
+  const auto end = std::chrono::steady_clock::now() + 5s;  // printed within a poll tick of the load
+  while (server.output().find("lanes settled:") == std::string::npos && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(server.output().find("lanes settled: stories260k ready"), std::string::npos) << server.output();
+  EXPECT_EQ(server.stop(SIGTERM, std::chrono::seconds(10)), 0);
+}
+
+}  // namespace
+}  // namespace laneway::test
