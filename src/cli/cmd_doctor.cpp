@@ -107,7 +107,7 @@ Result<hw::Finding> lanes_pinning_finding(const std::string& config_path, const 
   if (!pin.check.fits) {
     f.verdict = hw::Verdict::bad;
     f.summary = fmt::format("pinning the mlock lanes of {} needs {} ({}) but {}: `laneway serve` would refuse to "
-                            "load them",
+                            "load the lanes past the limit",
                             config.source, hw::format_bytes(pin.total_bytes), fmt::join(parts, " + "),
                             pin.check.reason);
     f.fix = fmt::format("({}) {}", pin_host_name(limits.host), pin.check.fix);

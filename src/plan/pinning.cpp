@@ -143,8 +143,8 @@ PinCheck check_pin_limits(uint64_t pin_bytes, const PinLimits& l) {
     return c;
   }
   c.fits = false;
-  c.reason = fmt::format("the memlock limit (RLIMIT_MEMLOCK) is {}{} (hard limit {}) and CAP_IPC_LOCK is not {}",
-                         format_bytes(soft), pinned_before, limit_text(l.memlock_hard_bytes),
+  c.reason = fmt::format("the memlock limit (RLIMIT_MEMLOCK) is {} (hard limit {}){} and CAP_IPC_LOCK is not {}",
+                         format_bytes(soft), limit_text(l.memlock_hard_bytes), pinned_before,
                          l.cap_ipc_lock.has_value() ? "effective" : "known to be effective");
   c.fix = fix_for(l, needed);
   return c;

@@ -194,6 +194,9 @@ TEST(MlockCli, RefusalLoadsNoWeights) {
   EXPECT_GT(*loaded_peak, file_bytes);
   EXPECT_LT(refused->max_rss_bytes + file_bytes / 2, *loaded_peak)
       << "refused peak " << refused->max_rss_bytes << ", loaded peak " << *loaded_peak;
+  std::printf("%llu-byte model: refused run's peak RSS %llu bytes, a run that loads it %llu bytes\n",
+              static_cast<unsigned long long>(file_bytes), static_cast<unsigned long long>(refused->max_rss_bytes),
+              static_cast<unsigned long long>(*loaded_peak));
 }
 
 // Enough limit, still no CAP_IPC_LOCK: weights + KV are pinned. VmLck
