@@ -102,13 +102,12 @@ Result<hw::Finding> lanes_pinning_finding(const std::string& config_path, const 
   }
   std::vector<std::string> parts;
   for (const LanePin& l : pin.lanes) parts.push_back(fmt::format("{} {}", l.lane, hw::format_bytes(l.pin_bytes)));
-  f.summary = fmt::format("pinning the mlock lanes of {} needs {} ({}): {}", config.source,
-                          hw::format_bytes(pin.total_bytes), fmt::join(parts, " + "), pin.check.reason);
+  const std::string needs = fmt::format("pinning the mlock lanes of {} needs {} ({})", config.source,
+                                        hw::format_bytes(pin.total_bytes), fmt::join(parts, " + "));
+  f.summary = fmt::format("{}: {}", needs, pin.check.reason);
   if (!pin.check.fits) {
     f.verdict = hw::Verdict::bad;
-    f.summary = fmt::format("pinning the mlock lanes of {} needs {} ({}) but {}: `laneway serve` would refuse to "
-                            "load the lanes past the limit",
-                            config.source, hw::format_bytes(pin.total_bytes), fmt::join(parts, " + "),
+    f.summary = fmt::format("{} but {}: `laneway serve` would refuse to load the lanes past the limit", needs,
                             pin.check.reason);
     f.fix = fmt::format("({}) {}", pin_host_name(limits.host), pin.check.fix);
   } else if (!pin.unplanned.empty()) {

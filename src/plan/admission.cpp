@@ -1,6 +1,5 @@
 #include "plan/admission.h"
 
-#include "plan/machine_profile.h"
 #include "plan/pinning.h"
 
 namespace laneway {
