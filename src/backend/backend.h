@@ -75,6 +75,9 @@ struct BackendSetup {
   int64_t max_tokens = 0;   // rows per activation buffer (the context's batch size)
   std::span<const Op> ops;  // every op this backend will run
   KvStorageDesc kv;         // empty layer range when it stores no KV rows
+  // Pin the KV rows in RAM (--mlock): a backend that keeps them in host
+  // memory locks them at allocate() and fails there when the kernel refuses.
+  bool lock_kv = false;
   // Called (if set) for each weight once a backend holds its own copy of
   // it (a GPU's upload), so the owner can drop the host's pages at once
   // and the weights are never resident twice, even at the peak of a load.

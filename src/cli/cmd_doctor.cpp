@@ -1,15 +1,20 @@
-// laneway doctor [--json]: what this machine offers for running models, one
-// verdict (ok / warn / bad) and one fix per finding. Exits 0 whatever the
-// verdicts (it reports, it does not judge); 1 for usage errors, 2 when a
-// recorded Vulkan file is unreadable.
+// laneway doctor [--json] [--config lanes.yaml]: what this machine offers for
+// running models, one verdict (ok / warn / bad) and one fix per finding.
+// With --config, also whether the lanes with `mlock: true` can all be pinned
+// (the sum of their weights + KV against the memlock limit: finding
+// "memlock_lanes"). Exits 0 whatever the verdicts (it reports, it does not
+// judge); 1 for usage errors, 2 when a recorded Vulkan file or the config is
+// unreadable.
 //
 // Hidden test options: --root DIR probes a fixture tree instead of "/", and
 // --vulkan-devices FILE replays recorded Vulkan descriptions (the "vulkan"
 // object of `laneway doctor --json`). With --root and no recording, Vulkan is
 // not probed, so a fixture never mixes with this machine's GPUs.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,12 +24,17 @@
 #include "hw/doctor.h"
 #include "hw/inventory_json.h"
 #include "hw/probe.h"
+#ifndef LANEWAY_NO_CMD_PLAN
+#include "config/lane_config.h"
+#include "plan/pinning.h"
+#endif
 
 namespace laneway::cli {
 namespace {
 
 struct DoctorFlags {
   bool json = false;
+  std::string config_path;
   std::string root;
   std::string vulkan_devices;
   bool no_vulkan = false;
@@ -68,6 +78,49 @@ void print_text(const hw::HardwareInventory& inv, const std::vector<hw::Finding>
   std::fputs(out.c_str(), stdout);
 }
 
+#ifndef LANEWAY_NO_CMD_PLAN
+// "memlock_lanes": the config's lanes with `mlock: true`, pinned together in
+// one `laneway serve`, against this process's memlock limit and capability.
+Result<hw::Finding> lanes_pinning_finding(const std::string& config_path, const hw::HardwareInventory& inv) {
+  LANEWAY_ASSIGN_OR_RETURN(LanesConfig config, load_lanes_config(config_path));
+  std::map<std::string, LaneModel> models;
+  std::map<std::string, std::string> errors;
+  for (const LaneConfig& lane : config.lanes) {
+    if (!lane.embedded() || !lane.mlock) continue;
+    auto model = plan_model_for_lane(lane);
+    if (model.is_ok()) models.emplace(lane.name, std::move(model).value());
+    else errors.emplace(lane.name, model.status().message());
+  }
+  const PinLimits limits = pin_limits_from(inv);
+  const LanesPinCheck pin = check_lanes_pinning(config, models, errors, inv.effective_cores(), limits);
+  hw::Finding f;
+  f.topic = "memlock_lanes";
+  f.fix = "nothing to do";
+  if (pin.lanes.empty() && pin.unplanned.empty()) {
+    f.summary = fmt::format("no lane of {} has mlock: true", config.source);
+    return f;
+  }
+  std::vector<std::string> parts;
+  for (const LanePin& l : pin.lanes) parts.push_back(fmt::format("{} {}", l.lane, hw::format_bytes(l.pin_bytes)));
+  const std::string needs = fmt::format("pinning the mlock lanes of {} needs {} ({})", config.source,
+                                        hw::format_bytes(pin.total_bytes), fmt::join(parts, " + "));
+  f.summary = fmt::format("{}: {}", needs, pin.check.reason);
+  if (!pin.check.fits) {
+    f.verdict = hw::Verdict::bad;
+    f.summary = fmt::format("{} but {}: `laneway serve` would refuse to load the lanes past the limit", needs,
+                            pin.check.reason);
+    f.fix = fmt::format("({}) {}", pin_host_name(limits.host), pin.check.fix);
+  } else if (!pin.unplanned.empty()) {
+    f.verdict = hw::Verdict::warn;
+  }
+  if (!pin.unplanned.empty()) {
+    f.summary += fmt::format("; not counted: {}", fmt::join(pin.unplanned, "; "));
+    if (f.verdict == hw::Verdict::warn) f.fix = "give those lanes a model file that exists, or a `shape` to plan with";
+  }
+  return f;
+}
+#endif
+
 int run_doctor(const DoctorFlags& flags) {
   hw::ProbeOptions options;
   if (!flags.root.empty()) options.root = flags.root;
@@ -107,7 +160,20 @@ int run_doctor(const DoctorFlags& flags) {
     inv.pools.front().bandwidth_source =
         fmt::format("measured: {} read {} times by {} threads", hw::format_bytes(m.buffer_bytes), m.passes, m.threads);
   }
-  const std::vector<hw::Finding> findings = hw::diagnose(inv);
+  std::vector<hw::Finding> findings = hw::diagnose(inv);
+  if (!flags.config_path.empty()) {
+#ifndef LANEWAY_NO_CMD_PLAN
+    auto lanes = lanes_pinning_finding(flags.config_path, inv);
+    if (!lanes.is_ok()) {
+      std::fprintf(stderr, "laneway doctor: %s\n", lanes.status().to_string().c_str());
+      return kExitBadInput;
+    }
+    findings.push_back(std::move(lanes).value());
+#else
+    std::fprintf(stderr, "laneway doctor: --config needs the planner, left out of this build\n");
+    return kExitUsage;
+#endif
+  }
   if (flags.json) {
     nlohmann::json j = hw::inventory_to_json(inv);
     j["findings"] = hw::findings_to_json(findings);
@@ -131,6 +197,8 @@ void register_doctor(CLI::App& app, int& exit_code) {
   cmd->add_flag("--measure-bandwidth", flags->measure_bandwidth,
                 "Also measure system RAM read bandwidth (a short read test, under a second)");
   cmd->add_flag("--no-vulkan", flags->no_vulkan, "Do not load the Vulkan loader");
+  cmd->add_option("--config", flags->config_path,
+                  "A lanes.yaml: also check that its lanes with mlock: true can be pinned together (memlock limit)");
   // Test-only: fixture trees and recorded Vulkan devices (hidden from --help).
   cmd->add_option("--root", flags->root, "Probe this directory as the machine's root")->group("")->check(
       CLI::ExistingDirectory);

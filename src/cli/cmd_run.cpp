@@ -1,9 +1,10 @@
 // laneway run: load a model, generate from a prompt, stream the text.
-//   laneway run -m FILE -p PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--ctx N] [--stats]
+//   laneway run -m FILE -p PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--ctx N] [--mlock] [--stats]
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -25,12 +26,14 @@ struct RunFlags {
   bool no_bos = false;
 };
 
-// Peak resident set size of this process (VmHWM), in bytes.
-uint64_t peak_rss_bytes() {
+// A "Key:  N kB" line of /proc/self/status, in bytes (0 when absent).
+uint64_t proc_status_bytes(std::string_view key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == ':') {
+      return std::stoull(line.substr(key.size() + 1)) * 1024;
+    }
   }
   return 0;
 }
@@ -100,9 +103,12 @@ Status run(const RunFlags& f, int& exit_code) {
                  .c_str(),
              stderr);
   if (f.stats) {
-    std::fputs(fmt::format("weights_bytes: {}\nfile_bytes: {}\nkv_bytes: {}\ncompute_bytes: {}\npeak_rss_bytes: {}\n",
+    // locked_bytes: what the kernel counts as pinned (VmLck; weights + KV with --mlock, else 0).
+    std::fputs(fmt::format("weights_bytes: {}\nfile_bytes: {}\nkv_bytes: {}\ncompute_bytes: {}\npeak_rss_bytes: {}\n"
+                           "locked_bytes: {}\n",
                            e.model->weight_bytes(), e.model->gguf().total_size_bytes(), ctx.kv_bytes(),
-                           ForwardContext::compute_bytes(e.model->hparams(), ctx.options()), peak_rss_bytes())
+                           ForwardContext::compute_bytes(e.model->hparams(), ctx.options()),
+                           proc_status_bytes("VmHWM"), proc_status_bytes("VmLck"))
                    .c_str(),
                stderr);
   }
@@ -130,7 +136,8 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--penalty-last-n", f->sampling.penalty_last_n, "Tokens the penalties look back over (-1 = all)");
   cmd->add_option("-s,--seed", f->sampling.seed, "Random seed");
   cmd->add_flag("--no-bos", f->no_bos, "Do not add the BOS token");
-  cmd->add_flag("--stats", f->stats, "Prefault weights and print memory figures (peak_rss_bytes) at exit");
+  cmd->add_flag("--stats", f->stats,
+                "Prefault weights and print memory figures (peak_rss_bytes, locked_bytes) at exit");
   cmd->callback([f, &exit_code] {
     exit_code = kExitBadInput;
     Status st = run(*f, exit_code);

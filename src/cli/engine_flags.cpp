@@ -27,7 +27,8 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
                   "GPU to use: auto (the first that is not a CPU), a name or an index as `laneway doctor` lists them; "
                   "the software device llvmpipe only when named")
       ->default_val("auto");
-  cmd->add_flag("--mlock", f.mlock, "Pin the weights in RAM");
+  cmd->add_flag("--mlock", f.mlock,
+                "Pin the weights and the KV cache in RAM (checked against the memlock limit before loading)");
   cmd->add_option("-b,--batch", f.batch, "Most tokens per forward pass")->check(CLI::PositiveNumber);
 }
 
@@ -36,6 +37,7 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
   o.n_ctx = f.ctx;
   o.n_threads = f.threads;
   o.n_batch = f.batch;
+  o.mlock = f.mlock;
   LANEWAY_ASSIGN_OR_RETURN(o.type_k, parse_kv_cache_type(f.cache_type_k));
   LANEWAY_ASSIGN_OR_RETURN(o.type_v, parse_kv_cache_type(f.cache_type_v));
   return o;
@@ -51,6 +53,7 @@ PlanSettings plan_settings(const ContextOptions& c) {
   s.type_k = c.type_k;
   s.type_v = c.type_v;
   s.n_threads = c.n_threads;
+  s.mlock = c.mlock;
   return s;
 }
 

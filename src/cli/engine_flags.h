@@ -46,7 +46,9 @@ hw::ProbeOptions probe_options();
 
 // The admission check before loading (plan/admission.h): plans model_path at
 // these options and refuses with the plan's message (resource_exhausted:
-// what it needs, what is usable, what to change) when it does not fit.
+// what it needs, what is usable, what to change) when it does not fit; with
+// options.mlock also when the weights + KV exceed the memlock limit (the
+// message names the limit and the fix for a shell, systemd or a container).
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options);
 
 // The planner's bill of model_path at these options (GGUF metadata only).

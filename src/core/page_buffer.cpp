@@ -41,7 +41,7 @@ Result<PageBuffer> PageBuffer::allocate(size_t size_bytes, bool commit) {
   return b;
 }
 
-Status PageBuffer::lock() const {
+Status PageBuffer::lock(std::string_view what) const {
   if (data_ == nullptr || mlock(data_, size_bytes_) == 0) return Status::ok();
   const int err = errno;
   struct rlimit lim {};
@@ -49,9 +49,9 @@ Status PageBuffer::lock() const {
   const std::string limit =
       lim.rlim_cur == RLIM_INFINITY ? "unlimited" : fmt::format("{} KiB", lim.rlim_cur / 1024);
   return make_error(StatusCode::resource_exhausted,
-                    "cannot pin {} bytes of weights in RAM ({}); memlock limit is {}: raise it "
+                    "cannot pin {} bytes of {} in RAM ({}); memlock limit is {}: raise it "
                     "(ulimit -l unlimited, docker --ulimit memlock=-1) or grant CAP_IPC_LOCK",
-                    size_bytes_, std::strerror(err), limit);
+                    size_bytes_, what, std::strerror(err), limit);
 }
 
 }  // namespace laneway

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -27,8 +28,9 @@ class PageBuffer {
   const uint8_t* data() const { return data_; }
   size_t size_bytes() const { return size_bytes_; }
 
-  // Pins the buffer in RAM; the error names the memlock limit.
-  Status lock() const;
+  // Pins the buffer in RAM; the error names `what` ("the KV cache") and the
+  // memlock limit.
+  Status lock(std::string_view what) const;
 
  private:
   uint8_t* data_ = nullptr;

@@ -52,6 +52,8 @@ void parse_proc_status(std::string_view text, ProcessLimits& limits, ProcessIden
         mask = (mask << 4) | uint64_t(d);
       }
       if (ok) limits.cap_effective = mask;
+    } else if (key == "VmLck" && !words.empty()) {  // "VmLck:   1024 kB"
+      if (auto v = parse_u64(words[0])) limits.locked_bytes = *v * 1024;
     } else if (key == "Uid" && words.size() >= 2) {  // real, effective, saved, fs
       if (auto v = parse_u64(words[1])) { identity.euid = uint32_t(*v); have_uid = true; }
     } else if (key == "Gid" && words.size() >= 2) {

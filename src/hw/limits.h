@@ -19,6 +19,8 @@ struct ProcessLimits {
   std::optional<uint64_t> memlock_soft_bytes;
   std::optional<uint64_t> memlock_hard_bytes;
   std::optional<uint64_t> cap_effective;  // CapEff bit mask
+  // VmLck: bytes this process has pinned already (counted against the limit).
+  std::optional<uint64_t> locked_bytes;
   // CAP_IPC_LOCK (bit 14) lets a process mlock past RLIMIT_MEMLOCK.
   std::optional<bool> cap_ipc_lock() const;
 };
@@ -34,7 +36,7 @@ struct ProcessIdentity {
 // Pure parsers.
 // "Max locked memory  65536  65536  bytes" from /proc/<pid>/limits.
 void parse_proc_limits(std::string_view text, ProcessLimits& out);
-// CapEff, Uid, Gid and Groups from /proc/<pid>/status.
+// CapEff, VmLck, Uid, Gid and Groups from /proc/<pid>/status.
 void parse_proc_status(std::string_view text, ProcessLimits& limits, ProcessIdentity& identity);
 
 struct ProcessInfo {

@@ -167,6 +167,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
     const int32_t layer_end = range_on_gpu[r] ? static_cast<int32_t>(hp.n_layer) : static_cast<int32_t>(first_gpu);
     BackendSetup setup = backend_setup(graph_, range.op_begin, range.op_end, options_.n_batch,
                                        kv_storage_desc(kvc, layer_begin, layer_end));
+    setup.lock_kv = options_.mlock;
     setup.weight_uploaded = [&](const WeightView& w) {
       if (std::find(cpu_weights.begin(), cpu_weights.end(), w.data) == cpu_weights.end()) model_.release_file_pages(w);
     };

@@ -48,6 +48,9 @@ struct ContextOptions {
   GgmlType type_k = GgmlType::f16;
   GgmlType type_v = GgmlType::f16;
   int n_threads = 0;       // 0 = all hardware threads
+  // Pin the KV rows in RAM (--mlock, a lane's `mlock: true`; the weights are
+  // pinned by ModelLoadOptions::mlock). Admission checks the memlock limit first.
+  bool mlock = false;
   // Makes the backend for the model's GPU layers; empty = the device the
   // model names (Model::device()). Tests put a second CPU backend there.
   std::function<Result<std::unique_ptr<Backend>>()> make_gpu_backend;

@@ -97,7 +97,7 @@ void Model::release_file_pages(const WeightView& w) const {
 }
 
 Status Model::make_resident(const ModelLoadOptions& options) const {
-  if (options.mlock) LANEWAY_TRY(tiles_.lock());
+  if (options.mlock) LANEWAY_TRY(tiles_.lock("tiled weights"));
   if (!options.mlock && !options.prefault) return Status::ok();
   // The file tensors still in use (the tiled ones were released).
   for (const GgufTensorInfo& t : gguf_.tensors()) {

@@ -1,6 +1,6 @@
 #include "plan/admission.h"
 
-#include "plan/machine_profile.h"
+#include "plan/pinning.h"
 
 namespace laneway {
 
@@ -11,8 +11,12 @@ Status check_model_fits_memory(const std::string& model_path, const PlanSettings
   auto model = plan_model_from_gguf(*gguf);
   if (!model) return Status::ok();
   LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(*model, settings));
-  LANEWAY_ASSIGN_OR_RETURN(UsableMemory usable, probe_usable_memory(probe));
-  return check_memory_fits(*model, settings, bill, usable.bytes, usable.source);
+  LANEWAY_ASSIGN_OR_RETURN(hw::HardwareInventory inv, hw::probe_hardware(probe));
+  const hw::MemoryPool* cpu = inv.pool("cpu");
+  if (cpu == nullptr) return not_found_error("the hardware probe found no system memory pool");
+  LANEWAY_TRY(check_memory_fits(*model, settings, bill, cpu->usable_bytes, cpu->usable_reason));
+  if (settings.mlock) LANEWAY_TRY(check_pin_fits(model->name, bill, pin_limits_from(inv)));
+  return Status::ok();
 }
 
 }  // namespace laneway

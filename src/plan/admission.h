@@ -16,6 +16,9 @@ namespace laneway {
 // compares the bill with the usable memory the probe reports (cpu pool:
 // MemAvailable capped by the cgroup limit minus the group's usage).
 // resource_exhausted with check_memory_fits' message when it does not fit.
+// With settings.mlock the weights and KV must also fit the memlock limit
+// (check_pin_fits in plan/pinning.h: the limit, VmLck already pinned by this
+// process, CAP_IPC_LOCK, and the fix for where the process runs).
 // A file the planner cannot read passes: the loader then reports what is wrong.
 Status check_model_fits_memory(const std::string& model_path, const PlanSettings& settings,
                                const hw::ProbeOptions& probe);

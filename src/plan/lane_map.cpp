@@ -140,6 +140,21 @@ Result<LaneModel> plan_model_for_lane(const LaneConfig& lane) {
                    fmt::format("shape {} {} ({} not found)", lane.shape, lane.shape_type, lane.model_path)};
 }
 
+int64_t lane_context_tokens(const LaneConfig& lane, const ModelHparams& hp) {
+  return lane.context_tokens > 0 ? lane.context_tokens : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
+}
+
+Result<PlanSettings> lane_plan_settings(const LaneConfig& lane, const ModelHparams& hp, int threads) {
+  PlanSettings s;
+  s.n_slots = static_cast<int32_t>(lane.slots);
+  s.n_ctx = lane_context_tokens(lane, hp) * lane.slots;
+  LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(lane.cache_type_k));
+  LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(lane.cache_type_v));
+  s.n_threads = threads;
+  s.mlock = lane.mlock;
+  return s;
+}
+
 uint64_t budget_beside(const LaneMap& map, size_t lane) {
   return at_least_zero(room(map, others(map, lane), [](const Holder&) { return true; }));
 }
@@ -246,15 +261,9 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
     l.name = lc.name;
     l.priority = lc.priority;
     l.model = model->second;
-    const ModelHparams& hp = l.model.model.hp;
-    // A lane's context is per request (the trained context when unset, as `laneway serve` loads it).
-    l.context_tokens = lc.context_tokens > 0 ? lc.context_tokens : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
+    LANEWAY_ASSIGN_OR_RETURN(l.settings, lane_plan_settings(lc, l.model.model.hp, profile.threads));
+    l.context_tokens = lane_context_tokens(lc, l.model.model.hp);
     l.burst_context_tokens = lc.burst_context_tokens;
-    l.settings.n_slots = static_cast<int32_t>(lc.slots);
-    l.settings.n_ctx = l.context_tokens * lc.slots;
-    LANEWAY_ASSIGN_OR_RETURN(l.settings.type_k, parse_kv_cache_type(lc.cache_type_k));
-    LANEWAY_ASSIGN_OR_RETURN(l.settings.type_v, parse_kv_cache_type(lc.cache_type_v));
-    l.settings.n_threads = profile.threads;
     gpu_layers_set = gpu_layers_set || (lc.gpu_layers != "0" && lc.gpu_layers != "auto");
     auto bill = plan_memory(l.model.model, l.settings);
     if (!bill) return bill.status().with_context(fmt::format("lane {}", lc.name));

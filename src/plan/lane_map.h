@@ -48,6 +48,14 @@ struct LaneModel {
 // `shape`; not_found (naming the file and the `shape` key) when neither.
 Result<LaneModel> plan_model_for_lane(const LaneConfig& lane);
 
+// A lane's context per request: its `context`, else the model's trained
+// context, else 2048 (as `laneway serve` loads it).
+int64_t lane_context_tokens(const LaneConfig& lane, const ModelHparams& hp);
+// The planner's settings for an embedded lane as loaded: n_ctx =
+// lane_context_tokens x slots, its K/V types, `threads` compute threads,
+// and its `mlock`.
+Result<PlanSettings> lane_plan_settings(const LaneConfig& lane, const ModelHparams& hp, int threads);
+
 enum class FitVerdict { beside, burst_only, never };
 std::string_view fit_verdict_name(FitVerdict v);  // "beside", "burst_only", "never"
 

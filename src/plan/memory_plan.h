@@ -58,6 +58,9 @@ struct PlanSettings {
   int32_t n_batch = 512;
   int n_threads = 0;  // 0 = this machine's hardware threads
   int64_t gpu_layers = 0;  // the last N blocks and the output head on a GPU; negative: all
+  // Pin the weights and the KV cache in RAM (--mlock, a lane's `mlock: true`):
+  // admission then also checks them against RLIMIT_MEMLOCK (plan/pinning.h).
+  bool mlock = false;
 };
 
 // What the GPU layers hold in device memory (heaps the device reports; on

@@ -101,6 +101,7 @@ Status CpuBackend::allocate(const BackendSetup& setup) {
                                  double(bytes) / double(1ull << 30), kv_desc_.n_cells(), buf.status().message());
     }
     kv_ = std::move(buf).value();
+    if (setup.lock_kv) LANEWAY_TRY(kv_.lock("the KV cache"));
   }
   return Status::ok();
 }

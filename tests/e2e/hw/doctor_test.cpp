@@ -1,6 +1,7 @@
 // Black-box tests of `laneway doctor`: fixture machines through --root and
 // --vulkan-devices, and this machine's real Vulkan loader (lavapipe in CI).
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -87,6 +88,44 @@ TEST(DoctorCli, Memlock64KiB) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "memlock limit 64 KiB")) << r.out;
   EXPECT_TRUE(has(r.out, "fix: --ulimit memlock=-1 or --cap-add IPC_LOCK to pin weights")) << r.out;
+}
+
+// --config: the lanes with mlock: true pinned together against the memlock
+// limit (models planned from their shapes; the files do not exist here).
+TEST(DoctorCli, ConfigMlockLanesAgainstTheLimit) {
+  const auto dir = test::scratch_dir("doctor_mlock_lanes");
+  auto m = fx::make_memlock_64k(dir / "root");
+  const auto config = dir / "lanes.yaml";
+  std::ofstream(config) << R"(lanes:
+  - { name: coder, model: /nonexistent/coder.gguf, shape: llama-3.2-1b, context: 8k, mlock: true }
+  - { name: rag, model: /nonexistent/rag.gguf, shape: llama-3.2-1b, context: 8k, slots: 2, mlock: true }
+  - { name: big, model: /nonexistent/big.gguf, shape: llama-3.1-8b, context: 8k }
+)";
+  test::CliResult r = doctor_on(m, "--json --config " + config.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const auto f = finding(j, "memlock_lanes");
+  ASSERT_FALSE(f.is_null()) << r.out;
+  EXPECT_EQ(f["verdict"], "bad");
+  const std::string summary = f["summary"];
+  EXPECT_TRUE(has(summary, "pinning the mlock lanes of ")) << summary;
+  EXPECT_TRUE(has(summary, "(coder ")) << summary;
+  EXPECT_TRUE(has(summary, " + rag ")) << summary;
+  EXPECT_FALSE(has(summary, "big")) << summary;  // not pinned
+  EXPECT_TRUE(has(summary, "memlock limit (RLIMIT_MEMLOCK) is 64 KiB")) << summary;
+  const std::string fix = f["fix"];
+  EXPECT_TRUE(has(fix, "(shell) run `ulimit -l ")) << fix;
+
+  // The same lanes where the limit is unlimited.
+  auto open = fx::make_memlock_64k(dir / "root_unlimited");
+  fx::FixtureTree(open.root).limits("unlimited", "unlimited");
+  test::CliResult ok = doctor_on(open, "--config " + config.string());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(has(ok.out, "memlock_lanes pinning the mlock lanes of")) << ok.out;
+  EXPECT_TRUE(has(ok.out, "the memlock limit is unlimited")) << ok.out;
+
+  // An unreadable config is bad input.
+  EXPECT_EQ(doctor_on(m, "--config " + (dir / "missing.yaml").string()).exit_code, 2);
 }
 
 TEST(DoctorCli, VenusJsonPool) {

@@ -100,6 +100,14 @@ TEST(ProcStatus, CapIpcLockAndGroups) {
   ProcessLimits l2;
   parse_proc_status("CapEff:\t000001ffffffbfff\n", l2, id);  // every capability but bit 14
   EXPECT_FALSE(*l2.cap_ipc_lock());
+  EXPECT_FALSE(l2.locked_bytes.has_value());
+}
+
+TEST(ProcStatus, VmLckIsPinnedBytes) {
+  ProcessLimits l;
+  ProcessIdentity id;
+  parse_proc_status("VmPeak:\t  123456 kB\nVmLck:\t    1536 kB\nVmPin:\t       0 kB\n", l, id);
+  EXPECT_EQ(l.locked_bytes, 1536u * 1024);
 }
 
 TEST(SystemInfo, BiosDateToIso) {
