@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/serve_models.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
 #include "server/laneway_server.h"
@@ -34,6 +35,7 @@ struct ServeFlags {
   int64_t shutdown_grace_ms = 10'000;
   int64_t health_interval_ms = 2'000;
   int64_t debug_token_delay_ms = 0;
+  ModelSourceFlags sources;
   CLI::Option* host_opt = nullptr;
   CLI::Option* port_opt = nullptr;
 };
@@ -63,24 +65,28 @@ int64_t trained_context(const std::string& path) {
 
 Result<LanesConfig> build_config(ServeFlags& f) {
   LanesConfig config;
+  bool found = false;  // lanes came from model sources (no -m, no --config)
+  f.sources.ctx = f.engine.ctx;
   if (!f.config_path.empty()) {
     if (!f.engine.model_path.empty()) {
       return invalid_argument_error("-m and --config exclude each other: put the model in a lane of the config");
     }
     LANEWAY_ASSIGN_OR_RETURN(config, load_lanes_config(f.config_path));
   } else {
-    if (f.engine.model_path.empty()) {
-      // The default model of the project's test data, when it is there.
-      std::string candidate = "../shared/testdata/models/stories260K.gguf";
-      if (const char* td = std::getenv("LANEWAY_TESTDATA")) candidate = std::string(td) + "/models/stories260K.gguf";
-      if (!std::filesystem::exists(candidate)) {
-        return invalid_argument_error(
-            "no model to serve: pass -m model.gguf (one lane) or --config lanes.yaml (see examples/)");
-      }
-      std::fprintf(stderr, "laneway serve: no -m given; serving the default model %s\n", candidate.c_str());
-      f.engine.model_path = candidate;
-    }
     config.source = "<command line>";
+    // No model named: folders and stores given by flag, else the places
+    // people keep models (unless --no-discover), else the demo model.
+    if (f.engine.model_path.empty()) {
+      LANEWAY_ASSIGN_OR_RETURN(found, add_model_source_lanes(f.sources, config, /*discover=*/true));
+    }
+    if (f.engine.model_path.empty() && !found) {
+      LANEWAY_ASSIGN_OR_RETURN(f.engine.model_path, demo_model_path());
+      std::fprintf(stderr, "laneway serve: no model given or found; serving the demo model %s\n"
+                           "  (serve your own: -m FILE.gguf, --models-dir DIR, --ollama-models DIR or --config lanes.yaml)\n",
+                   f.engine.model_path.c_str());
+    }
+  }
+  if (f.config_path.empty() && !found) {
     LaneConfig lane;
     lane.name = lane_name_for(f.engine.model_path);
     lane.kind = LaneKind::embedded;
@@ -94,6 +100,10 @@ Result<LanesConfig> build_config(ServeFlags& f) {
     lane.mlock = f.engine.mlock;
     lane.is_default = true;
     config.lanes.push_back(lane);
+  }
+  // --models-dir / --ollama-models beside -m or --config add their lanes.
+  if (!f.engine.model_path.empty() || !f.config_path.empty()) {
+    LANEWAY_TRY(add_model_source_lanes(f.sources, config, /*discover=*/false).status());
   }
   if (f.config_path.empty() || f.host_opt->count() > 0) config.server.host = f.host;
   if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
@@ -193,6 +203,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Serve lanes over an OpenAI-compatible HTTP API");
   add_engine_flags(cmd, f->engine, /*model_required=*/false);
   cmd->add_option("--config", f->config_path, "Lane config (lanes.yaml, see examples/); excludes -m");
+  add_model_source_flags(cmd, f->sources);
   f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
   f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");

@@ -233,6 +233,10 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
     co_await ex.send_error(e);
     co_return finish(no_lane);
   }
+  if (route.id == RouteId::ollama_root || route.id == RouteId::ollama_api) {
+    co_await route_ollama(ex, route);  // keys, errors and metrics in Ollama's shape
+    co_return;
+  }
   // The key comes before anything that tells whether a lane exists.
   if (route_needs_key(route.id, open_routes_) && !authorized(req)) {
     const ApiError e = unauthorized(req.find(http::field::authorization) == req.end()
@@ -292,6 +296,8 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
       break;
     case RouteId::unknown_api:
     case RouteId::unknown:
+    case RouteId::ollama_root:
+    case RouteId::ollama_api:
       break;
   }
   const ApiError e = not_found(route.lane_from_url && route.id == RouteId::unknown_api

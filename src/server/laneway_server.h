@@ -6,7 +6,8 @@
 //
 // Routes (see LANES.md): GET /health[?lane=NAME], GET /metrics,
 // GET /v1/models, GET /v1/lanes, POST /v1/chat/completions, POST
-// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...
+// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...;
+// Ollama's API at / and /api/... (routes_ollama.cpp).
 // Bearer keys (server.api_keys) guard every route but liveness, as
 // route_table.h says (readiness, /v1/lanes and /metrics unless open_routes).
 //
@@ -31,6 +32,8 @@
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/ollama_api.h"
+#include "server/ollama_models.h"
 #include "server/route_table.h"
 #include "server/upstream_service.h"
 
@@ -115,6 +118,12 @@ class LanewayServer final : public RequestHandler {
   net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane);
   net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, const CompletionRequest& req,
                                          std::vector<int32_t> prompt_tokens, const std::string& route);
+  // routes_ollama.cpp: GET|HEAD / and /api/* (keys, errors and metrics in Ollama's shape).
+  net::awaitable<void> route_ollama(HttpExchange& ex, const RouteMatch& route);
+  net::awaitable<void> ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint, const std::string& label);
+  net::awaitable<void> ollama_show(HttpExchange& ex);
+  std::string ollama_models_json(bool resident_only);  // /api/tags (false), /api/ps (true)
+  std::optional<size_t> ollama_lane(std::string_view model) const;  // lane name or alias, ":latest" implied
   // upstream_proxy.cpp: forwards to lane's service; false when the service
   // could not be reached before anything was sent (the caller may fall back).
   net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
@@ -133,6 +142,7 @@ class LanewayServer final : public RequestHandler {
   std::unique_ptr<Router> router_;
   Metrics metrics_;
   OpenRoutes open_routes_;
+  ModelInfoCache model_info_;  // /api/tags, /api/show, /api/ps: GGUF details and digests
   int64_t created_unix_s_ = 0;
   uint64_t id_seed_ = 0;
   std::atomic<uint64_t> id_counter_{0};
