@@ -277,7 +277,8 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
   HttpResponse tags = http_get(port, "/api/tags");
   ASSERT_EQ(tags.status, 200) << tags.body;
   std::map<std::string, json> by_name;
-  for (const auto& m : json::parse(tags.body)["models"]) by_name[m["name"].get<std::string>()] = m;
+  const json tag_list = json::parse(tags.body);
+  for (const auto& m : tag_list["models"]) by_name[m["name"].get<std::string>()] = m;
   ASSERT_EQ(by_name.size(), 3u) << tags.body;
   ASSERT_TRUE(by_name.count("stories:260k")) << tags.body;       // as Ollama names it
   ASSERT_TRUE(by_name.count("stories260k:latest")) << tags.body;  // from the models dir
@@ -302,8 +303,9 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
   EXPECT_EQ(json::parse(show.body)["model_info"]["general.architecture"], "llama");
   HttpResponse ps = http_get(port, "/api/ps");
   ASSERT_EQ(ps.status, 200) << ps.body;
-  EXPECT_EQ(json::parse(ps.body)["models"].size(), 3u) << ps.body;
-  for (const auto& m : json::parse(ps.body)["models"]) {
+  const json ps_list = json::parse(ps.body);
+  EXPECT_EQ(ps_list["models"].size(), 3u) << ps.body;
+  for (const auto& m : ps_list["models"]) {
     EXPECT_GT(m["size"].get<int64_t>(), 0);
     EXPECT_EQ(m["size_vram"], 0);  // CPU lanes
   }
