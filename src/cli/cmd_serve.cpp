@@ -1,6 +1,8 @@
-// laneway serve: the OpenAI-compatible lane server.
+// laneway serve: the lane server (OpenAI- and Ollama-compatible APIs).
 //   laneway serve -m model.gguf [--slots N] [--queue N] [--ctx N] [engine flags]   one lane named after the file
 //   laneway serve --config lanes.yaml                                               every lane of the file
+//   laneway serve [--models-dir DIR] [--ollama-models DIR]                          a lane per model found there
+//   laneway serve                                                                   discovered models, else the demo model
 // Binds 127.0.0.1:8080 unless --host/--port or the config say otherwise.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish within
 // --shutdown-grace-ms, then exit 0.
@@ -183,6 +185,7 @@ Status serve(ServeFlags& f, int& exit_code) {
               base.c_str(),
               c.server.api_keys.empty() ? "" : fmt::format(" -H 'Authorization: Bearer {}'", c.server.api_keys[0]).c_str(),
               first->name.c_str());
+  std::printf("  Ollama clients use the same address: OLLAMA_HOST=%s ollama run %s\n", base.c_str(), first->name.c_str());
   std::fflush(stdout);
 
   int sig = 0;
@@ -200,7 +203,7 @@ Status serve(ServeFlags& f, int& exit_code) {
 
 void register_serve(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve", "Serve lanes over an OpenAI-compatible HTTP API");
+  auto* cmd = app.add_subcommand("serve", "Serve lanes over OpenAI- and Ollama-compatible HTTP APIs");
   add_engine_flags(cmd, f->engine, /*model_required=*/false);
   cmd->add_option("--config", f->config_path, "Lane config (lanes.yaml, see examples/); excludes -m");
   add_model_source_flags(cmd, f->sources);

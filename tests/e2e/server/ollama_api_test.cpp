@@ -4,6 +4,7 @@
 // through --models-dir and through an Ollama store built from the test model.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -308,6 +309,67 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
   for (const auto& m : ps_list["models"]) {
     EXPECT_GT(m["size"].get<int64_t>(), 0);
     EXPECT_EQ(m["size_vram"], 0);  // CPU lanes
+  }
+}
+
+// Sets environment variables for the servers a test starts; restores them after.
+class ScopedEnv {
+ public:
+  void set(const std::string& name, const std::optional<std::string>& value) {
+    const char* old = std::getenv(name.c_str());
+    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    if (value) setenv(name.c_str(), value->c_str(), 1);
+    else unsetenv(name.c_str());
+  }
+  ~ScopedEnv() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second) setenv(it->first.c_str(), it->second->c_str(), 1);
+      else unsetenv(it->first.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// `laneway serve` with no model: what it discovers in the usual places (an
+// Ollama store under $HOME here), else the repository's demo model.
+TEST(ServerOllamaApi, ServeWithNoModelDiscoversStoresElseServesTheDemoModel) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  if (fs::exists("/usr/share/ollama/.ollama/models")) GTEST_SKIP() << "this machine has a system Ollama store";
+  const fs::path home = scratch_dir("server_discover_home");
+  const fs::path store = make_ollama_store(model, "server_discover_store");
+  fs::create_directories(home / ".ollama");
+  fs::create_symlink(store, home / ".ollama" / "models");
+  ScopedEnv env;
+  env.set("HOME", home.string());
+  env.set("LANEWAY_MODELS", std::nullopt);
+  env.set("OLLAMA_MODELS", std::nullopt);
+  {
+    ServerProcess server({"--port", "0", "--ctx", "128"});
+    ASSERT_TRUE(server.started()) << server.output();
+    HttpResponse tags = http_get(server.port(), "/api/tags");
+    ASSERT_EQ(tags.status, 200) << tags.body;
+    const json list = json::parse(tags.body);
+    ASSERT_EQ(list["models"].size(), 1u) << tags.body;
+    EXPECT_EQ(list["models"][0]["name"], "stories:260k");
+    EXPECT_NE(server.output().find("~/.ollama/models"), std::string::npos) << server.output();  // says where
+  }
+  // --no-discover, or nothing to find: the demo model of the repository.
+  for (bool no_discover : {true, false}) {
+    if (!no_discover) env.set("HOME", scratch_dir("server_discover_empty_home").string());
+    std::vector<std::string> args = {"--port", "0"};
+    if (no_discover) args.push_back("--no-discover");
+    ServerProcess server(args);
+    ASSERT_TRUE(server.started()) << server.output();
+    EXPECT_NE(server.output().find("models/demo/stories260K.gguf"), std::string::npos) << server.output();
+    HttpResponse tags = http_get(server.port(), "/api/tags");
+    ASSERT_EQ(tags.status, 200) << tags.body;
+    const json list = json::parse(tags.body);
+    ASSERT_EQ(list["models"].size(), 1u) << tags.body;
+    EXPECT_EQ(list["models"][0]["name"], "stories260k:latest");
+    EXPECT_EQ(list["models"][0]["digest"], kStoriesSha256);  // the repository's copy is the test model
   }
 }
 
