@@ -38,6 +38,7 @@ struct ServeFlags {
   int64_t health_interval_ms = 2'000;
   int64_t debug_token_delay_ms = 0;
   ModelSourceFlags sources;
+  int ollama_port = -1;  // -1: off
   CLI::Option* host_opt = nullptr;
   CLI::Option* port_opt = nullptr;
 };
@@ -134,6 +135,7 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
+  if (f.ollama_port >= 0) options.ollama_port = f.ollama_port;
 
   const EngineFlags engine = f.engine;
   auto start_lane = [&engine](const LaneConfig& lane) -> Result<std::unique_ptr<EmbeddedLane>> {
@@ -186,6 +188,10 @@ Status serve(ServeFlags& f, int& exit_code) {
               c.server.api_keys.empty() ? "" : fmt::format(" -H 'Authorization: Bearer {}'", c.server.api_keys[0]).c_str(),
               first->name.c_str());
   std::printf("  Ollama clients use the same address: OLLAMA_HOST=%s ollama run %s\n", base.c_str(), first->name.c_str());
+  if (srv->ollama_port() > 0) {
+    std::printf("laneway serve: Ollama API also on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
+                srv->ollama_port());
+  }
   std::fflush(stdout);
 
   int sig = 0;
@@ -207,6 +213,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   add_engine_flags(cmd, f->engine, /*model_required=*/false);
   cmd->add_option("--config", f->config_path, "Lane config (lanes.yaml, see examples/); excludes -m");
   add_model_source_flags(cmd, f->sources);
+  cmd->add_option("--ollama-port", f->ollama_port,
+                  "Also serve Ollama's API (/ and /api/...) on this port, e.g. 11434 (0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
   f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
   f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");

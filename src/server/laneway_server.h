@@ -50,6 +50,9 @@ struct ServeOptions {
   // server.open_routes. The config parser does not read that key yet, so only
   // code sets this; empty = everything but liveness needs the key.
   std::vector<std::string> open_routes;
+  // Also serve Ollama's routes (/ and /api/...) on this port (`--ollama-port
+  // 11434`), for tools that assume Ollama's address; 0 picks a free one.
+  std::optional<int> ollama_port;
 };
 
 // Starts the engine of one embedded lane (the CLI maps engine flags and the
@@ -90,6 +93,7 @@ class LanewayServer final : public RequestHandler {
   // Binds the shared API and each lane's own port (when set).
   Status listen();
   int port() const;
+  int ollama_port() const;  // 0 when ServeOptions::ollama_port is unset
   // Starts the io threads, the accept loops and the upstream health loops.
   void start();
   // Stops accepting, lets in-flight requests finish within `grace`, cancels
@@ -151,6 +155,8 @@ class LanewayServer final : public RequestHandler {
   std::unique_ptr<HttpServer> http_;
   struct LanePort;
   std::vector<std::unique_ptr<LanePort>> lane_ports_;
+  struct OllamaPort;
+  std::unique_ptr<OllamaPort> ollama_port_;
   std::vector<std::thread> threads_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> stopping_{false};

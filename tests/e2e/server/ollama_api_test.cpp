@@ -312,6 +312,35 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
   }
 }
 
+// --ollama-port: Ollama's routes on a port of their own as well (only them).
+TEST(ServerOllamaApi, OllamaPortServesOllamaRoutesOnly) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  ServerProcess server({"-m", model, "--port", "0", "--ollama-port", "0", "--ctx", "64", "--api-key", "sk-test"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const std::string out = server.output();
+  const std::string marker = "Ollama API also on http://127.0.0.1:";
+  const size_t at = out.find(marker);
+  ASSERT_NE(at, std::string::npos) << out;
+  const int port = std::stoi(out.substr(at + marker.size()));
+  ASSERT_GT(port, 0);
+  ASSERT_NE(port, server.port());
+  HttpResponse root = http_get(port, "/");
+  EXPECT_EQ(root.status, 200);
+  EXPECT_EQ(root.body, "Ollama is running");
+  EXPECT_EQ(http_get(port, "/api/tags").status, 401);  // keys apply on every port
+  HttpResponse tags = http_request(port, "GET", "/api/tags", "", kKey);
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  EXPECT_EQ(json::parse(tags.body)["models"][0]["name"], "stories260k:latest");
+  HttpResponse gen = http_post(port, "/api/generate", R"({"model":"stories260k","prompt":"Once","stream":false,"options":{"num_predict":2}})", kKey);
+  EXPECT_EQ(gen.status, 200) << gen.body;
+  // The OpenAI routes stay on the main port.
+  HttpResponse v1 = http_request(port, "GET", "/v1/models", "", kKey);
+  EXPECT_EQ(v1.status, 404);
+  EXPECT_TRUE(json::parse(v1.body, nullptr, false)["error"].is_string()) << v1.body;
+  EXPECT_EQ(http_request(server.port(), "GET", "/v1/models", "", kKey).status, 200);
+}
+
 // Sets environment variables for the servers a test starts; restores them after.
 class ScopedEnv {
  public:
