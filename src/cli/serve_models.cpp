@@ -34,7 +34,8 @@ Status add_sources(const std::vector<ModelSource>& sources, const ModelSourceFla
       const bool alias_taken = std::find(lane.aliases.begin(), lane.aliases.end(), s.lane_name) != lane.aliases.end();
       if (lane.name == s.lane_name || alias_taken) {
         return invalid_argument_error("{} gives the lane name '{}', which lane {} ({}) already has; rename the file",
-                                      s.path, s.lane_name, lane.name, lane.model_path.empty() ? lane.service : lane.model_path);
+                                      s.path, s.lane_name, lane.name,
+                                      lane.model_path.empty() ? lane.service : lane.model_path);
       }
     }
     LaneConfig lane = lane_config_for(s);
@@ -90,7 +91,8 @@ Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& 
     }
   }
   const bool added = config.lanes.size() > before;
-  if (added && std::none_of(config.lanes.begin(), config.lanes.end(), [](const LaneConfig& l) { return l.is_default; })) {
+  if (added &&
+      std::none_of(config.lanes.begin(), config.lanes.end(), [](const LaneConfig& l) { return l.is_default; })) {
     config.lanes[before].is_default = true;
   }
   return added;

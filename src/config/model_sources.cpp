@@ -49,7 +49,8 @@ std::optional<SplitStem> parse_split_stem(std::string_view stem) {
   constexpr size_t kTail = 1 + 5 + 4 + 5;  // "-00001-of-00003"
   if (stem.size() <= kTail) return std::nullopt;
   const std::string_view tail = stem.substr(stem.size() - kTail);
-  if (tail[0] != '-' || tail.substr(6, 4) != "-of-" || !all_digits(tail.substr(1, 5)) || !all_digits(tail.substr(10, 5))) {
+  if (tail[0] != '-' || tail.substr(6, 4) != "-of-" || !all_digits(tail.substr(1, 5)) ||
+      !all_digits(tail.substr(10, 5))) {
     return std::nullopt;
   }
   SplitStem s;
@@ -97,9 +98,12 @@ std::string lane_name_from(std::string_view original) {
   std::string out;
   out.reserve(original.size());
   for (char c : original) {
-    if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 'a');
-    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') out += c;
-    else out += '-';
+    if (c >= 'A' && c <= 'Z')
+      out += static_cast<char>(c - 'A' + 'a');
+    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
+      out += c;
+    else
+      out += '-';
   }
   if (out.empty() || out == "auto") out = "model";
   return out;
@@ -119,9 +123,8 @@ Result<std::vector<ModelSource>> collect_gguf_files(const std::string& dir) {
   std::map<std::string, SplitGroup> splits;
   std::vector<ModelSource> out;
   std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink |
-                                               fs::directory_options::skip_permission_denied,
-                                      ec);
+  fs::recursive_directory_iterator it(
+      dir, fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied, ec);
   if (ec) return io_error("cannot read models folder {}: {}", dir, ec.message());
   std::set<std::string> visited_dirs{canonical_or_self(dir)};
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -178,7 +181,8 @@ Result<ModelSource> read_manifest(const fs::path& root, const std::string& manif
   std::stringstream text;
   text << in.rdbuf();
   const json m = json::parse(text.str(), nullptr, false);
-  if (m.is_discarded() || !m.is_object()) return invalid_argument_error("Ollama manifest {} is not valid JSON", manifest_path);
+  if (m.is_discarded() || !m.is_object())
+    return invalid_argument_error("Ollama manifest {} is not valid JSON", manifest_path);
   auto layers = m.find("layers");
   if (layers == m.end() || !layers->is_array()) {
     return invalid_argument_error("Ollama manifest {} has no 'layers' array", manifest_path);
@@ -188,7 +192,8 @@ Result<ModelSource> read_manifest(const fs::path& root, const std::string& manif
   s.lane_name = lane_name_from(s.original_name);
   s.origin = root.string();
   for (const auto& layer : *layers) {
-    if (!layer.is_object() || !layer.value("mediaType", json()).is_string() || !layer.value("digest", json()).is_string()) {
+    if (!layer.is_object() || !layer.value("mediaType", json()).is_string() ||
+        !layer.value("digest", json()).is_string()) {
       return invalid_argument_error("Ollama manifest {}: a layer lacks 'mediaType' or 'digest'", manifest_path);
     }
     const std::string media = layer["mediaType"].get<std::string>();
@@ -199,13 +204,16 @@ Result<ModelSource> read_manifest(const fs::path& root, const std::string& manif
     constexpr std::string_view kPrefix = "application/vnd.ollama.image.";
     const std::string kind = media.rfind(kPrefix, 0) == 0 ? media.substr(kPrefix.size()) : media;
     if (kind == "model") {
-      if (!s.path.empty()) return invalid_argument_error("Ollama manifest {} has more than one model layer", manifest_path);
+      if (!s.path.empty())
+        return invalid_argument_error("Ollama manifest {} has more than one model layer", manifest_path);
       s.path = blob_path(root, digest).string();
     } else {
       s.ollama_layers.emplace_back(kind, blob_path(root, digest).string());
     }
   }
-  if (s.path.empty()) return invalid_argument_error("Ollama manifest {} has no model layer (application/vnd.ollama.image.model)", manifest_path);
+  if (s.path.empty())
+    return invalid_argument_error("Ollama manifest {} has no model layer (application/vnd.ollama.image.model)",
+                                  manifest_path);
   if (!is_file(s.path)) {
     return not_found_error("Ollama manifest {}: its model blob {} is missing", manifest_path, s.path);
   }
@@ -239,7 +247,8 @@ Result<std::vector<ModelSource>> collect_ollama_store(const std::string& root_te
     }
     out.push_back(std::move(source).value());
   }
-  std::sort(out.begin(), out.end(), [](const ModelSource& a, const ModelSource& b) { return a.original_name < b.original_name; });
+  std::sort(out.begin(), out.end(),
+            [](const ModelSource& a, const ModelSource& b) { return a.original_name < b.original_name; });
   return out;
 }
 
@@ -263,8 +272,8 @@ Status check_unique_lane_names(const std::vector<ModelSource>& sources) {
     for (const std::string& n : {s.lane_name, s.original_name}) {
       auto [it, inserted] = names.emplace(n, &s);
       if (!inserted && it->second != &s) {
-        return invalid_argument_error("{} and {} both give the lane name '{}'; rename one of the files", it->second->path,
-                                      s.path, n);
+        return invalid_argument_error("{} and {} both give the lane name '{}'; rename one of the files",
+                                      it->second->path, s.path, n);
       }
     }
   }
@@ -309,7 +318,8 @@ std::vector<DiscoveredStore> discover_model_stores(const DiscoveryEnv& env) {
   from_home(".local/share/laneway/models", StoreKind::models_dir);
   from_env("OLLAMA_MODELS", StoreKind::ollama_store);
   from_home(".ollama/models", StoreKind::ollama_store);
-  places.push_back({"/usr/share/ollama/.ollama/models", env.root + "/usr/share/ollama/.ollama/models", StoreKind::ollama_store});
+  places.push_back(
+      {"/usr/share/ollama/.ollama/models", env.root + "/usr/share/ollama/.ollama/models", StoreKind::ollama_store});
   from_home(".cache/huggingface/hub", StoreKind::models_dir);
   from_home(".cache/llama.cpp", StoreKind::models_dir);
   from_home(".lmstudio/models", StoreKind::models_dir);
@@ -328,16 +338,18 @@ std::vector<DiscoveredStore> discover_model_stores(const DiscoveryEnv& env) {
     auto all = place.kind == StoreKind::ollama_store ? collect_ollama_store(place.path, &store.notes)
                                                      : collect_gguf_files(place.path);
     std::vector<ModelSource> found;
-    if (all) found = std::move(all).value();
-    else store.notes.push_back(all.status().message());
+    if (all)
+      found = std::move(all).value();
+    else
+      store.notes.push_back(all.status().message());
     for (auto& s : found) {
       const std::string canonical = canonical_or_self(s.path);
       auto clash = taken.find(s.lane_name);
       if (clash == taken.end()) clash = taken.find(s.original_name);
       if (clash != taken.end()) {
         if (clash->second != canonical) {
-          store.notes.push_back(fmt::format("skipped {}: lane name '{}' is already taken by {}", s.path, s.lane_name,
-                                            clash->second));
+          store.notes.push_back(
+              fmt::format("skipped {}: lane name '{}' is already taken by {}", s.path, s.lane_name, clash->second));
         }
         continue;
       }

@@ -78,8 +78,8 @@ LaneConfig lane_config_for(const ModelSource& source);
 // --- discovery ----------------------------------------------------------------
 
 struct DiscoveryEnv {
-  std::string home;          // "" = no home folder (its places are skipped)
-  std::string root = "";     // prefix for absolute system paths (/usr/share/...); tests use a temp folder
+  std::string home;       // "" = no home folder (its places are skipped)
+  std::string root = "";  // prefix for absolute system paths (/usr/share/...); tests use a temp folder
   std::function<std::optional<std::string>(const std::string&)> getenv;  // variable -> value
 };
 // The process's own: $HOME and ::getenv.
@@ -88,7 +88,7 @@ DiscoveryEnv process_discovery_env();
 enum class StoreKind { models_dir, ollama_store };
 
 struct DiscoveredStore {
-  std::string label;         // how it was found: "$LANEWAY_MODELS", "~/.ollama/models", ...
+  std::string label;  // how it was found: "$LANEWAY_MODELS", "~/.ollama/models", ...
   std::string path;
   StoreKind kind = StoreKind::models_dir;
   std::vector<ModelSource> models;

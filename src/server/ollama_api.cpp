@@ -33,7 +33,8 @@ OllamaError wrong_type(const std::string& field, const std::string& expected, co
 }
 
 OllamaError unsupported(const std::string& field, const std::string& what) {
-  return ollama_bad_request(fmt::format("'{}' is not supported by Laneway yet ({}); remove it from the request", field, what));
+  return ollama_bad_request(
+      fmt::format("'{}' is not supported by Laneway yet ({}); remove it from the request", field, what));
 }
 
 // An integer, also when written as 3.0 (JavaScript clients may); fractions are an error.
@@ -62,7 +63,8 @@ std::optional<OllamaError> read_int(const json& v, const std::string& field, int
 std::optional<OllamaError> read_float(const json& v, const std::string& field, float& out) {
   if (!v.is_number()) return wrong_type(field, "a number", v);
   const double d = v.get<double>();
-  if (!std::isfinite(d) || std::fabs(d) > 1e30) return ollama_bad_request(fmt::format("'{}' is out of range: {}", field, v.dump()));
+  if (!std::isfinite(d) || std::fabs(d) > 1e30)
+    return ollama_bad_request(fmt::format("'{}' is out of range: {}", field, v.dump()));
   out = static_cast<float>(d);
   return std::nullopt;
 }
@@ -112,7 +114,8 @@ std::optional<OllamaError> parse_options(const json& options, OllamaRequest& out
     } else if (key == "repeat_last_n") {
       if (auto e = read_int(v, field, i)) return e;
       if (i < -1 || i > std::numeric_limits<int32_t>::max()) {
-        return ollama_bad_request(fmt::format("'{}' must be -1 (the whole context), 0 (off) or more, got {}", field, i));
+        return ollama_bad_request(
+            fmt::format("'{}' must be -1 (the whole context), 0 (off) or more, got {}", field, i));
       }
       s.penalty_last_n = static_cast<int32_t>(i);
     } else if (key == "temperature") {
@@ -131,11 +134,13 @@ std::optional<OllamaError> parse_options(const json& options, OllamaRequest& out
       if (!v.is_array()) return wrong_type(field, "an array of strings", v);
       for (size_t k = 0; k < v.size(); ++k) {
         if (!v[k].is_string()) return wrong_type(fmt::format("{}[{}]", field, k), "a string", v[k]);
-        if (v[k].get_ref<const std::string&>().empty()) return ollama_bad_request(fmt::format("'{}[{}]' must not be empty", field, k));
+        if (v[k].get_ref<const std::string&>().empty())
+          return ollama_bad_request(fmt::format("'{}[{}]' must not be empty", field, k));
         out.completion.stop.push_back(v[k].get<std::string>());
       }
       if (out.completion.stop.size() > kMaxStopStrings) {
-        return ollama_bad_request(fmt::format("'{}' may hold at most {} strings, got {}", field, kMaxStopStrings, v.size()));
+        return ollama_bad_request(
+            fmt::format("'{}' may hold at most {} strings, got {}", field, kMaxStopStrings, v.size()));
       }
     } else {
       // Ollama ignores options it does not know (and Laneway those it does not implement).
@@ -163,7 +168,8 @@ std::optional<OllamaError> parse_chat_messages(const json& body, OllamaRequest& 
     msg.role = role->get<std::string>();
     if (msg.role == "tool") return unsupported(mf + ".role", "tool messages");
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
-      return ollama_bad_request(fmt::format("invalid role '{}' in '{}.role' (expected system, user or assistant)", msg.role, mf));
+      return ollama_bad_request(
+          fmt::format("invalid role '{}' in '{}.role' (expected system, user or assistant)", msg.role, mf));
     }
     if (auto e = read_string(m, "content", msg.content)) return wrong_type(mf + ".content", "a string", m["content"]);
     if (auto images = m.find("images"); images != m.end() && !images->is_null()) {
@@ -184,8 +190,8 @@ int unit_index(std::string_view text, size_t pos, size_t& len) {
   static const struct {
     std::string_view name;
     int64_t ns;
-  } kUnits[] = {{"ns", 1}, {"us", 1000}, {"\xC2\xB5s", 1000}, {"\xCE\xBCs", 1000}, {"ms", 1000000},
-                {"s", 1000000000}, {"m", 60000000000}, {"h", 3600000000000}};
+  } kUnits[] = {{"ns", 1},       {"us", 1000},      {"\xC2\xB5s", 1000}, {"\xCE\xBCs", 1000},
+                {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000},  {"h", 3600000000000}};
   for (int u = 0; u < 8; ++u) {
     if (text.substr(pos, kUnits[u].name.size()) == kUnits[u].name) {
       len = kUnits[u].name.size();
@@ -217,8 +223,8 @@ OllamaError ollama_error_from(const ApiError& error) {
 Result<std::chrono::nanoseconds> parse_go_duration(std::string_view text) {
   const std::string shown(text);
   auto bad = [&](const std::string& why) -> Status {
-    return invalid_argument_error("invalid duration \"{}\": {} (examples: \"5m\", \"1h30m\", \"300ms\", \"-1\" as a number)",
-                                  shown, why);
+    return invalid_argument_error(
+        "invalid duration \"{}\": {} (examples: \"5m\", \"1h30m\", \"300ms\", \"-1\" as a number)", shown, why);
   };
   size_t pos = 0;
   bool negative = false;
@@ -261,7 +267,8 @@ std::optional<OllamaError> parse_keep_alive(const json& value, std::optional<Kee
       out = KeepAlive{KeepAlive::Mode::forever, {}};
       return std::nullopt;
     }
-    if (std::trunc(seconds) > 9.0e9) return ollama_bad_request("'keep_alive' is too large: " + value.dump() + " seconds");
+    if (std::trunc(seconds) > 9.0e9)
+      return ollama_bad_request("'keep_alive' is too large: " + value.dump() + " seconds");
     ns = static_cast<int64_t>(std::trunc(seconds)) * 1000000000;  // whole seconds, as Ollama counts them
   } else if (value.is_string()) {
     auto d = parse_go_duration(value.get_ref<const std::string&>());
@@ -274,8 +281,10 @@ std::optional<OllamaError> parse_keep_alive(const json& value, std::optional<Kee
   } else {
     return wrong_type("keep_alive", "a duration string (\"5m\") or a number of seconds", value);
   }
-  if (ns == 0) out = KeepAlive{KeepAlive::Mode::unload_now, {}};
-  else out = KeepAlive{KeepAlive::Mode::for_duration, std::chrono::nanoseconds(ns)};
+  if (ns == 0)
+    out = KeepAlive{KeepAlive::Mode::unload_now, {}};
+  else
+    out = KeepAlive{KeepAlive::Mode::for_duration, std::chrono::nanoseconds(ns)};
   return std::nullopt;
 }
 
@@ -399,8 +408,10 @@ std::string ollama_chunk(OllamaEndpoint endpoint, const std::string& model, cons
   ordered_json j;
   j["model"] = model;
   j["created_at"] = created_at;
-  if (endpoint == OllamaEndpoint::chat) j["message"] = {{"role", "assistant"}, {"content", text}};
-  else j["response"] = text;
+  if (endpoint == OllamaEndpoint::chat)
+    j["message"] = {{"role", "assistant"}, {"content", text}};
+  else
+    j["response"] = text;
   j["done"] = false;
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -411,8 +422,10 @@ std::string ollama_final(OllamaEndpoint endpoint, const std::string& model, cons
   ordered_json j;
   j["model"] = model;
   j["created_at"] = created_at;
-  if (endpoint == OllamaEndpoint::chat) j["message"] = {{"role", "assistant"}, {"content", text}};
-  else j["response"] = text;
+  if (endpoint == OllamaEndpoint::chat)
+    j["message"] = {{"role", "assistant"}, {"content", text}};
+  else
+    j["response"] = text;
   j["done"] = true;
   j["done_reason"] = done_reason;
   if (endpoint == OllamaEndpoint::generate && context) j["context"] = *context;

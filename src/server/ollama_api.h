@@ -82,14 +82,14 @@ struct OllamaRequest {
   // model, messages (chat) or prompt (generate), sampling, stop; its
   // max_tokens stays unset (see num_predict) and its stream mirrors `stream`.
   CompletionRequest completion;
-  bool stream = true;                  // Ollama streams unless told not to
-  bool raw = false;                    // generate: the prompt goes to the model untemplated
-  std::string system;                  // generate: the system message for the template
-  std::vector<int32_t> context;        // generate: `context` of an earlier answer (token ids)
+  bool stream = true;            // Ollama streams unless told not to
+  bool raw = false;              // generate: the prompt goes to the model untemplated
+  std::string system;            // generate: the system message for the template
+  std::vector<int32_t> context;  // generate: `context` of an earlier answer (token ids)
   // The hook for the model pool: how long the lane stays resident after this
   // request (nullopt = the lane's own keep_alive).
   std::optional<KeepAlive> keep_alive;
-  std::optional<int64_t> num_ctx;      // tokens of context the client asks for (> 0)
+  std::optional<int64_t> num_ctx;  // tokens of context the client asks for (> 0)
   // Tokens to generate: > 0 at most that many; 0 none; negative (-1
   // "infinite", -2 "fill the context", any other: Ollama treats every
   // negative value as unlimited) until the context is full or the model stops.

@@ -29,21 +29,21 @@ namespace laneway::server {
 
 struct OllamaModelDetails {
   std::string format = "gguf";
-  std::string family;               // general.architecture, e.g. "llama"
+  std::string family;  // general.architecture, e.g. "llama"
   std::vector<std::string> families;
-  std::string parameter_size;       // "7.2B", "494M", "293K"
-  std::string quantization_level;   // "Q4_K_M", "F16", "F32"
+  std::string parameter_size;      // "7.2B", "494M", "293K"
+  std::string quantization_level;  // "Q4_K_M", "F16", "F32"
 };
 
 struct ModelFileInfo {
   OllamaModelDetails details;
-  uint64_t size_bytes = 0;          // all parts of a split model
-  std::string digest;               // sha256, lower-case hex (64 characters)
+  uint64_t size_bytes = 0;                         // all parts of a split model
+  std::string digest;                              // sha256, lower-case hex (64 characters)
   std::chrono::system_clock::time_point modified;  // newest part
   uint64_t parameter_count = 0;
   std::string architecture;
-  int64_t context_length = 0;       // <arch>.context_length, 0 when absent
-  std::string chat_template;        // tokenizer.chat_template, "" when the GGUF has none
+  int64_t context_length = 0;           // <arch>.context_length, 0 when absent
+  std::string chat_template;            // tokenizer.chat_template, "" when the GGUF has none
   std::vector<std::string> part_paths;  // the file, or every part of a split model in order
 };
 

@@ -55,8 +55,12 @@ std::string ollama_name_of(const LaneConfig& lane) {
 }
 
 json details_json(const OllamaModelDetails& d) {
-  return json{{"parent_model", ""}, {"format", d.format}, {"family", d.family}, {"families", d.families},
-              {"parameter_size", d.parameter_size}, {"quantization_level", d.quantization_level}};
+  return json{{"parent_model", ""},
+              {"format", d.format},
+              {"family", d.family},
+              {"families", d.families},
+              {"parameter_size", d.parameter_size},
+              {"quantization_level", d.quantization_level}};
 }
 
 }  // namespace
@@ -98,8 +102,7 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
     if (!is_get) {
       const OllamaError error_ = wrong_method("GET or HEAD");
       co_await send_ollama_error(ex, error_);
-    }
-    else {
+    } else {
       std::string text = method == http::verb::head ? "" : "Ollama is running";
       co_await ex.send(http::status::ok, std::move(text), "text/plain; charset=utf-8");
     }
@@ -107,10 +110,8 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
   }
   if (api == "/generate" || api == "/chat") {
     if (method != http::verb::post) {
-      {
       const OllamaError error_ = wrong_method("POST");
       co_await send_ollama_error(ex, error_);
-    }
       co_return count(no_lane, label, ex.status_code());
     }
     co_await ollama_generate(ex, api == "/chat" ? OllamaEndpoint::chat : OllamaEndpoint::generate, label);
@@ -118,10 +119,8 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
   }
   if (api == "/version" || api == "/tags" || api == "/ps") {
     if (!is_get) {
-      {
       const OllamaError error_ = wrong_method("GET");
       co_await send_ollama_error(ex, error_);
-    }
     } else if (api == "/version") {
       std::string out = json{{"version", kOllamaApiVersion}}.dump();
       co_await ex.send_json(http::status::ok, std::move(out));
@@ -135,8 +134,9 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
     if (method != http::verb::post) {
       const OllamaError error_ = wrong_method("POST");
       co_await send_ollama_error(ex, error_);
+    } else {
+      co_await ollama_show(ex);
     }
-    else co_await ollama_show(ex);
     co_return count(no_lane, label, ex.status_code());
   }
   if (api == "/embed" || api == "/embeddings") {
@@ -147,12 +147,13 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
     co_return count(no_lane, label, ex.status_code());
   }
   for (const char* managed : {"/pull", "/push", "/create", "/copy", "/delete"}) {
-    if (api == managed || (std::string_view(managed) == "/create" && api.rfind("/blobs/", 0) == 0)) {
-      const OllamaError e{501, fmt::format("/api{} is not supported: Laneway does not download, create or delete models. "
-                                           "It serves the GGUF files of its configured paths (laneway serve -m FILE, "
-                                           "--models-dir DIR, --ollama-models DIR or a lanes.yaml); put the model "
-                                           "there (or `ollama pull` it into an Ollama store Laneway reads) and restart",
-                                           managed)};
+    if (api == managed) {
+      const OllamaError e{501,
+                          fmt::format("/api{} is not supported: Laneway does not download, create or delete models. "
+                                      "It serves the GGUF files of its configured paths (laneway serve -m FILE, "
+                                      "--models-dir DIR, --ollama-models DIR or a lanes.yaml); put the model "
+                                      "there (or `ollama pull` it into an Ollama store Laneway reads) and restart",
+                                      managed)};
       co_await send_ollama_error(ex, e);
       co_return count(no_lane, label, ex.status_code());
     }
@@ -199,229 +200,203 @@ std::string LanewayServer::ollama_models_json(bool resident_only) {
 }
 
 net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex) {
-  json body;
-  if (auto e = parse_json_body(ex.request().body(), body)) {
-    {
-      const OllamaError error_ = ollama_error_from(*e);
-      co_await send_ollama_error(ex, error_);
+  std::optional<OllamaError> error;
+  // The answer, or "" with `error` set (not a coroutine: no co_await inside).
+  const std::string answer = [&]() -> std::string {
+    json body;
+    if (auto e = parse_json_body(ex.request().body(), body)) {
+      error = ollama_error_from(*e);
+      return "";
     }
-    co_return;
-  }
-  std::string model;
-  if (body.is_object()) {
+    if (!body.is_object()) {
+      error = ollama_bad_request("the request body must be a JSON object");
+      return "";
+    }
+    std::string model;
     for (const char* key : {"model", "name"}) {  // "name" is Ollama's older spelling
       auto it = body.find(key);
       if (it == body.end() || it->is_null()) continue;
       if (!it->is_string()) {
-        {
-      const OllamaError error_ = ollama_bad_request(fmt::format("invalid type for '{}': expected a string", key));
-      co_await send_ollama_error(ex, error_);
-    }
-        co_return;
+        error = ollama_bad_request(fmt::format("invalid type for '{}': expected a string", key));
+        return "";
       }
       model = it->get<std::string>();
       break;
     }
+    if (model.empty()) {
+      error = ollama_bad_request("model is required");
+      return "";
+    }
+    const auto lane = ollama_lane(model);
+    if (!lane || !lanes_[*lane]->embedded()) {
+      error = OllamaError{404, fmt::format("model '{}' not found", model)};
+      return "";
+    }
+    const LaneConfig& c = *lanes_[*lane]->config;
+    auto info = model_info_.get(c.model_path);
+    if (!info) {
+      error = OllamaError{500, fmt::format("cannot read the model of lane '{}': {}", c.name, info.status().message())};
+      return "";
+    }
+    json model_info{{"general.architecture", info->architecture}, {"general.parameter_count", info->parameter_count}};
+    if (info->context_length > 0) model_info[info->architecture + ".context_length"] = info->context_length;
+    const json out{{"modelfile", fmt::format("# Served by Laneway, lane {}\nFROM {}\n", c.name, c.model_path)},
+                   {"parameters", ""},
+                   {"template", info->chat_template},
+                   {"details", details_json(info->details)},
+                   {"model_info", model_info},
+                   {"capabilities", json::array({"completion"})},
+                   {"modified_at", rfc3339_utc(info->modified)}};
+    return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  }();
+  if (error) {
+    co_await send_ollama_error(ex, *error);
   } else {
-    {
-      const OllamaError error_ = ollama_bad_request("the request body must be a JSON object");
-      co_await send_ollama_error(ex, error_);
-    }
-    co_return;
+    std::string text = answer;
+    co_await ex.send_json(http::status::ok, std::move(text));
   }
-  if (model.empty()) {
-    {
-      const OllamaError error_ = ollama_bad_request("model is required");
-      co_await send_ollama_error(ex, error_);
-    }
-    co_return;
-  }
-  const auto lane = ollama_lane(model);
-  if (!lane || !lanes_[*lane]->embedded()) {
-    {
-      const OllamaError error_ = OllamaError{404, fmt::format("model '{}' not found", model)};
-      co_await send_ollama_error(ex, error_);
-    }
-    co_return;
-  }
-  const LaneConfig& c = *lanes_[*lane]->config;
-  auto info = model_info_.get(c.model_path);
-  if (!info) {
-    {
-      const OllamaError error_ = OllamaError{500, fmt::format("cannot read the model of lane '{}': {}", c.name,
-                                                                info.status().message())};
-      co_await send_ollama_error(ex, error_);
-    }
-    co_return;
-  }
-  json model_info{{"general.architecture", info->architecture}, {"general.parameter_count", info->parameter_count}};
-  if (info->context_length > 0) model_info[info->architecture + ".context_length"] = info->context_length;
-  json out{{"modelfile", fmt::format("# Served by Laneway, lane {}\nFROM {}\n", c.name, c.model_path)},
-           {"parameters", ""},
-           {"template", info->chat_template},
-           {"details", details_json(info->details)},
-           {"model_info", model_info},
-           {"capabilities", json::array({"completion"})},
-           {"modified_at", rfc3339_utc(info->modified)}};
-  std::string text = out.dump(-1, ' ', false, json::error_handler_t::replace);
-  co_await ex.send_json(http::status::ok, std::move(text));
 }
 
-net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint, const std::string& label) {
+net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint,
+                                                    const std::string& label) {
   const auto t_start = std::chrono::steady_clock::now();
   const std::string created_at = rfc3339_utc(std::chrono::system_clock::now());
   std::string lane_name;
   std::optional<OllamaError> error;
-  // (Errors go through named values: GCC 12 destroys some temporaries in
-  // co_await expressions twice.)
-  auto fail = [&](const OllamaError& e) -> net::awaitable<void> {
-    co_await send_ollama_error(ex, e);
-    count(lane_name, label, ex.status_code());
-  };
-
-  json body;
-  if (auto e = parse_json_body(ex.request().body(), body)) {
-    {
-      const OllamaError failure_ = ollama_error_from(*e);
-      co_await fail(failure_);
-    }
-    co_return;
-  }
   OllamaRequest req;
-  if (auto e = parse_ollama_request(body, endpoint, req)) {
-    co_await fail(*e);
-    co_return;
-  }
-  if (debug_log_enabled() && !req.ignored_options.empty()) {
-    std::string names;
-    for (const auto& n : req.ignored_options) names += (names.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "laneway serve: debug: /api/%s ignores options it does not implement: %s\n",
-                 endpoint == OllamaEndpoint::chat ? "chat" : "generate", names.c_str());
-  }
-  const std::string& model = req.completion.model;
-  const auto lane_index = ollama_lane(model);
-  if (!lane_index) {
-    {
-      const OllamaError failure_ = OllamaError{404, fmt::format("model '{}' not found", model)};
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  LaneRuntime& lane = *lanes_[*lane_index];
-  lane_name = lane.config->name;
-  if (!lane.embedded()) {
-    {
-      const OllamaError failure_ = ollama_bad_request(fmt::format(
-        "model '{}' is upstream lane '{}': the Ollama routes serve embedded lanes; use /v1/chat/completions", model,
-        lane_name));
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  const uint64_t limit = options_.config.max_body_bytes_for(*lane.config);
-  if (ex.request().body().size() > limit) {
-    {
-      const OllamaError failure_ = ollama_error_from(payload_too_large(limit, lane_name));
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  if (!lane.available()) {
-    std::string msg = fmt::format("model '{}' (lane '{}') is {}", model, lane_name, lane.state());
-    if (!lane.error().empty()) msg += ": " + lane.error();
-    {
-      const OllamaError failure_ = OllamaError{503, msg, 5};
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  if (req.load_only) {
-    // Nothing to generate: Ollama loads the model and answers done at once.
-    // (keep_alive, including 0 = unload, is for the model pool to act on.)
-    OllamaStats stats;
-    stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
-    count(lane_name, label, 200);
-    std::string out = ollama_final(endpoint, model, created_at, "", "load", stats, nullptr);
-    co_await ex.send_json(http::status::ok, std::move(out));
-    co_return;
-  }
-
-  // The prompt, as the OpenAI routes build it for the same lane.
-  const Tokenizer& tok = lane.engine->tokenizer();
-  std::vector<int32_t> tokens = req.context;
+  LaneRuntime* lane_ptr = nullptr;
+  std::vector<int32_t> tokens;
+  int64_t max_tokens = 0;
   bool use_template_stops = false;
-  if (endpoint == OllamaEndpoint::chat || (!req.raw && !lane.chat->uses_fallback())) {
-    std::vector<ChatMessage> messages = req.completion.messages;
-    if (endpoint == OllamaEndpoint::generate) {
-      if (!req.system.empty()) messages.push_back({"system", req.system});
-      messages.push_back({"user", req.completion.prompt});
+  std::string immediate;  // a whole answer without generating (load only, num_predict 0)
+
+  // Everything before the engine: parse, find the lane, build and tokenize
+  // the prompt. Not a coroutine (no co_await inside); sets `error` on failure.
+  [&] {
+    json body;
+    if (auto e = parse_json_body(ex.request().body(), body)) {
+      error = ollama_error_from(*e);
+      return;
     }
-    auto text = lane.chat->render(messages);
-    if (!text) {
-      {
-      const OllamaError failure_ = ollama_bad_request("cannot render the chat template: " + text.status().message());
-      co_await fail(failure_);
+    if (auto e = parse_ollama_request(body, endpoint, req)) {
+      error = *e;
+      return;
     }
-      co_return;
+    if (debug_log_enabled() && !req.ignored_options.empty()) {
+      std::string names;
+      for (const auto& n : req.ignored_options) names += (names.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "laneway serve: debug: /api/%s ignores options it does not implement: %s\n",
+                   endpoint == OllamaEndpoint::chat ? "chat" : "generate", names.c_str());
     }
-    auto t = tok.encode(*text, {.add_special = tokens.empty() && lane.chat->needs_bos(*text), .parse_special = true});
-    tokens.insert(tokens.end(), t.begin(), t.end());
-    use_template_stops = true;
-  } else {
-    // raw, or a model without a chat template of its own: the prompt as it
-    // is (Ollama's template for such a model is the bare prompt), the system
-    // message before it.
-    std::string text = req.completion.prompt;
-    if (!req.raw && !req.system.empty()) text = req.system + "\n\n" + text;
-    auto t = tok.encode(text, {.add_special = tokens.empty(), .parse_special = false});
-    tokens.insert(tokens.end(), t.begin(), t.end());
+    const std::string& model = req.completion.model;
+    const auto lane_index = ollama_lane(model);
+    if (!lane_index) {
+      error = OllamaError{404, fmt::format("model '{}' not found", model)};
+      return;
+    }
+    LaneRuntime& lane = *lanes_[*lane_index];
+    lane_ptr = &lane;
+    lane_name = lane.config->name;
+    if (!lane.embedded()) {
+      error = ollama_bad_request(fmt::format(
+          "model '{}' is upstream lane '{}': the Ollama routes serve embedded lanes; use /v1/chat/completions", model,
+          lane_name));
+      return;
+    }
+    const uint64_t limit = options_.config.max_body_bytes_for(*lane.config);
+    if (ex.request().body().size() > limit) {
+      error = ollama_error_from(payload_too_large(limit, lane_name));
+      return;
+    }
+    if (!lane.available()) {
+      std::string msg = fmt::format("model '{}' (lane '{}') is {}", model, lane_name, lane.state());
+      if (!lane.error().empty()) msg += ": " + lane.error();
+      error = OllamaError{503, msg, 5};
+      return;
+    }
+    if (req.load_only) {
+      // Nothing to generate: Ollama loads the model and answers done at once.
+      // (keep_alive, including 0 = unload, is for the model pool to act on.)
+      OllamaStats stats;
+      stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
+      immediate = ollama_final(endpoint, model, created_at, "", "load", stats, nullptr);
+      return;
+    }
+
+    // The prompt, as the OpenAI routes build it for the same lane.
+    const Tokenizer& tok = lane.engine->tokenizer();
+    for (int32_t id : req.context) {
+      if (!tok.valid_id(id)) {
+        error = ollama_bad_request(
+            fmt::format("'context' holds token id {}, outside the vocabulary of {} tokens", id, tok.vocab_size()));
+        return;
+      }
+    }
+    tokens = req.context;
+    if (endpoint == OllamaEndpoint::chat || (!req.raw && !lane.chat->uses_fallback())) {
+      std::vector<ChatMessage> messages = req.completion.messages;
+      if (endpoint == OllamaEndpoint::generate) {
+        if (!req.system.empty()) messages.push_back({"system", req.system});
+        messages.push_back({"user", req.completion.prompt});
+      }
+      auto text = lane.chat->render(messages);
+      if (!text) {
+        error = ollama_bad_request("cannot render the chat template: " + text.status().message());
+        return;
+      }
+      auto t = tok.encode(*text, {.add_special = tokens.empty() && lane.chat->needs_bos(*text), .parse_special = true});
+      tokens.insert(tokens.end(), t.begin(), t.end());
+      use_template_stops = true;
+    } else {
+      // raw, or a model without a chat template of its own: the prompt as it
+      // is (Ollama's template for such a model is the bare prompt), the
+      // system message before it.
+      std::string text = req.completion.prompt;
+      if (!req.raw && !req.system.empty()) text = req.system + "\n\n" + text;
+      auto t = tok.encode(text, {.add_special = tokens.empty(), .parse_special = false});
+      tokens.insert(tokens.end(), t.begin(), t.end());
+    }
+    if (tokens.empty()) {
+      error = ollama_bad_request("the prompt is empty after tokenization");
+      return;
+    }
+    int64_t ctx = lane.engine->context_per_slot();
+    if (req.num_ctx) ctx = std::min(ctx, *req.num_ctx);
+    const int64_t n_prompt = static_cast<int64_t>(tokens.size());
+    if (n_prompt >= ctx) {
+      // Ollama would cut the prompt; a silently shortened prompt is worse than an error.
+      error = ollama_bad_request(
+          fmt::format("the prompt is {} tokens, but model '{}' (lane '{}') has a context of {} tokens{}", n_prompt,
+                      model, lane_name, ctx, req.num_ctx ? " (options.num_ctx)" : ""));
+      return;
+    }
+    max_tokens = ollama_max_tokens(req, n_prompt, ctx);
+    if (max_tokens == 0) {  // num_predict 0: the prompt alone, nothing generated
+      OllamaStats stats;
+      stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
+      stats.prompt_eval_count = n_prompt;
+      immediate = ollama_final(endpoint, model, created_at, "", "length", stats,
+                               endpoint == OllamaEndpoint::generate ? &tokens : nullptr);
+    }
+  }();
+  if (error) {
+    co_await send_ollama_error(ex, *error);
+    co_return count(lane_name, label, ex.status_code());
   }
-  for (int32_t id : req.context) {
-    if (!tok.valid_id(id)) {
-      {
-      const OllamaError failure_ = ollama_bad_request(fmt::format("'context' holds token id {}, outside the vocabulary of {} tokens", id,
-                                                   tok.vocab_size()));
-      co_await fail(failure_);
-    }
-      co_return;
-    }
-  }
-  if (tokens.empty()) {
-    {
-      const OllamaError failure_ = ollama_bad_request("the prompt is empty after tokenization");
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  int64_t ctx = lane.engine->context_per_slot();
-  if (req.num_ctx) ctx = std::min(ctx, *req.num_ctx);
-  const int64_t n_prompt = static_cast<int64_t>(tokens.size());
-  if (n_prompt >= ctx) {
-    {
-      const OllamaError failure_ = ollama_bad_request(fmt::format(
-        "the prompt is {} tokens, but model '{}' (lane '{}') has a context of {} tokens{}", n_prompt, model, lane_name,
-        ctx, req.num_ctx ? " (options.num_ctx)" : ""));
-      co_await fail(failure_);
-    }
-    co_return;
-  }
-  const int64_t max_tokens = ollama_max_tokens(req, n_prompt, ctx);
-  const bool stream = req.stream;
-  if (max_tokens == 0) {  // num_predict 0: the prompt alone, nothing generated
-    OllamaStats stats;
-    stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
-    stats.prompt_eval_count = n_prompt;
+  if (!immediate.empty()) {
     count(lane_name, label, 200);
-    std::string out = ollama_final(endpoint, model, created_at, "", "length", stats,
-                                   endpoint == OllamaEndpoint::generate ? &tokens : nullptr);
-    co_await ex.send_json(http::status::ok, std::move(out));
+    co_await ex.send_json(http::status::ok, std::move(immediate));
     co_return;
   }
+  LaneRuntime& lane = *lane_ptr;
+  const std::string& model = req.completion.model;
+  const bool stream = req.stream;
 
   GenerationRequest g;
   g.prompt_tokens = tokens;
   g.sampling = req.completion.sampling;
-  if (!req.completion.seed_given) g.sampling.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+  if (!req.completion.seed_given)
+    g.sampling.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   g.max_tokens = max_tokens;
   g.stop = req.completion.stop;
   if (use_template_stops) {
@@ -436,12 +411,12 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
     const Status& st = submitted.status();
     OllamaError e = ollama_error_from(from_status(st));
     if (st.code() == StatusCode::resource_exhausted) {
-      e = OllamaError{429, fmt::format("model '{}' (lane '{}') is at capacity: {}; retry shortly", model, lane_name,
-                                       st.message()),
-                      1};
+      e = OllamaError{
+          429, fmt::format("model '{}' (lane '{}') is at capacity: {}; retry shortly", model, lane_name, st.message()),
+          1};
     }
-    co_await fail(e);
-    co_return;
+    co_await send_ollama_error(ex, e);
+    co_return count(lane_name, label, ex.status_code());
   }
   std::shared_ptr<GenerationHandle> handle = std::move(submitted).value();
   const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
@@ -486,7 +461,8 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
 
   std::optional<OllamaError> failure;
   if (timed_out) {
-    failure = OllamaError{504, fmt::format("the request did not finish within {} ms", options_.request_timeout.count())};
+    failure =
+        OllamaError{504, fmt::format("the request did not finish within {} ms", options_.request_timeout.count())};
   } else if (last->finish == FinishReason::error) {
     failure = OllamaError{500, "generation failed: " + last->error.to_string()};
   } else if (last->finish == FinishReason::cancelled) {
