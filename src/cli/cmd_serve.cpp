@@ -75,6 +75,7 @@ Result<LanesConfig> build_config(ServeFlags& f) {
       return invalid_argument_error("-m and --config exclude each other: put the model in a lane of the config");
     }
     LANEWAY_ASSIGN_OR_RETURN(config, load_lanes_config(f.config_path));
+    add_config_model_sources(config, f.config_path, f.sources);
   } else {
     config.source = "<command line>";
     // No model named: folders and stores given by flag, else the places
@@ -108,6 +109,9 @@ Result<LanesConfig> build_config(ServeFlags& f) {
   if (!f.engine.model_path.empty() || !f.config_path.empty()) {
     LANEWAY_TRY(add_model_source_lanes(f.sources, config, /*discover=*/false).status());
   }
+  if (config.lanes.empty()) {
+    return invalid_argument_error("no lanes to serve: the models folders and stores given hold no model");
+  }
   if (f.config_path.empty() || f.host_opt->count() > 0) config.server.host = f.host;
   if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
   for (const auto& key : f.api_keys) config.server.api_keys.push_back(key);
@@ -135,6 +139,7 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
+  options.ollama_port = options.config.server.ollama_port;  // server.ollama_port; the flag wins
   if (f.ollama_port >= 0) options.ollama_port = f.ollama_port;
 
   const EngineFlags engine = f.engine;

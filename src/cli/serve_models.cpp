@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -51,6 +52,19 @@ Status add_sources(const std::vector<ModelSource>& sources, const ModelSourceFla
 }
 
 }  // namespace
+
+void add_config_model_sources(const LanesConfig& config, const std::string& config_path, ModelSourceFlags& flags) {
+  auto resolve = [&](const std::string& path) {
+    if (path == "~" || path.rfind("~/", 0) == 0) {
+      const char* home = std::getenv("HOME");
+      return (fs::path(home ? home : "") / path.substr(std::min<size_t>(2, path.size()))).string();
+    }
+    if (fs::path(path).is_absolute()) return path;
+    return (fs::absolute(config_path).parent_path() / path).lexically_normal().string();
+  };
+  if (!config.models_dir.empty()) flags.models_dirs.push_back(resolve(config.models_dir));
+  if (!config.ollama_models.empty()) flags.ollama_stores.push_back(resolve(config.ollama_models));
+}
 
 void add_model_source_flags(CLI::App* cmd, ModelSourceFlags& flags) {
   cmd->add_option("--models-dir", flags.models_dirs,

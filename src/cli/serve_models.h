@@ -27,6 +27,11 @@ struct ModelSourceFlags {
   int64_t ctx = 0;  // --ctx for these lanes (0: trained context, at most 4096)
 };
 
+// The config's own `models_dir` / `ollama_models` (LANES.md), appended to
+// the flags: "~/" is the home folder, a relative path is relative to the
+// folder of the config file.
+void add_config_model_sources(const LanesConfig& config, const std::string& config_path, ModelSourceFlags& flags);
+
 // --models-dir, --ollama-models, --no-discover.
 void add_model_source_flags(CLI::App* cmd, ModelSourceFlags& flags);
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "server_harness.h"
@@ -310,6 +311,28 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
     EXPECT_GT(m["size"].get<int64_t>(), 0);
     EXPECT_EQ(m["size_vram"], 0);  // CPU lanes
   }
+}
+
+// lanes.yaml with models_dir (relative to the file) and ollama_models and no
+// lanes of its own; server.ollama_port opens Ollama's port.
+TEST(ServerOllamaApi, ConfigModelsDirAndOllamaModels) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  const fs::path dir = scratch_dir("server_ollama_config_sources");
+  fs::create_directories(dir / "models");
+  fs::copy_file(model, dir / "models" / "Fable.gguf");
+  const fs::path store = make_ollama_store(model, "server_ollama_config_store");
+  std::ofstream(dir / "lanes.yaml") << "models_dir: models\nollama_models: " << store.string()
+                                    << "\nserver:\n  ollama_port: 0\n";
+  ServerProcess server({"--config", (dir / "lanes.yaml").string(), "--port", "0", "--ctx", "128"});
+  ASSERT_TRUE(server.started()) << server.output();
+  EXPECT_NE(server.output().find("Ollama API also on"), std::string::npos) << server.output();
+  HttpResponse tags = http_get(server.port(), "/api/tags");
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  std::set<std::string> names;
+  const json list = json::parse(tags.body);
+  for (const auto& m : list["models"]) names.insert(m["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"fable:latest", "stories:260k"})) << tags.body;
 }
 
 // --ollama-port: Ollama's routes on a port of their own as well (only them).
