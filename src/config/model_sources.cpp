@@ -338,10 +338,11 @@ std::vector<DiscoveredStore> discover_model_stores(const DiscoveryEnv& env) {
     auto all = place.kind == StoreKind::ollama_store ? collect_ollama_store(place.path, &store.notes)
                                                      : collect_gguf_files(place.path);
     std::vector<ModelSource> found;
-    if (all)
+    if (all) {
       found = std::move(all).value();
-    else
+    } else {
       store.notes.push_back(all.status().message());
+    }
     for (auto& s : found) {
       const std::string canonical = canonical_or_self(s.path);
       auto clash = taken.find(s.lane_name);
