@@ -8,6 +8,9 @@
 // the model's trained context, at most 4096 tokens (Ollama's own default
 // size class), so a folder of long-context models does not reserve huge KV
 // caches; --ctx or a lanes.yaml entry set it otherwise.
+//
+// Start-up code of `serve` and `plan --lanes`: runs once, on the main thread,
+// before any server thread exists; prints what it found to stderr.
 #pragma once
 
 #include <string>
