@@ -1,6 +1,8 @@
-// laneway serve: the OpenAI-compatible lane server.
+// laneway serve: the lane server (OpenAI- and Ollama-compatible APIs).
 //   laneway serve -m model.gguf [--slots N] [--queue N] [--ctx N] [engine flags]   one lane named after the file
 //   laneway serve --config lanes.yaml                                               every lane of the file
+//   laneway serve [--models-dir DIR] [--ollama-models DIR]                          a lane per model found there
+//   laneway serve                                                                   discovered models, else the demo model
 // Binds 127.0.0.1:8080 unless --host/--port or the config say otherwise.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish within
 // --shutdown-grace-ms, then exit 0.
@@ -14,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/serve_models.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
 #include "plan/machine_profile.h"
@@ -38,6 +41,8 @@ struct ServeFlags {
   int64_t debug_load_delay_ms = 0;
   std::string memory_budget;  // "" = what the machine can use
   bool strict = false;
+  ModelSourceFlags sources;
+  int ollama_port = -1;  // -1: off
   CLI::Option* host_opt = nullptr;
   CLI::Option* port_opt = nullptr;
 };
@@ -67,24 +72,29 @@ int64_t trained_context(const std::string& path) {
 
 Result<LanesConfig> build_config(ServeFlags& f) {
   LanesConfig config;
+  bool found = false;  // lanes came from model sources (no -m, no --config)
+  f.sources.ctx = f.engine.ctx;
   if (!f.config_path.empty()) {
     if (!f.engine.model_path.empty()) {
       return invalid_argument_error("-m and --config exclude each other: put the model in a lane of the config");
     }
     LANEWAY_ASSIGN_OR_RETURN(config, load_lanes_config(f.config_path));
+    add_config_model_sources(config, f.config_path, f.sources);
   } else {
-    if (f.engine.model_path.empty()) {
-      // The default model of the project's test data, when it is there.
-      std::string candidate = "../shared/testdata/models/stories260K.gguf";
-      if (const char* td = std::getenv("LANEWAY_TESTDATA")) candidate = std::string(td) + "/models/stories260K.gguf";
-      if (!std::filesystem::exists(candidate)) {
-        return invalid_argument_error(
-            "no model to serve: pass -m model.gguf (one lane) or --config lanes.yaml (see examples/)");
-      }
-      std::fprintf(stderr, "laneway serve: no -m given; serving the default model %s\n", candidate.c_str());
-      f.engine.model_path = candidate;
-    }
     config.source = "<command line>";
+    // No model named: folders and stores given by flag, else the places
+    // people keep models (unless --no-discover), else the demo model.
+    if (f.engine.model_path.empty()) {
+      LANEWAY_ASSIGN_OR_RETURN(found, add_model_source_lanes(f.sources, config, /*discover=*/true));
+    }
+    if (f.engine.model_path.empty() && !found) {
+      LANEWAY_ASSIGN_OR_RETURN(f.engine.model_path, demo_model_path());
+      std::fprintf(stderr, "laneway serve: no model given or found; serving the demo model %s\n"
+                           "  (serve your own: -m FILE.gguf, --models-dir DIR, --ollama-models DIR or --config lanes.yaml)\n",
+                   f.engine.model_path.c_str());
+    }
+  }
+  if (f.config_path.empty() && !found) {
     LaneConfig lane;
     lane.name = lane_name_for(f.engine.model_path);
     lane.kind = LaneKind::embedded;
@@ -98,6 +108,13 @@ Result<LanesConfig> build_config(ServeFlags& f) {
     lane.mlock = f.engine.mlock;
     lane.is_default = true;
     config.lanes.push_back(lane);
+  }
+  // --models-dir / --ollama-models beside -m or --config add their lanes.
+  if (!f.engine.model_path.empty() || !f.config_path.empty()) {
+    LANEWAY_TRY(add_model_source_lanes(f.sources, config, /*discover=*/false).status());
+  }
+  if (config.lanes.empty()) {
+    return invalid_argument_error("no lanes to serve: the models folders and stores given hold no model");
   }
   if (f.config_path.empty() || f.host_opt->count() > 0) config.server.host = f.host;
   if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
@@ -126,6 +143,8 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
+  options.ollama_port = options.config.server.ollama_port;  // server.ollama_port; the flag wins
+  if (f.ollama_port >= 0) options.ollama_port = f.ollama_port;
 
   const EngineFlags engine = f.engine;
   const int64_t load_delay_ms = f.debug_load_delay_ms;
@@ -191,6 +210,11 @@ Status serve(ServeFlags& f, int& exit_code) {
               base.c_str(),
               c.server.api_keys.empty() ? "" : fmt::format(" -H 'Authorization: Bearer {}'", c.server.api_keys[0]).c_str(),
               first->name.c_str());
+  std::printf("  Ollama clients use the same address: OLLAMA_HOST=%s ollama run %s\n", base.c_str(), first->name.c_str());
+  if (srv->ollama_port() > 0) {
+    std::printf("laneway serve: Ollama API also on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
+                srv->ollama_port());
+  }
   std::fflush(stdout);
 
   // Eager lanes load in the background; say when they are done.
@@ -218,9 +242,13 @@ Status serve(ServeFlags& f, int& exit_code) {
 
 void register_serve(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve", "Serve lanes over an OpenAI-compatible HTTP API");
+  auto* cmd = app.add_subcommand("serve", "Serve lanes over OpenAI- and Ollama-compatible HTTP APIs");
   add_engine_flags(cmd, f->engine, /*model_required=*/false);
   cmd->add_option("--config", f->config_path, "Lane config (lanes.yaml, see examples/); excludes -m");
+  add_model_source_flags(cmd, f->sources);
+  cmd->add_option("--ollama-port", f->ollama_port,
+                  "Also serve Ollama's API (/ and /api/...) on this port, e.g. 11434 (0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
   f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
   f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");

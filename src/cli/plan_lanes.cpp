@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/engine_flags.h"
+#include "cli/serve_models.h"
 #include "plan/lane_map.h"
 
 namespace laneway::cli {
@@ -237,6 +238,12 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
 
 Status plan_lanes(const PlanLanesFlags& f) {
   LANEWAY_ASSIGN_OR_RETURN(LanesConfig config, load_lanes_config(f.lanes_path));
+  {
+    // models_dir / ollama_models: the same lanes `laneway serve` makes of them.
+    ModelSourceFlags sources;
+    add_config_model_sources(config, f.lanes_path, sources);
+    LANEWAY_TRY(add_model_source_lanes(sources, config, /*discover=*/false).status());
+  }
   LANEWAY_ASSIGN_OR_RETURN(MachineProfile profile, pick_profile(f, config));
   std::map<std::string, LaneModel> models;
   for (const auto& lane : config.lanes) {

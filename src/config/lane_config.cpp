@@ -148,7 +148,7 @@ class Reader {
 
   Status read_server(const YAML::Node& node, ServerSection& out) {
     if (!node.IsMap()) return error(node, "server", "expected a mapping");
-    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes"}));
+    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes", "ollama_port"}));
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       const std::string full = "server." + key;
@@ -170,6 +170,9 @@ class Reader {
             return error(kv.second, full, "expected readiness, lanes or metrics, got '" + r + "'");
           }
         }
+      } else if (key == "ollama_port") {
+        LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 0, 65535));
+        out.ollama_port = static_cast<int>(port);
       }
     }
     return Status::ok();
@@ -366,7 +369,14 @@ class Reader {
     LanesConfig config;
     config.source = source_;
     if (!root.IsMap()) return error(root, "(top level)", "expected a mapping with server, machine, services and lanes");
-    LANEWAY_TRY(check_keys(root, "", {"server", "machine", "services", "lanes"}));
+    LANEWAY_TRY(check_keys(root, "", {"server", "machine", "services", "lanes", "models_dir", "ollama_models"}));
+    for (const char* key : {"models_dir", "ollama_models"}) {
+      if (!root[key]) continue;
+      LANEWAY_ASSIGN_OR_RETURN(std::string path, string(root[key], key));
+      if (path.empty()) return error(root[key], key, "must not be empty");
+      (std::string_view(key) == "models_dir" ? config.models_dir : config.ollama_models) = std::move(path);
+    }
+    const bool file_lanes = !config.models_dir.empty() || !config.ollama_models.empty();
     if (root["server"]) LANEWAY_TRY(read_server(root["server"], config.server));
     if (root["machine"]) {
       MachineSection machine;
@@ -382,9 +392,11 @@ class Reader {
       }
     }
     const auto lanes = root["lanes"];
-    if (!lanes) return error(root, "lanes", "missing: a config needs at least one lane");
-    if (!lanes.IsSequence() || lanes.size() == 0) return error(lanes, "lanes", "expected a non-empty list of lanes");
-    for (size_t i = 0; i < lanes.size(); ++i) {
+    if (!lanes && !file_lanes) return error(root, "lanes", "missing: a config needs at least one lane (or models_dir)");
+    if (lanes && (!lanes.IsSequence() || (lanes.size() == 0 && !file_lanes))) {
+      return error(lanes, "lanes", "expected a non-empty list of lanes");
+    }
+    for (size_t i = 0; lanes && i < lanes.size(); ++i) {
       LaneConfig lane;
       LANEWAY_TRY(read_lane(lanes[i], fmt::format("lanes[{}]", i), lane));
       config.lanes.push_back(std::move(lane));

@@ -31,6 +31,7 @@ struct ServerSection {
   std::vector<std::string> api_keys;  // empty: no key checks
   uint64_t max_body_bytes = kDefaultMaxBodyBytes;
   std::vector<std::string> open_routes;  // answered without a key: readiness, lanes, metrics
+  std::optional<int> ollama_port;     // also serve Ollama's routes on this port
 };
 
 struct MachineSection {
@@ -121,6 +122,11 @@ struct LanesConfig {
   std::optional<MachineSection> machine;
   std::vector<ServiceConfig> services;
   std::vector<LaneConfig> lanes;
+  // Lanes made from files (config/model_sources.h), as written ("~/" and
+  // relative paths are resolved by whoever scans them); "" = none. With
+  // either set, `lanes` may be empty.
+  std::string models_dir;
+  std::string ollama_models;
 
   // nullptr when absent. Lookups by lane name only (not aliases).
   const LaneConfig* find_lane(std::string_view name) const;

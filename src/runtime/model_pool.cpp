@@ -354,7 +354,10 @@ LaneStatus ModelPool::status(size_t lane) const {
     std::lock_guard<std::mutex> lock(shared_->mu);
     retired = shared_->lanes[lane].retired;
   }
-  if (engine) st.stats = engine->stats();
+  if (engine) {
+    st.stats = engine->stats();
+    st.on_gpu = engine->model().uses_gpu();
+  }
   st.stats.prompt_tokens_total += retired.prompt_tokens_total;
   st.stats.generated_tokens_total += retired.generated_tokens_total;
   st.stats.generation_seconds_total += retired.generation_seconds_total;

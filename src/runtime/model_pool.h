@@ -71,6 +71,7 @@ struct LaneStatus {
   std::string error;                  // why it failed, or why a load waits
   LoadProgress progress;              // while loading
   bool resident = false;              // an engine is loaded
+  bool on_gpu = false;                // ... with layers on a GPU
   // The engine's figures when resident; the token counters add up over
   // every time the lane was loaded (they never go back).
   LaneStats stats;

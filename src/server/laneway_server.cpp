@@ -29,6 +29,25 @@ struct LanewayServer::LanePort final : RequestHandler {
   std::unique_ptr<HttpServer> http;
 };
 
+// `--ollama-port`: Ollama's routes alone (/ and /api/...) on a port of their
+// own, answered by the shared API's handler.
+struct LanewayServer::OllamaPort final : RequestHandler {
+  explicit OllamaPort(LanewayServer& s) : server(s) {}
+  BodyLimit body_limit(const http::request_header<>& header) override { return server.body_limit(header); }
+  net::awaitable<void> handle(HttpExchange& ex) override {
+    const std::string_view target = ex.request().target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/" || path == "/api" || path.rfind("/api/", 0) == 0) {
+      co_await server.handle(ex);
+      co_return;
+    }
+    std::string body = R"json({"error":"404 page not found (this port serves Ollama's API: / and /api/...)"})json";
+    co_await ex.send(http::status::not_found, std::move(body), "application/json");
+  }
+  LanewayServer& server;
+  std::unique_ptr<HttpServer> http;
+};
+
 LanewayServer::LanewayServer(ServeOptions options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLanePreparer& prepare,
@@ -86,6 +105,10 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
     auto port = std::make_unique<LanePort>(*s, lane.name);
     port->http = std::make_unique<HttpServer>(s->ioc_, *port, s->options_.http);
     s->lane_ports_.push_back(std::move(port));
+  }
+  if (s->options_.ollama_port) {
+    s->ollama_port_ = std::make_unique<OllamaPort>(*s);
+    s->ollama_port_->http = std::make_unique<HttpServer>(s->ioc_, *s->ollama_port_, s->options_.http);
   }
   return s;
 }
@@ -232,15 +255,20 @@ Status LanewayServer::listen() {
     const LaneConfig* lane = options_.config.find_lane(port->prefix.substr(7));
     LANEWAY_TRY(port->http->listen(server.host, *lane->listen_port).with_context("lane " + lane->name + " listen"));
   }
+  if (ollama_port_) {
+    LANEWAY_TRY(ollama_port_->http->listen(server.host, *options_.ollama_port).with_context("--ollama-port listen"));
+  }
   return Status::ok();
 }
 
 int LanewayServer::port() const { return http_->port(); }
+int LanewayServer::ollama_port() const { return ollama_port_ ? ollama_port_->http->port() : 0; }
 
 void LanewayServer::start() {
   work_.emplace(ioc_.get_executor());
   http_->start();
   for (auto& port : lane_ports_) port->http->start();
+  if (ollama_port_) ollama_port_->http->start();
   for (auto& service : services_) {
     net::co_spawn(net::make_strand(ioc_), upstream_health_loop(*service, options_.health_interval, stopping_),
                   net::detached);
@@ -259,6 +287,7 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
   if (!threads_.empty()) {
     http_->stop_accepting();
     for (auto& port : lane_ports_) port->http->stop_accepting();
+    if (ollama_port_) ollama_port_->http->stop_accepting();
     // Queued requests are refused now (503 with Retry-After): the grace
     // period is spent on the running ones, not on requests that never started.
     pool_->begin_shutdown();
@@ -266,6 +295,7 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
     auto busy = [&] {
       int64_t n = http_->active_requests();
       for (auto& port : lane_ports_) n += port->http->active_requests();
+      if (ollama_port_) n += ollama_port_->http->active_requests();
       return n;
     };
     while (busy() > 0 && clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -367,6 +397,10 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
     co_await ex.send_error(e);
     co_return finish(no_lane);
   }
+  if (route.id == RouteId::ollama_root || route.id == RouteId::ollama_api) {
+    co_await route_ollama(ex, route);  // keys, errors and metrics in Ollama's shape
+    co_return;
+  }
   // The key comes before anything that tells whether a lane exists.
   if (route_needs_key(route.id, open_routes_) && !authorized(req)) {
     const ApiError e = unauthorized(req.find(http::field::authorization) == req.end()
@@ -430,6 +464,8 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
       break;
     case RouteId::unknown_api:
     case RouteId::unknown:
+    case RouteId::ollama_root:
+    case RouteId::ollama_api:
       break;
   }
   const ApiError e = not_found(route.lane_from_url && route.id == RouteId::unknown_api

@@ -6,7 +6,8 @@
 //
 // Routes (see LANES.md): GET /health[?lane=NAME], GET /metrics,
 // GET /v1/models, GET /v1/lanes, POST /v1/chat/completions, POST
-// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...
+// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...;
+// Ollama's API at / and /api/... (routes_ollama.cpp).
 // Bearer keys (server.api_keys) guard every route but liveness, as
 // route_table.h says (readiness, /v1/lanes and /metrics unless open_routes).
 //
@@ -32,6 +33,8 @@
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/ollama_api.h"
+#include "server/ollama_models.h"
 #include "server/route_table.h"
 #include "server/upstream_service.h"
 
@@ -48,6 +51,9 @@ struct ServeOptions {
   // included (taken off once): the model pool's budget. The CLI passes what
   // the machine can use now, or --memory-budget.
   uint64_t memory_budget_bytes = UINT64_MAX;
+  // Also serve Ollama's routes (/ and /api/...) on this port (`--ollama-port
+  // 11434`), for tools that assume Ollama's address; 0 picks a free one.
+  std::optional<int> ollama_port;
 };
 
 // What `serve` decides for one embedded lane before anything loads (the CLI
@@ -101,6 +107,7 @@ class LanewayServer final : public RequestHandler {
   // Binds the shared API and each lane's own port (when set).
   Status listen();
   int port() const;
+  int ollama_port() const;  // 0 when ServeOptions::ollama_port is unset
   // Starts the io threads, the accept loops, the upstream health loops and
   // the background loads of eager lanes.
   void start();
@@ -158,6 +165,12 @@ class LanewayServer final : public RequestHandler {
   // A lane that will serve soon (loading, draining, paused, restoring): a
   // request may wait for it rather than fail.
   bool lane_coming(size_t lane) const;
+  // routes_ollama.cpp: GET|HEAD / and /api/* (keys, errors and metrics in Ollama's shape).
+  net::awaitable<void> route_ollama(HttpExchange& ex, const RouteMatch& route);
+  net::awaitable<void> ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint, const std::string& label);
+  net::awaitable<void> ollama_show(HttpExchange& ex);
+  std::string ollama_models_json(bool resident_only);  // /api/tags (false), /api/ps (true)
+  std::optional<size_t> ollama_lane(std::string_view model) const;  // lane name or alias, ":latest" implied
   // upstream_proxy.cpp: forwards to lane's service; false when the service
   // could not be reached before anything was sent (the caller may fall back).
   net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
@@ -178,6 +191,7 @@ class LanewayServer final : public RequestHandler {
   std::unique_ptr<Router> router_;
   Metrics metrics_;
   OpenRoutes open_routes_;
+  ModelInfoCache model_info_;  // /api/tags, /api/show, /api/ps: GGUF details and digests
   int64_t created_unix_s_ = 0;
   uint64_t id_seed_ = 0;
   std::atomic<uint64_t> id_counter_{0};
@@ -186,6 +200,8 @@ class LanewayServer final : public RequestHandler {
   std::unique_ptr<HttpServer> http_;
   struct LanePort;
   std::vector<std::unique_ptr<LanePort>> lane_ports_;
+  struct OllamaPort;
+  std::unique_ptr<OllamaPort> ollama_port_;
   std::vector<std::thread> threads_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> stopping_{false};

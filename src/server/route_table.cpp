@@ -58,6 +58,20 @@ RouteMatch match_api(std::string_view api_path, bool by_lane) {
   return m;
 }
 
+// Ollama's routes below /api; anything else there is counted as "/api/*".
+RouteMatch match_ollama(std::string_view api_path) {
+  static constexpr std::string_view kLabels[] = {"/api/version", "/api/tags", "/api/show", "/api/ps", "/api/generate",
+                                                 "/api/chat", "/api/embed", "/api/embeddings"};
+  RouteMatch m;
+  m.id = RouteId::ollama_api;
+  m.api_path = api_path;
+  m.label = "/api/*";
+  for (std::string_view label : kLabels) {
+    if (label.substr(4) == api_path) m.label = label;
+  }
+  return m;
+}
+
 }  // namespace
 
 RouteMatch match_route(std::string_view path, std::string_view query) {
@@ -75,6 +89,12 @@ RouteMatch match_route(std::string_view path, std::string_view query) {
     return m;
   }
   if (path == "/v1" || path.rfind("/v1/", 0) == 0) return match_api(path.substr(3), false);
+  if (path == "/") {
+    m.id = RouteId::ollama_root;
+    m.label = "/";
+    return m;
+  }
+  if (path == "/api" || path.rfind("/api/", 0) == 0) return match_ollama(path.substr(4));
   if (path.rfind("/lanes/", 0) == 0) {
     std::string_view rest = path.substr(7);
     const std::string_view lane = rest.substr(0, rest.find('/'));
@@ -101,7 +121,8 @@ const std::vector<std::string_view>& route_labels() {
       "/health", "/metrics", "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/lanes",
       "/lanes/{lane}/health", "/lanes/{lane}/v1/chat/completions", "/lanes/{lane}/v1/completions",
       "/lanes/{lane}/v1/models", "/lanes/{lane}/v1/*", "/v1/lanes/{lane}/reload", "/v1/lanes/{lane}/unload",
-      "shutdown", kUnknown};
+      "/", "/api/version", "/api/tags", "/api/show", "/api/ps", "/api/generate", "/api/chat", "/api/embed",
+      "/api/embeddings", "/api/*", "shutdown", kUnknown};
   return labels;
 }
 
@@ -120,6 +141,7 @@ bool route_needs_key(RouteId route, const OpenRoutes& open) {
   switch (route) {
     case RouteId::liveness: return false;
     case RouteId::unknown: return false;
+    case RouteId::ollama_root: return false;  // says only that the server is up, as liveness does
     case RouteId::readiness: return !open.readiness;
     case RouteId::lanes: return !open.lanes;
     case RouteId::lane_control: return true;
@@ -128,6 +150,7 @@ bool route_needs_key(RouteId route, const OpenRoutes& open) {
     case RouteId::chat:
     case RouteId::completions:
     case RouteId::lane_api:
+    case RouteId::ollama_api:
     case RouteId::unknown_api: return true;
   }
   return true;

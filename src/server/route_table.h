@@ -29,6 +29,8 @@ enum class RouteId {
   completions,   // /v1/completions, /lanes/NAME/v1/completions
   lane_api,      // any other /lanes/NAME/v1/...: passed to upstream lanes
   unknown_api,   // any other /v1/... or /lanes/NAME/...: 404, but behind the key
+  ollama_root,   // GET|HEAD /: Ollama's liveness answer ("Ollama is running")
+  ollama_api,    // /api/...: Ollama's API (routes_ollama.cpp; api_path below /api)
   unknown,       // anything else: 404
 };
 
@@ -36,7 +38,7 @@ struct RouteMatch {
   RouteId id = RouteId::unknown;
   std::string_view lane;      // lane named by the URL or ?lane= ("" = none; may name no configured lane)
   bool lane_from_url = false; // /lanes/NAME/...
-  std::string_view api_path;  // below /v1 ("/chat/completions", ...), "" when not an API route
+  std::string_view api_path;  // below /v1 ("/chat/completions", ...) or /api ("/chat"), "" when not an API route
   std::string_view action;    // lane_control: "reload" or "unload"
   std::string_view label;     // the metrics `route` label: always one of route_labels()
 };

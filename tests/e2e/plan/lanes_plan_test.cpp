@@ -134,6 +134,22 @@ TEST_F(PlanLanesMinimal, ThisMachine) {
   EXPECT_GT(j["profile"]["bandwidth_bytes_per_s"].get<double>(), 1e8);  // measured: at least 0.1 GB/s
 }
 
+// models_dir makes the same lanes for the plan as for `laneway serve`.
+TEST(PlanLanes, ModelsDirLanesArePlanned) {
+  const std::string model = test::testdata_path("models/stories260K.gguf");
+  LANEWAY_REQUIRE_FILE(model);
+  const auto dir = test::scratch_dir("plan_lanes_models_dir");
+  std::filesystem::create_directories(dir / "models");
+  std::filesystem::copy_file(model, dir / "models" / "Fable.gguf");
+  std::ofstream(dir / "lanes.yaml") << "models_dir: models\n";
+  auto r = test::run_laneway("plan --lanes " + (dir / "lanes.yaml").string() + " --profile ryzen-vega8-16g --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j["lanes"].size(), 1u) << r.out;
+  EXPECT_EQ(j["lanes"][0]["name"], "fable") << r.out;
+  EXPECT_EQ(j["lanes"][0]["n_ctx"], 2048);  // the trained context, at most 4096
+}
+
 TEST(PlanLanes, BadInputExitsTwo) {
   const auto dir = test::scratch_dir("plan_lanes_bad");
   auto r = test::run_laneway("plan --lanes " + (dir / "missing.yaml").string());

@@ -240,6 +240,23 @@ TEST(LaneConfig, MissingFileIsIoError) {
   EXPECT_NE(r.status().message().find("/nonexistent/lanes.yaml"), std::string::npos);
 }
 
+TEST(LaneConfig, ModelsDirOllamaModelsAndOllamaPort) {
+  // LANES.md "Keys added since the first version": lanes from files, so `lanes` may go.
+  auto c = parse_lanes_config("models_dir: /models\nollama_models: ~/.ollama/models\nserver:\n  ollama_port: 11434\n",
+                              "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->models_dir, "/models");
+  EXPECT_EQ(c->ollama_models, "~/.ollama/models");
+  EXPECT_EQ(c->server.ollama_port, 11434);
+  EXPECT_TRUE(c->lanes.empty());
+  auto only_store = parse_lanes_config("ollama_models: /store\nlanes: []\n", "lanes.yaml");
+  ASSERT_TRUE(only_store.is_ok()) << only_store.status().to_string();
+  EXPECT_FALSE(parse_lanes_config("server:\n  port: 8080\n", "lanes.yaml").is_ok());  // still needs some lane
+  EXPECT_NE(parse_error("models_dir: [a, b]\n").find("models_dir"), std::string::npos);
+  EXPECT_NE(parse_error("models_dir: \"\"\n").find("models_dir"), std::string::npos);
+  EXPECT_NE(parse_error("models_dir: /m\nserver:\n  ollama_port: 70000\n").find("server.ollama_port"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace laneway
 

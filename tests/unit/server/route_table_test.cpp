@@ -40,7 +40,7 @@ TEST(RouteTable, KnownRoutesGetTheirTemplates) {
 
 TEST(RouteTable, RequestTextNeverBecomesALabel) {
   for (const char* path : {"/v1/x1", "/v1/aaaa/bbbb", "/v1", "/lanes/coder/v1/zz9", "/lanes/coder/zz9",
-                           "/lanes/no-such-lane/health", "/lanes//v1/", "/x\"y", "/", ""}) {
+                           "/lanes/no-such-lane/health", "/lanes//v1/", "/x\"y", "/", "", "/api/zz9", "/api/x/y"}) {
     const RouteMatch m = match_route(path, "lane=\"evil\"");
     EXPECT_TRUE(is_fixed_label(m.label)) << path << " -> " << m.label;
     EXPECT_EQ(std::string(m.label).find("zz9"), std::string::npos) << path;
@@ -50,6 +50,30 @@ TEST(RouteTable, RequestTextNeverBecomesALabel) {
   EXPECT_EQ(match_route("/v2/things", "").id, RouteId::unknown);
   EXPECT_EQ(match_route("/lanes//v1/models", "").id, RouteId::unknown_api);  // no lane name: never a lane route
   EXPECT_EQ(match_route("/lanes//health", "").id, RouteId::unknown_api);
+}
+
+TEST(RouteTable, OllamaRoutes) {
+  EXPECT_EQ(match_route("/", "").id, RouteId::ollama_root);
+  EXPECT_EQ(match_route("/", "").label, "/");
+  for (const char* r : {"version", "tags", "show", "ps", "generate", "chat", "embed", "embeddings"}) {
+    const std::string path = std::string("/api/") + r;
+    const RouteMatch m = match_route(path, "");
+    EXPECT_EQ(m.id, RouteId::ollama_api) << path;
+    EXPECT_EQ(m.label, path);
+    EXPECT_EQ(m.api_path, path.substr(4));
+  }
+  // Everything else below /api shares one label (pull, push, made-up paths).
+  for (const char* path : {"/api/pull", "/api/blobs/sha256:abc", "/api/zz9", "/api"}) {
+    const RouteMatch m = match_route(path, "");
+    EXPECT_EQ(m.id, RouteId::ollama_api) << path;
+    EXPECT_EQ(m.label, "/api/*") << path;
+    EXPECT_TRUE(is_fixed_label(m.label));
+  }
+  EXPECT_EQ(match_route("/apix", "").id, RouteId::unknown);
+  // LANES.md: Ollama's /api/* needs the key; "/" only says the server is up.
+  const OpenRoutes open = *OpenRoutes::parse({"readiness", "lanes", "metrics"});
+  EXPECT_TRUE(route_needs_key(RouteId::ollama_api, open));
+  EXPECT_FALSE(route_needs_key(RouteId::ollama_root, OpenRoutes{}));
 }
 
 TEST(RouteTable, WhoNeedsAKey) {
