@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "server/status_page.h"
+
 namespace laneway::server {
 
 // A lane with `listen: PORT`: the same routes at /v1 and /health on a port of
@@ -397,6 +399,18 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
     co_await ex.send_error(e);
     co_return finish(no_lane);
   }
+  // The status page: /ui, and / for a browser (it asks for HTML; Ollama's clients do not).
+  const auto accept = req.find(http::field::accept);
+  const bool wants_html = accept != req.end() && accept->value().find("text/html") != std::string_view::npos;
+  if (route.id == RouteId::ui || (route.id == RouteId::ollama_root && method == http::verb::get && wants_html)) {
+    if (method != http::verb::get && method != http::verb::head) {
+      co_await ex.send_error(wrong_method);
+    } else {
+      std::string page(status_page_html());
+      co_await ex.send(http::status::ok, std::move(page), "text/html; charset=utf-8");
+    }
+    co_return count(no_lane, "/ui", ex.status_code());
+  }
   if (route.id == RouteId::ollama_root || route.id == RouteId::ollama_api) {
     co_await route_ollama(ex, route);  // keys, errors and metrics in Ollama's shape
     co_return;
@@ -464,6 +478,7 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
       break;
     case RouteId::unknown_api:
     case RouteId::unknown:
+    case RouteId::ui:
     case RouteId::ollama_root:
     case RouteId::ollama_api:
       break;

@@ -89,6 +89,11 @@ RouteMatch match_route(std::string_view path, std::string_view query) {
     return m;
   }
   if (path == "/v1" || path.rfind("/v1/", 0) == 0) return match_api(path.substr(3), false);
+  if (path == "/ui") {
+    m.id = RouteId::ui;
+    m.label = "/ui";
+    return m;
+  }
   if (path == "/") {
     m.id = RouteId::ollama_root;
     m.label = "/";
@@ -121,7 +126,7 @@ const std::vector<std::string_view>& route_labels() {
       "/health", "/metrics", "/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/lanes",
       "/lanes/{lane}/health", "/lanes/{lane}/v1/chat/completions", "/lanes/{lane}/v1/completions",
       "/lanes/{lane}/v1/models", "/lanes/{lane}/v1/*", "/v1/lanes/{lane}/reload", "/v1/lanes/{lane}/unload",
-      "/", "/api/version", "/api/tags", "/api/show", "/api/ps", "/api/generate", "/api/chat", "/api/embed",
+      "/ui", "/", "/api/version", "/api/tags", "/api/show", "/api/ps", "/api/generate", "/api/chat", "/api/embed",
       "/api/embeddings", "/api/*", "shutdown", kUnknown};
   return labels;
 }
@@ -142,6 +147,7 @@ bool route_needs_key(RouteId route, const OpenRoutes& open) {
     case RouteId::liveness: return false;
     case RouteId::unknown: return false;
     case RouteId::ollama_root: return false;  // says only that the server is up, as liveness does
+    case RouteId::ui: return false;           // a page without data: what it shows comes from /v1/lanes
     case RouteId::readiness: return !open.readiness;
     case RouteId::lanes: return !open.lanes;
     case RouteId::lane_control: return true;

@@ -20,6 +20,7 @@ namespace laneway::server {
 
 enum class RouteId {
   liveness,      // GET /health
+  ui,            // GET /ui: the status page (its data comes from /v1/lanes, behind the key)
   readiness,     // GET /health?lane=NAME, /lanes/NAME/health
   metrics,       // GET /metrics
   models,        // /v1/models, /lanes/NAME/v1/models

@@ -97,6 +97,8 @@ std::string LanewayServer::lanes_json() const {
       }
       item["slots"] = c.slots;
       item["queue_capacity"] = c.queue;
+      item["tokens"] = {{"prompt_total", st.stats.prompt_tokens_total},
+                        {"generated_total", st.stats.generated_tokens_total}};
       if (st.resident) {
         const LaneStats& s = st.stats;
         item["busy_slots"] = s.busy_slots;
@@ -121,7 +123,21 @@ std::string LanewayServer::lanes_json() const {
   const PoolStatus ps = pool_->pool_status();
   json pool = {{"resident_bytes", ps.resident_bytes}};
   pool["budget_bytes"] = ps.budget_bytes == UINT64_MAX ? json(nullptr) : json(ps.budget_bytes);
-  return json{{"object", "list"}, {"data", data}, {"pool", pool}}.dump();
+  // What else holds memory in the map (the status page draws it).
+  json services = json::array();
+  for (const auto& sc : options_.config.services) {
+    json svc = {{"name", sc.name}, {"memory_budget_bytes", sc.memory_budget_bytes ? json(*sc.memory_budget_bytes) : json(nullptr)}};
+    for (const auto& up : services_) {
+      if (up->name() == sc.name) svc["healthy"] = up->healthy();
+    }
+    services.push_back(std::move(svc));
+  }
+  json out = {{"object", "list"}, {"data", data}, {"pool", pool}, {"services", services}};
+  if (const auto& m = options_.config.machine) {
+    out["machine"] = {{"reserve_os_bytes", m->reserve_os_bytes ? json(*m->reserve_os_bytes) : json(nullptr)},
+                      {"reserve_other_bytes", m->reserve_other_bytes ? json(*m->reserve_other_bytes) : json(nullptr)}};
+  }
+  return out.dump();
 }
 
 net::awaitable<void> LanewayServer::route_lane_control(HttpExchange& ex, size_t lane, std::string_view action) {
