@@ -36,7 +36,7 @@ struct ActiveRequest {
   StopStringFilter stops;
   Clock::time_point submitted;
   Clock::time_point first_token;
-  bool prefilled = false;
+  int64_t prefilled = 0;      // prompt tokens in the KV cache so far (prefill runs in chunks)
   int64_t n_past = 0;         // tokens in the KV cache
   int32_t next_token = -1;    // sampled, not yet evaluated
   int64_t generated = 0;
@@ -252,7 +252,14 @@ void EmbeddedLane::Impl::emit_token(size_t slot, int32_t token) {
 void EmbeddedLane::Impl::step(ForwardBatch& batch) {
   batch.clear();
   std::vector<size_t> out_slot;  // which slot each output row belongs to
+  std::vector<size_t> in_batch;  // every slot with tokens in this step
   int64_t delay_ms = 0;
+  // Prompts are evaluated in chunks of at most n_batch tokens per step, so a
+  // long prompt never stalls the other slots' next tokens for long, and a
+  // client that leaves (or a shutdown) is noticed between chunks. Results do
+  // not depend on the chunking (the engine is chunk-invariant).
+  int64_t prefill_budget = std::max<int64_t>(1, ctx->options().n_batch);
+  int64_t pending_prefill = 0, total_prefill = 0;
   for (size_t s = 0; s < slots.size(); ++s) {
     auto& a = slots[s];
     if (!a) continue;
@@ -261,23 +268,38 @@ void EmbeddedLane::Impl::step(ForwardBatch& batch) {
       continue;
     }
     const auto seq = static_cast<int32_t>(s);
-    if (!a->prefilled) {
-      const auto& p = a->req.prompt_tokens;
-      for (size_t i = 0; i < p.size(); ++i) batch.add(p[i], static_cast<int64_t>(i), seq, i + 1 == p.size());
-      a->n_past = static_cast<int64_t>(p.size());
-      a->prefilled = true;
+    const auto& p = a->req.prompt_tokens;
+    const auto n_prompt = static_cast<int64_t>(p.size());
+    if (a->prefilled < n_prompt) {
+      if (prefill_budget > 0) {
+        const int64_t end = std::min(n_prompt, a->prefilled + prefill_budget);
+        for (int64_t i = a->prefilled; i < end; ++i) batch.add(p[static_cast<size_t>(i)], i, seq, i + 1 == n_prompt);
+        prefill_budget -= end - a->prefilled;
+        a->prefilled = end;
+        a->n_past = end;
+        in_batch.push_back(s);
+        if (end == n_prompt) out_slot.push_back(s);
+      }
+      pending_prefill += n_prompt - a->prefilled;
+      total_prefill += n_prompt;
     } else {
       batch.add(a->next_token, a->n_past++, seq, true);
+      in_batch.push_back(s);
+      out_slot.push_back(s);
     }
-    out_slot.push_back(s);
     delay_ms = std::max(delay_ms, a->req.debug_token_delay_ms);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    totals.prefill_tokens_pending = pending_prefill;
+    totals.prefill_tokens_total = total_prefill;
   }
   if (batch.size() == 0) return;
   const auto t0 = Clock::now();
   Status st = ctx->decode(batch);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!st.is_ok()) {
-    for (size_t s : out_slot) finish(s, FinishReason::error, st);
+    for (size_t s : in_batch) finish(s, FinishReason::error, st);
     return;
   }
   int64_t prompt_tokens = 0;

@@ -80,6 +80,9 @@ struct LaneStats {
   int64_t prompt_tokens_total = 0;
   int64_t generated_tokens_total = 0;
   double generation_seconds_total = 0;  // engine time spent in decode steps
+  // Prompts being evaluated now (in chunks): tokens of them still to do, of their total.
+  int64_t prefill_tokens_pending = 0;
+  int64_t prefill_tokens_total = 0;
 };
 
 }  // namespace laneway

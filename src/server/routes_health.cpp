@@ -105,6 +105,10 @@ std::string LanewayServer::lanes_json() const {
         item["queue_depth"] = s.queue_depth;
         item["memory"] = {{"weight_bytes", s.weight_bytes}, {"kv_bytes", s.kv_bytes},
                           {"kv_cells_used", s.kv_cells_used}, {"kv_cells_total", s.kv_cells_total}};
+        if (s.prefill_tokens_total > 0) {
+          item["prefill"] = {{"tokens_done", s.prefill_tokens_total - s.prefill_tokens_pending},
+                             {"tokens_total", s.prefill_tokens_total}};
+        }
       } else {
         item["busy_slots"] = 0;
         item["queue_depth"] = st.waiting;

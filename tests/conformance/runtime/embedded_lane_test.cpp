@@ -40,8 +40,9 @@ struct Collected {
   }
 };
 
-std::unique_ptr<EmbeddedLane> start_lane(int32_t slots, int64_t queue) {
+std::unique_ptr<EmbeddedLane> start_lane(int32_t slots, int64_t queue, int32_t n_batch = 512) {
   EmbeddedLaneOptions o;
+  o.context.n_batch = n_batch;
   o.name = "stories";
   o.model_path = test::testdata_path("models/stories260K.gguf");
   o.context.n_ctx = 512 * slots;
@@ -170,6 +171,59 @@ TEST(StopStringFilter, HoldsBackPossibleStarts) {
   StopStringFilter g({"abc"});
   EXPECT_EQ(g.push("xab"), "x");
   EXPECT_EQ(g.flush(), "ab");
+}
+
+
+// A long prompt is evaluated in chunks of n_batch tokens, interleaved with
+// the other slots' decode steps: the output is the same as in one piece.
+TEST(EmbeddedLane, ChunkedPrefillGivesTheSameOutput) {
+  LANEWAY_REQUIRE_FILE(test::testdata_path("models/stories260K.gguf"));
+  std::string prompt;
+  for (int i = 0; i < 12; ++i) prompt += "Once upon a time, there was a little girl named Lily. ";
+  auto whole = start_lane(2, 4, 512);
+  auto chunked = start_lane(2, 4, 7);
+  ASSERT_TRUE(whole && chunked);
+  ASSERT_GT(whole->tokenizer().encode(prompt).size(), 100u);
+  Collected a, b, running;
+  ASSERT_TRUE(whole->submit(request(*whole, prompt, 24, 1, 0), a.sink()).is_ok());
+  // On the chunked lane another request is decoding while the long prompt arrives.
+  ASSERT_TRUE(chunked->submit(request(*chunked, "The cat", 40, 1, 0), running.sink()).is_ok());
+  ASSERT_TRUE(chunked->submit(request(*chunked, prompt, 24, 1, 0), b.sink()).is_ok());
+  ASSERT_TRUE(a.wait() && b.wait() && running.wait());
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.text, b.text);
+  EXPECT_EQ(b.last.prompt_tokens, a.last.prompt_tokens);
+  EXPECT_EQ(running.last.finish, FinishReason::length);
+}
+
+// Cancellation is noticed between prefill chunks, and /v1/lanes' figures
+// show the prefill's progress meanwhile.
+TEST(EmbeddedLane, ALongPrefillReportsProgressAndCanBeCancelled) {
+  LANEWAY_REQUIRE_FILE(test::testdata_path("models/stories260K.gguf"));
+  auto lane = start_lane(1, 1, 1);  // one prompt token per step
+  ASSERT_TRUE(lane);
+  std::string prompt;
+  for (int i = 0; i < 30; ++i) prompt += "Once upon a time, there was a little girl named Lily. ";
+  GenerationRequest r = request(*lane, prompt, 8, 1, 0);
+  r.debug_token_delay_ms = 2;  // each one-token step sleeps a little: the prefill takes a while
+  const auto n_prompt = static_cast<int64_t>(r.prompt_tokens.size());
+  ASSERT_LT(n_prompt, 512);
+  Collected c;
+  auto handle = lane->submit(std::move(r), c.sink());
+  ASSERT_TRUE(handle.is_ok());
+  LaneStats mid;
+  for (int i = 0; i < 2000; ++i) {
+    mid = lane->stats();
+    if (mid.prefill_tokens_total > 0 && mid.prefill_tokens_pending < mid.prefill_tokens_total) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(mid.prefill_tokens_total, n_prompt);
+  EXPECT_GT(mid.prefill_tokens_pending, 0);
+  EXPECT_LT(mid.prefill_tokens_pending, n_prompt);
+  (*handle)->cancel();
+  ASSERT_TRUE(c.wait(5000)) << "cancelled between chunks, not after the whole prompt";
+  EXPECT_EQ(c.last.finish, FinishReason::cancelled);
+  EXPECT_EQ(c.last.completion_tokens, 0);
 }
 
 }  // namespace
