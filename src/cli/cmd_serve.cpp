@@ -31,6 +31,7 @@ struct ServeFlags {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::vector<std::string> api_keys;
+  std::vector<std::string> cors_origins;
   int64_t slots = 1;
   int64_t queue = 8;
   int http_threads = 4;
@@ -119,6 +120,7 @@ Result<LanesConfig> build_config(ServeFlags& f) {
   if (f.config_path.empty() || f.host_opt->count() > 0) config.server.host = f.host;
   if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
   for (const auto& key : f.api_keys) config.server.api_keys.push_back(key);
+  for (const auto& o : f.cors_origins) config.server.cors_origins.push_back(o);
   LANEWAY_TRY(validate_lanes_config(config));
   return config;
 }
@@ -252,6 +254,8 @@ void register_serve(CLI::App& app, int& exit_code) {
   f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
   f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");
+  cmd->add_option("--cors-origin", f->cors_origins,
+                  "Let browser pages from this origin call the API, e.g. http://localhost:3000, or * (repeatable)");
   cmd->add_option("--slots", f->slots, "Parallel sequences of the -m lane")->check(CLI::Range(1, 1024));
   cmd->add_option("--queue", f->queue, "Requests that may wait beyond busy slots (then 429)")->check(CLI::Range(0, 1000000));
   cmd->add_option("--http-threads", f->http_threads, "Threads for HTTP (connections are coroutines)")->check(CLI::Range(1, 256));

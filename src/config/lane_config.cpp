@@ -53,6 +53,13 @@ Result<std::pair<double, std::string_view>> split_number(std::string_view text, 
   return std::pair<double, std::string_view>{value, trim(text.substr(i))};
 }
 
+// An origin as browsers send it: scheme://host[:port], no path; or "*".
+bool is_cors_origin(std::string_view o) {
+  if (o == "*") return true;
+  const bool scheme = o.rfind("http://", 0) == 0 || o.rfind("https://", 0) == 0;
+  return scheme && o.find('/', o.find("//") + 2) == std::string_view::npos && o.size() > o.find("//") + 2;
+}
+
 bool is_lane_name(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -148,7 +155,7 @@ class Reader {
 
   Status read_server(const YAML::Node& node, ServerSection& out) {
     if (!node.IsMap()) return error(node, "server", "expected a mapping");
-    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes", "ollama_port"}));
+    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes", "ollama_port", "cors_origins"}));
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       const std::string full = "server." + key;
@@ -169,6 +176,11 @@ class Reader {
           if (r != "readiness" && r != "lanes" && r != "metrics") {
             return error(kv.second, full, "expected readiness, lanes or metrics, got '" + r + "'");
           }
+        }
+      } else if (key == "cors_origins") {
+        LANEWAY_ASSIGN_OR_RETURN(out.cors_origins, string_list(kv.second, full));
+        for (const auto& o : out.cors_origins) {
+          if (!is_cors_origin(o)) return error(kv.second, full, "expected origins like http://localhost:3000 (no path) or *, got '" + o + "'");
         }
       } else if (key == "ollama_port") {
         LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 0, 65535));
@@ -417,6 +429,12 @@ std::string where(const LanesConfig& c, int line) {
 }  // namespace
 
 Status validate_lanes_config(const LanesConfig& c) {
+  for (const auto& o : c.server.cors_origins) {
+    if (!is_cors_origin(o)) {
+      return invalid_argument_error("{}server.cors_origins: expected origins like http://localhost:3000 (no path) or *, got '{}'",
+                                    where(c, 0), o);
+    }
+  }
   std::set<std::string> service_names;
   for (size_t i = 0; i < c.services.size(); ++i) {
     if (!service_names.insert(c.services[i].name).second) {

@@ -31,6 +31,7 @@ struct ServerSection {
   std::vector<std::string> api_keys;  // empty: no key checks
   uint64_t max_body_bytes = kDefaultMaxBodyBytes;
   std::vector<std::string> open_routes;  // answered without a key: readiness, lanes, metrics
+  std::vector<std::string> cors_origins;  // browser origins allowed ("http://localhost:3000", or "*"); none by default
   std::optional<int> ollama_port;     // also serve Ollama's routes on this port
 };
 

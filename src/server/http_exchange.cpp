@@ -41,6 +41,7 @@ net::awaitable<bool> HttpExchange::send(http::status status, std::string body, s
   res.set(http::field::server, "laneway");
   res.set(http::field::content_type, content_type);
   if (retry_after_s > 0) res.set(http::field::retry_after, std::to_string(retry_after_s));
+  for (const auto& [name, value] : extra_headers_) res.set(name, value);
   res.keep_alive(request_.keep_alive() && keep_alive_);
   keep_alive_ = res.keep_alive();
   res.body() = std::move(body);
@@ -66,6 +67,7 @@ net::awaitable<bool> HttpExchange::begin_stream(http::status status, std::string
   res.set(http::field::server, "laneway");
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-cache");
+  for (const auto& [name, value] : extra_headers_) res.set(name, value);
   res.keep_alive(request_.keep_alive());
   keep_alive_ = res.keep_alive();
   res.chunked(true);

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -32,6 +34,10 @@ class HttpExchange {
   HttpExchange(tcp::socket& socket, beast::flat_buffer& buffer, HttpRequest& request,
                std::chrono::milliseconds write_timeout)
       : socket_(socket), buffer_(buffer), request_(request), write_timeout_(write_timeout) {}
+
+  // A header every response of this exchange carries (CORS, ...). Call
+  // before responding.
+  void add_header(http::field name, std::string value) { extra_headers_.emplace_back(name, std::move(value)); }
 
   const HttpRequest& request() const { return request_; }
   HttpRequest& request() { return request_; }
@@ -80,6 +86,7 @@ class HttpExchange {
   bool client_gone_ = false;
   bool watching_ = true;  // false once pipelined bytes arrived: stop reading ahead
   int status_code_ = 0;
+  std::vector<std::pair<http::field, std::string>> extra_headers_;
 };
 
 }  // namespace laneway::server

@@ -394,6 +394,34 @@ net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
     count(no_lane, "shutdown", ex.status_code());
     co_return;
   }
+  // Browsers (server.cors_origins): an allowed origin may read every answer;
+  // its preflight is answered before the key check (browsers send no key there).
+  const auto origin = req.find(http::field::origin);
+  bool origin_allowed = false;
+  if (origin != req.end()) {
+    const std::string_view o = origin->value();
+    for (const auto& allowed : options_.config.server.cors_origins) origin_allowed |= allowed == "*" || allowed == o;
+    if (origin_allowed) {
+      ex.add_header(http::field::access_control_allow_origin, std::string(o));
+      ex.add_header(http::field::vary, "Origin");
+    }
+  }
+  if (method == http::verb::options && origin != req.end() &&
+      req.find(http::field::access_control_request_method) != req.end()) {
+    if (!origin_allowed) {
+      ApiError e;
+      e.http_status = 403;
+      e.code = "origin_not_allowed";
+      e.message = "origin " + std::string(origin->value()) + " is not allowed (server.cors_origins)";
+      co_await ex.send_error(e);
+    } else {
+      ex.add_header(http::field::access_control_allow_methods, "GET, POST, HEAD, OPTIONS");
+      ex.add_header(http::field::access_control_allow_headers, "Authorization, Content-Type");
+      ex.add_header(http::field::access_control_max_age, "600");
+      co_await ex.send(http::status::no_content, "", "text/plain");
+    }
+    co_return count(no_lane, "preflight", ex.status_code());
+  }
   if (route.id == RouteId::unknown) {
     const ApiError e = not_found("Unknown route " + std::string(path), "unknown_route");
     co_await ex.send_error(e);

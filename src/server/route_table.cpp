@@ -127,7 +127,7 @@ const std::vector<std::string_view>& route_labels() {
       "/lanes/{lane}/health", "/lanes/{lane}/v1/chat/completions", "/lanes/{lane}/v1/completions",
       "/lanes/{lane}/v1/models", "/lanes/{lane}/v1/*", "/v1/lanes/{lane}/reload", "/v1/lanes/{lane}/unload",
       "/ui", "/", "/api/version", "/api/tags", "/api/show", "/api/ps", "/api/generate", "/api/chat", "/api/embed",
-      "/api/embeddings", "/api/*", "shutdown", kUnknown};
+      "/api/embeddings", "/api/*", "preflight", "shutdown", kUnknown};
   return labels;
 }
 

@@ -172,3 +172,51 @@ TEST(ServerAccess, WithoutAKeyEverythingIsOpen) {
 
 }  // namespace
 }  // namespace laneway::test
+
+namespace laneway::test {
+namespace {
+
+// server.cors_origins (--cors-origin): an allowed origin gets
+// Access-Control-Allow-Origin on every answer, Ollama's routes included, and
+// its preflight is answered without a key; another origin gets neither.
+TEST(ServerCors, AllowedOriginsMayCallTheApiFromABrowser) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  ServerProcess server({"-m", stories_model_path(), "--ctx", "256", "--port", "0", "--api-key", "sk-web", "--cors-origin",
+                        "http://localhost:3000"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  const std::map<std::string, std::string> good = {{"Origin", "http://localhost:3000"}, {"Authorization", "Bearer sk-web"}};
+  const std::map<std::string, std::string> bad = {{"Origin", "http://evil.example"}, {"Authorization", "Bearer sk-web"}};
+  for (const char* target : {"/v1/models", "/api/tags"}) {
+    HttpResponse r = http_request(port, "GET", target, "", good);
+    EXPECT_EQ(r.status, 200) << target;
+    EXPECT_EQ(r.headers["access-control-allow-origin"], "http://localhost:3000") << target;
+    HttpResponse other = http_request(port, "GET", target, "", bad);
+    EXPECT_EQ(other.status, 200) << target;
+    EXPECT_EQ(other.headers.count("access-control-allow-origin"), 0u) << target;
+  }
+  // A streamed answer carries it too.
+  HttpResponse s = http_request(port, "POST", "/v1/completions",
+                                R"({"prompt":"Once","max_tokens":3,"stream":true})",
+                                {{"Origin", "http://localhost:3000"}, {"Authorization", "Bearer sk-web"},
+                                 {"Content-Type", "application/json"}});
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.headers["access-control-allow-origin"], "http://localhost:3000");
+  // Preflight: no key needed; only for allowed origins.
+  HttpResponse pre = http_request(port, "OPTIONS", "/api/chat", "",
+                                  {{"Origin", "http://localhost:3000"}, {"Access-Control-Request-Method", "POST"},
+                                   {"Access-Control-Request-Headers", "authorization, content-type"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(pre.headers["access-control-allow-origin"], "http://localhost:3000");
+  EXPECT_NE(pre.headers["access-control-allow-headers"].find("Authorization"), std::string::npos);
+  EXPECT_NE(pre.headers["access-control-allow-methods"].find("POST"), std::string::npos);
+  HttpResponse denied = http_request(port, "OPTIONS", "/api/chat", "",
+                                     {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.headers.count("access-control-allow-origin"), 0u);
+  // Without a key the answer is still 401 (CORS opens nothing else).
+  EXPECT_EQ(http_request(port, "GET", "/v1/models", "", {{"Origin", "http://localhost:3000"}}).status, 401);
+}
+
+}  // namespace
+}  // namespace laneway::test

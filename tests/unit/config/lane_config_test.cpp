@@ -318,3 +318,22 @@ TEST(LaneConfig, PoolKeyErrors) {
 
 }  // namespace
 }  // namespace laneway
+
+namespace laneway {
+namespace {
+
+TEST(LaneConfig, CorsOrigins) {
+  const std::string lane = "lanes:\n  - name: a\n    model: /m/a.gguf\n";
+  auto c = parse_lanes_config("server:\n  cors_origins: [ \"http://localhost:3000\", \"https://ui.example:8443\" ]\n" + lane,
+                              "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->server.cors_origins.size(), 2u);
+  for (const char* bad : {"localhost:3000", "http://localhost:3000/app", "ftp://x", "http://"}) {
+    EXPECT_NE(parse_error(std::string("server:\n  cors_origins: [ \"") + bad + "\" ]\n" + lane).find("server.cors_origins"),
+              std::string::npos)
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace laneway
