@@ -80,6 +80,13 @@ struct LaneLease::Shared {
     milliseconds keep_alive() const { return keep_alive_override.value_or(spec.keep_alive); }
     // May be unloaded to make room for another lane.
     bool evictable() const { return spec.on_demand && spec.pausable && keep_alive().count() >= 0; }
+    // May make room for `other`: unloaded if on_demand (evictable), paused
+    // if eager (pausable, of no higher priority: higher keeps its memory).
+    bool gives_room_to(const Lane& other) const {
+      return evictable() || (!spec.on_demand && spec.pausable && spec.priority <= other.spec.priority);
+    }
+    std::optional<size_t> paused_by;    // burst mode: the lane it lent its memory to
+    std::optional<std::chrono::system_clock::time_point> resumed_at;
   };
 
   ModelPool::Options options;
@@ -336,6 +343,8 @@ LaneStatus ModelPool::status(size_t lane) const {
     st.unloads = l.unloads;
     st.last_load_seconds = l.last_load_s;
     st.last_unload_seconds = l.last_unload_s;
+    if (l.paused_by) st.paused_by = shared_->lanes[*l.paused_by].spec.name;
+    st.resumed_at = l.resumed_at;
     const milliseconds ka = l.keep_alive();
     if (l.engine && l.state == LaneState::ready && l.leases == 0 && ka.count() >= 0) {
       st.expires_at = std::chrono::system_clock::now() +
@@ -418,7 +427,11 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
   std::vector<size_t> wanted;
   for (size_t i = 0; i < lanes.size(); ++i) {
     const Lane& l = lanes[i];
-    if (!l.engine && l.want_load && l.state != LaneState::failed) wanted.push_back(i);
+    // A paused lane comes back once the lane it lent to is gone (and not
+    // wanted again), or when a request wants it.
+    const bool restore_due = l.state == LaneState::paused && l.paused_by && !lanes[*l.paused_by].engine &&
+                             !lanes[*l.paused_by].want_load;
+    if (!l.engine && (l.want_load || restore_due) && l.state != LaneState::failed) wanted.push_back(i);
   }
   std::stable_sort(wanted.begin(), wanted.end(), [&](size_t a, size_t b) {
     if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority > lanes[b].spec.priority;
@@ -436,12 +449,16 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     const uint64_t need = held + bill - budget;
     // What could make room: lanes that may be unloaded, lowest priority
     // first, the least recently used first among equals.
+    // (Burst mode, LANES.md: eager lanes are paused, not just unloaded, and
+    // come back once the lane they lent to is gone.) On_demand lanes go
+    // before eager ones of the same priority.
     std::vector<size_t> victims;
     for (size_t j = 0; j < lanes.size(); ++j) {
-      if (j != i && lanes[j].engine && lanes[j].evictable()) victims.push_back(j);
+      if (j != i && lanes[j].engine && lanes[j].gives_room_to(l)) victims.push_back(j);
     }
     std::stable_sort(victims.begin(), victims.end(), [&](size_t a, size_t b) {
       if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority < lanes[b].spec.priority;
+      if (lanes[a].spec.on_demand != lanes[b].spec.on_demand) return lanes[a].spec.on_demand;
       return lanes[a].last_used < lanes[b].last_used;
     });
     uint64_t idle_bytes = 0;
@@ -454,6 +471,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     }
     if (first_idle && idle_bytes >= need) {
       out = *first_idle;  // one at a time; the next step re-decides
+      if (!lanes[out].spec.on_demand) lanes[out].paused_by = i;
       return Action::unload;
     }
     // Busy lanes of no higher priority stop taking requests, as few as needed.
@@ -466,7 +484,10 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       freed += lanes[j].spec.bill_bytes;
     }
     if (freed >= need) {
-      for (size_t j : drain) lanes[j].state = LaneState::draining;
+      for (size_t j : drain) {
+        lanes[j].state = LaneState::draining;
+        if (!lanes[j].spec.on_demand) lanes[j].paused_by = i;
+      }
       l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, mib(bill), mib(held), mib(budget));
       continue;
     }
@@ -474,14 +495,15 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     uint64_t fixed = 0;
     std::string holders;
     for (size_t j = 0; j < lanes.size(); ++j) {
-      if (j == i || !lanes[j].engine || lanes[j].evictable()) continue;
+      if (j == i || !lanes[j].engine || lanes[j].gives_room_to(l)) continue;
       fixed += lanes[j].spec.bill_bytes;
       holders += fmt::format("{}{} {}", holders.empty() ? "" : ", ", lanes[j].spec.name, mib(lanes[j].spec.bill_bytes));
     }
     if (fixed + bill > budget) {
       const std::string why = fmt::format(
           "lane {} needs {} but the pool's budget is {}{}", l.spec.name, mib(bill), mib(budget),
-          holders.empty() ? std::string() : fmt::format(" and lanes that are never unloaded hold {} ({})", mib(fixed), holders));
+          holders.empty() ? std::string()
+                          : fmt::format(" and lanes that are never unloaded or paused for it hold {} ({})", mib(fixed), holders));
       fail_waiters(l, Status(StatusCode::unavailable, why), calls);
       l.want_load = false;
       if (!l.spec.on_demand) {
@@ -504,7 +526,7 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
   {
     std::lock_guard<std::mutex> lock(mu);
     Lane& l = lanes[i];
-    l.state = LaneState::loading;
+    l.state = l.state == LaneState::paused ? LaneState::restoring : LaneState::loading;
     l.wait_reason.clear();
     l.progress = {0, l.spec.bill_bytes};
     loading_now = true;
@@ -534,6 +556,7 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
     l.reload_requested = false;
     l.unload_requested = false;
     if (!engine) {
+      l.paused_by.reset();
       l.state = LaneState::failed;
       l.error = engine.status().message();
       l.failed_stamp = stamp_of(l.spec.model_path);
@@ -543,6 +566,8 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
       l.state = LaneState::unloaded;
     } else {
       l.engine = std::shared_ptr<EmbeddedLane>(std::move(engine).value());
+      if (l.state == LaneState::restoring) l.resumed_at = std::chrono::system_clock::now();
+      l.paused_by.reset();
       l.state = LaneState::ready;
       l.error.clear();
       l.progress.done_bytes = l.progress.total_bytes;
@@ -590,7 +615,7 @@ void LaneLease::Shared::do_unload(size_t i) {
   l.retired.generation_seconds_total += last.generation_seconds_total;
   ++l.unloads;
   l.last_unload_s = secs;
-  l.state = failed ? LaneState::failed : LaneState::unloaded;
+  l.state = failed ? LaneState::failed : l.paused_by ? LaneState::paused : LaneState::unloaded;
   l.unload_requested = false;
   l.keep_alive_override.reset();
   // Requests that waited through the drain, or a reload, bring it back.

@@ -8,9 +8,13 @@
 // stay within the budget; otherwise idle on_demand lanes are unloaded, lowest
 // priority first (ties: the least recently used), only as many as needed; a
 // busy one of no higher priority stops taking requests (`draining`) so that
-// it turns idle; the request waits meanwhile. A lane whose bill can never fit
-// beside the lanes that are never unloaded is refused at once. Nothing that
-// is serving a request is ever unloaded, and no request is killed for room.
+// it turns idle; the request waits meanwhile. Eager lanes of no higher
+// priority that are `pausable` make room too (burst mode, LANES.md): they
+// are `paused`, and come back (`restoring`) by themselves, highest priority
+// first, once the lane they lent their memory to has unloaded. A lane whose
+// bill can never fit beside the lanes that cannot make room for it is
+// refused at once. Nothing that is serving a request is ever unloaded, and
+// no request is killed for room.
 //
 // Leases: acquire() hands out a LaneLease once the lane is ready. The lease
 // keeps the engine alive and the lane counted as busy; the lane may unload
@@ -18,7 +22,7 @@
 // destroyed (weights unmapped, KV freed, malloc_trim).
 //
 // States (LANES.md "Lane states"): loading, ready, unloaded, draining,
-// failed; paused and restoring belong to burst mode.
+// paused, restoring, failed.
 //
 // Threading: one loader thread per pool runs every load and unload, one at a
 // time, so two loads never race for the same bytes. Every public function
@@ -81,6 +85,10 @@ struct LaneStatus {
   int64_t unloads = 0;
   double last_load_seconds = 0;
   double last_unload_seconds = 0;
+  // Burst mode: the lane this one lent its memory to (paused or draining
+  // for it), and when it last came back from a pause.
+  std::string paused_by;
+  std::optional<std::chrono::system_clock::time_point> resumed_at;
   // When an idle lane will unload (keep_alive); nullopt = not scheduled.
   std::optional<std::chrono::system_clock::time_point> expires_at;
 };

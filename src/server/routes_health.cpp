@@ -88,6 +88,15 @@ std::string LanewayServer::lanes_json() const {
       item["pool"] = {{"bill_bytes", spec.bill_bytes}, {"resident", st.resident}, {"waiting", st.waiting},
                       {"loads", st.loads}, {"unloads", st.unloads}, {"last_load_seconds", st.last_load_seconds},
                       {"last_unload_seconds", st.last_unload_seconds}};
+      if (!st.paused_by.empty() || st.resumed_at) {
+        json burst = {{"paused_by", st.paused_by.empty() ? json(nullptr) : json(st.paused_by)},
+                      {"lent_bytes", st.state == LaneState::paused ? spec.bill_bytes : 0}};
+        burst["resumed_at_unix_s"] = st.resumed_at ? json(std::chrono::duration_cast<std::chrono::seconds>(
+                                                              st.resumed_at->time_since_epoch())
+                                                              .count())
+                                                   : json(nullptr);
+        item["burst"] = burst;
+      }
       if (st.expires_at) {
         item["pool"]["expires_in_ms"] = std::max<int64_t>(
             0, std::chrono::duration_cast<std::chrono::milliseconds>(*st.expires_at - std::chrono::system_clock::now()).count());

@@ -205,7 +205,8 @@ TEST(ModelPool, SwapsWithinTheBudgetAndNeverUnloadsABusyLane) {
 
 TEST(ModelPool, ALaneThatCanNeverFitBesideThePinnedOnesIsRefusedAtOnce) {
   LANEWAY_REQUIRE_FILE(model_path());
-  auto pinned = spec_for(lane_options("pinned", 4096), false, -1ms);  // eager: never unloaded for room
+  auto pinned = spec_for(lane_options("pinned", 4096), false, -1ms);  // eager and not pausable: never makes room
+  pinned.pausable = false;
   auto big = spec_for(lane_options("big", 4096), true, 60s);
   ModelPool pool({pinned, big}, {pinned.bill_bytes + big.bill_bytes / 2});
   pool.start();
@@ -213,7 +214,7 @@ TEST(ModelPool, ALaneThatCanNeverFitBesideThePinnedOnesIsRefusedAtOnce) {
   auto r = acquire(pool, 1).get();
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::unavailable);
-  EXPECT_NE(r.status().message().find("never unloaded"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("never unloaded or paused"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("pinned"), std::string::npos) << r.status().message();
   EXPECT_EQ(pool.status(0).state, LaneState::ready);  // untouched
 }
@@ -336,6 +337,64 @@ TEST(ModelPool, UnloadingReturnsTheMemory) {
         << "round " << round << ": RSS fell by " << (loaded - after) << " bytes of a " << spec.bill_bytes << "-byte bill";
     RecordProperty("unload_seconds_round_" + std::to_string(round), std::to_string(pool.status(0).last_unload_seconds));
   }
+}
+
+
+// Burst mode: an eager, pausable lane of no higher priority lends its memory
+// to a lane that needs it (`paused`, requests for it wait), and comes back
+// by itself once that lane has unloaded.
+TEST(ModelPool, AnEagerLanePausesForABurstAndComesBack) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto everyday = spec_for(lane_options("everyday", 4096), false, -1ms);
+  auto ingest = spec_for(lane_options("ingest", 4096), true, 200ms);
+  ingest.priority = 1;
+  ModelPool pool({everyday, ingest}, {everyday.bill_bytes + ingest.bill_bytes / 2});
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  std::string before;
+  {
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    before = generate(lease->engine());
+  }
+  auto big = acquire(pool, 1).get();
+  ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+  LaneStatus st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::paused);
+  EXPECT_EQ(st.paused_by, "ingest");
+  EXPECT_FALSE(st.resident);
+  // A request for the paused lane waits; it is not refused.
+  auto waiting = acquire(pool, 0);
+  EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
+  *big = LaneLease();  // the burst ends: ingest idles, its waiter brings everyday back
+  auto back = waiting.get();
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(generate(back->engine()), before);
+  st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::ready);
+  EXPECT_TRUE(st.resumed_at.has_value());
+  EXPECT_FALSE(pool.status(1).resident);
+}
+
+TEST(ModelPool, APausedLaneComesBackByItselfWhenTheBurstLaneUnloads) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto everyday = spec_for(lane_options("everyday", 4096), false, -1ms);
+  auto ingest = spec_for(lane_options("ingest", 4096), true, 150ms);  // unloads 150 ms after the burst
+  auto higher = spec_for(lane_options("higher", 4096), false, -1ms);  // priority above ingest: keeps its memory
+  higher.priority = 5;
+  ModelPool pool({everyday, ingest, higher}, {everyday.bill_bytes + higher.bill_bytes + ingest.bill_bytes / 2});
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  ASSERT_TRUE(wait_state(pool, 2, LaneState::ready));
+  {
+    auto big = acquire(pool, 1).get();
+    ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+    EXPECT_EQ(pool.status(0).state, LaneState::paused);
+    EXPECT_EQ(pool.status(2).state, LaneState::ready) << "a lane of higher priority is not paused";
+  }
+  ASSERT_TRUE(wait_state(pool, 1, LaneState::unloaded, 5s));
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready, 5s)) << lane_state_name(pool.status(0).state);
+  EXPECT_TRUE(pool.status(0).paused_by.empty());
 }
 
 }  // namespace

@@ -247,3 +247,54 @@ TEST(ServerPool, ListensBeforeLanesLoadAndRequestsWaitForTheLoad) {
 
 }  // namespace
 }  // namespace laneway::test
+
+namespace laneway::test {
+namespace {
+
+// Burst mode through serve: an on_demand lane of higher priority needs the
+// room an eager lane holds; the eager lane is paused (its requests go to
+// its fallback meanwhile), and comes back once the burst lane unloads.
+TEST(ServerPool, BurstPausesAnEagerLaneAndRestoresIt) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_burst");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: everyday\n    model: " + stories_model_path() + "\n    context: 128k\n    fallback: small\n"
+                           "  - name: small\n    model: " + stories_model_path() + "\n    context: 256\n    pausable: false\n"
+                           "  - name: ingest\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                           "    load: on_demand\n    keep_alive: 500ms\n    priority: 1\n";
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "140MiB"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  ASSERT_EQ(lane_info(port, "everyday")["state"], "ready");
+  ASSERT_EQ(lane_info(port, "small")["state"], "ready");
+  const std::string alone = text_of(complete(port, "everyday", "Once upon a time"));
+
+  // The burst: ingest needs everyday's room.
+  ASSERT_EQ(complete(port, "ingest", "Once upon a time").status, 200);
+  json everyday = lane_info(port, "everyday");
+  EXPECT_EQ(everyday["state"], "paused") << everyday.dump();
+  EXPECT_EQ(everyday["burst"]["paused_by"], "ingest") << everyday.dump();
+  EXPECT_GT(everyday["burst"]["lent_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(lane_info(port, "small")["state"], "ready") << "pausable: false is never paused";
+  EXPECT_NE(http_get(port, "/metrics").body.find("laneway_lane_state{lane=\"everyday\",state=\"paused\"} 1"),
+            std::string::npos);
+
+  // Meanwhile everyday's requests go to its fallback.
+  const int64_t small_before = lane_info(port, "small")["tokens"]["generated_total"].get<int64_t>();
+  HttpResponse r = complete(port, "everyday", "Once upon a time");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_GT(lane_info(port, "small")["tokens"]["generated_total"].get<int64_t>(), small_before);
+
+  // The burst ends (ingest unloads after keep_alive): everyday comes back by itself.
+  ASSERT_TRUE(wait_lane_state(port, "ingest", "unloaded", 10s));
+  ASSERT_TRUE(wait_lane_state(port, "everyday", "ready", 10s)) << lane_info(port, "everyday").dump();
+  everyday = lane_info(port, "everyday");
+  EXPECT_TRUE(everyday["burst"]["paused_by"].is_null());
+  EXPECT_FALSE(everyday["burst"]["resumed_at_unix_s"].is_null());
+  EXPECT_EQ(text_of(complete(port, "everyday", "Once upon a time")), alone);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+}  // namespace
+}  // namespace laneway::test
