@@ -6,14 +6,21 @@
 //
 // Routes (see LANES.md): GET /health[?lane=NAME], GET /metrics,
 // GET /v1/models, GET /v1/lanes, POST /v1/chat/completions, POST
-// /v1/completions, and per lane /lanes/NAME/health and /lanes/NAME/v1/...;
-// Ollama's API at / and /api/... (routes_ollama.cpp).
-// Bearer keys (server.api_keys) guard every route but liveness, as
-// route_table.h says (readiness, /v1/lanes and /metrics unless open_routes).
+// /v1/completions, POST /v1/lanes/NAME/reload|unload, and per lane
+// /lanes/NAME/health and /lanes/NAME/v1/...; Ollama's API at / and /api/...
+// (routes_ollama.cpp); the status page at /ui (status_page.cpp).
+// Bearer keys (server.api_keys) guard every route but liveness and /ui, as
+// route_table.h says (readiness, /v1/lanes and /metrics unless open_routes);
+// CORS preflights of server.cors_origins are answered before the key check.
+//
+// Embedded lanes live in a runtime ModelPool (residency, keep_alive, burst
+// pauses); a request holds a LaneLease on its lane's engine while it runs.
 //
 // Threading: HTTP runs on `http_threads` io_context threads, one strand per
-// connection; each embedded lane has its own engine thread (EmbeddedLane).
-// Lifecycle: create() (loads embedded lanes) -> listen() -> start() ->
+// connection; each loaded embedded lane has its own engine thread
+// (EmbeddedLane); the pool has one loader thread.
+// Lifecycle: create() (reads every lane's metadata and plan; loads nothing)
+// -> listen() -> start() (eager lanes load in the background) ->
 // shutdown(grace) (blocking; called once, from any thread but the io threads).
 #pragma once
 
