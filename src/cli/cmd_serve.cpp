@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "cli/serve_models.h"
+#include "config/model_sources.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
 #include "plan/machine_profile.h"
@@ -50,25 +51,8 @@ struct ServeFlags {
 
 // "Stories260K.gguf" -> "stories260k": a lane name ([a-z0-9_-]+) from a file name.
 std::string lane_name_for(const std::string& path) {
-  std::string stem = std::filesystem::path(path).stem().string();
-  std::string out;
-  for (char c : stem) {
-    if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 'a');
-    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') out += c;
-    else out += '-';
-  }
-  if (out.empty() || out == "auto") out = "default";
-  return out;
-}
-
-// The trained context of a GGUF (tokens), for lanes that set none.
-int64_t trained_context(const std::string& path) {
-  auto file = GgufFile::open(path);
-  if (!file) return 0;
-  auto arch = file->get_string("general.architecture");
-  if (!arch) return 0;
-  auto n = file->get_u32_or(std::string(*arch) + ".context_length", 0);
-  return n ? static_cast<int64_t>(*n) : 0;
+  std::string name = lane_name_from(std::filesystem::path(path).stem().string());
+  return name.empty() || name == "auto" ? "default" : name;
 }
 
 Result<LanesConfig> build_config(ServeFlags& f) {

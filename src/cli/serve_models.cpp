@@ -20,7 +20,9 @@ namespace {
 
 constexpr int64_t kSourceLaneContextCap = 4096;
 
-int64_t trained_context_of(const std::string& path) {
+}  // namespace
+
+int64_t trained_context(const std::string& path) {
   auto file = GgufFile::open(path);
   if (!file) return 0;
   auto arch = file->get_string("general.architecture");
@@ -28,6 +30,8 @@ int64_t trained_context_of(const std::string& path) {
   auto n = file->get_u32_or(std::string(*arch) + ".context_length", 0);
   return n ? static_cast<int64_t>(*n) : 0;
 }
+
+namespace {
 
 Status add_sources(const std::vector<ModelSource>& sources, const ModelSourceFlags& flags, LanesConfig& config) {
   for (const auto& s : sources) {
@@ -43,7 +47,7 @@ Status add_sources(const std::vector<ModelSource>& sources, const ModelSourceFla
     if (flags.ctx > 0) {
       lane.context_tokens = flags.ctx;
     } else {
-      const int64_t trained = trained_context_of(s.path);
+      const int64_t trained = trained_context(s.path);
       lane.context_tokens = trained > 0 ? std::min(trained, kSourceLaneContextCap) : kSourceLaneContextCap;
     }
     config.lanes.push_back(std::move(lane));

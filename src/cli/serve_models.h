@@ -51,4 +51,8 @@ Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& 
 // folder. not_found with what to do instead when it is not there.
 Result<std::string> demo_model_path();
 
+// The trained context of a GGUF in tokens (0 when the file does not say),
+// for lanes that set no context.
+int64_t trained_context(const std::string& path);
+
 }  // namespace laneway::cli

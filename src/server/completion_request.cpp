@@ -5,24 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_body.h"
+
 namespace laneway::server {
 
 using json = nlohmann::json;
 
 namespace {
 
-std::string type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
-
 ApiError wrong_type(const std::string& field, const std::string& expected, const json& got) {
-  return bad_request("Invalid type for '" + field + "': expected " + expected + ", but got " + type_name(got) + ".",
+  return bad_request("Invalid type for '" + field + "': expected " + expected + ", but got " + json_type_name(got) + ".",
                      field, "invalid_type");
 }
 

@@ -60,4 +60,14 @@ std::optional<ApiError> parse_json_body(const std::string& raw, json& out) {
   }
 }
 
+std::string json_type_name(const nlohmann::json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
 }  // namespace laneway::server

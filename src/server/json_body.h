@@ -21,4 +21,8 @@ std::optional<ApiError> parse_json_body(const std::string& raw, nlohmann::json& 
 // so call it only on failure.
 std::string json_error_field(std::string_view raw);
 
+// "null", "a boolean", "an integer", "a number", "a string", "an array" or
+// "an object": a value's JSON type as error messages name it.
+std::string json_type_name(const nlohmann::json& v);
+
 }  // namespace laneway::server

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "server/json_body.h"
+
 #include "sampling/sampling_params.h"
 
 namespace laneway::server {
@@ -18,18 +20,8 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-std::string type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
-
 OllamaError wrong_type(const std::string& field, const std::string& expected, const json& got) {
-  return ollama_bad_request(fmt::format("invalid type for '{}': expected {}, got {}", field, expected, type_name(got)));
+  return ollama_bad_request(fmt::format("invalid type for '{}': expected {}, got {}", field, expected, json_type_name(got)));
 }
 
 OllamaError unsupported(const std::string& field, const std::string& what) {
