@@ -19,6 +19,13 @@ const char* op_kind_name(OpKind kind) {
     case OpKind::swiglu: return "swiglu";
     case OpKind::add: return "add";
     case OpKind::gather_outputs: return "gather_outputs";
+    case OpKind::add_bias: return "add_bias";
+    case OpKind::scale: return "scale";
+    case OpKind::softcap: return "softcap";
+    case OpKind::geglu: return "geglu";
+    case OpKind::moe_route: return "moe_route";
+    case OpKind::matmul_id: return "matmul_id";
+    case OpKind::moe_combine: return "moe_combine";
   }
   return "?";
 }
@@ -97,6 +104,59 @@ void ForwardGraph::add(ActId x, ActId y) {
   op.a = y;
 }
 
+void ForwardGraph::add_bias(ActId x, const WeightView& bias) {
+  Op& op = push(OpKind::add_bias);
+  op.dst = x;
+  op.weight = &bias;
+}
+
+void ForwardGraph::scale(ActId x, float factor) {
+  Op& op = push(OpKind::scale);
+  op.dst = x;
+  op.value = factor;
+}
+
+void ForwardGraph::softcap(ActId x, float cap) {
+  Op& op = push(OpKind::softcap);
+  op.dst = x;
+  op.value = cap;
+}
+
+void ForwardGraph::geglu(ActId dst, ActId gate, ActId up) {
+  Op& op = push(OpKind::geglu);
+  op.dst = dst;
+  op.a = gate;
+  op.b = up;
+}
+
+void ForwardGraph::moe_route(ActId route, ActId router_logits, int64_t n_expert, int64_t n_expert_used) {
+  Op& op = push(OpKind::moe_route);
+  op.dst = route;
+  op.a = router_logits;
+  op.n_expert = n_expert;
+  op.n_expert_used = n_expert_used;
+}
+
+void ForwardGraph::matmul_id(ActId dst, const WeightView& stacked, ActId x, ActId route, int64_t n_expert,
+                             int64_t n_expert_used, bool per_slot) {
+  Op& op = push(OpKind::matmul_id);
+  op.dst = dst;
+  op.a = x;
+  op.b = route;
+  op.weight = &stacked;
+  op.n_expert = n_expert;
+  op.n_expert_used = n_expert_used;
+  op.per_slot = per_slot;
+}
+
+void ForwardGraph::moe_combine(ActId dst, ActId experts, ActId route, int64_t n_expert_used) {
+  Op& op = push(OpKind::moe_combine);
+  op.dst = dst;
+  op.a = experts;
+  op.b = route;
+  op.n_expert_used = n_expert_used;
+}
+
 void ForwardGraph::gather_outputs(ActId dst, ActId x) {
   Op& op = push(OpKind::gather_outputs);
   op.rows = OpRows::outputs;
@@ -120,6 +180,10 @@ std::string ForwardGraph::describe() const {
     if (op.weight != nullptr) {
       line += fmt::format(" w:{}[{}x{}]", ggml_type_name(op.weight->type), op.weight->n_rows, op.weight->n_cols);
     }
+    if (op.kind == OpKind::scale || op.kind == OpKind::softcap) line += fmt::format(" {}", op.value);
+    if (op.n_expert > 0) line += fmt::format(" experts {}/{}", op.n_expert_used, op.n_expert);
+    if (op.kind == OpKind::attention && op.attn.window > 0) line += fmt::format(" window {}", op.attn.window);
+    if (op.kind == OpKind::attention && op.attn.softcap > 0) line += fmt::format(" softcap {}", op.attn.softcap);
     if (op.rows == OpRows::outputs) line += " (output rows)";
     out += line + "\n";
   }

@@ -41,7 +41,9 @@ struct AttentionShape {
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;
-  float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  float scale = 1.0f;    // usually 1/sqrt(head_dim)
+  float softcap = 0.0f;  // > 0: each score s becomes softcap * tanh(s / softcap) (gemma2)
+  int64_t window = 0;    // > 0: only cells with pos > token's pos - window are seen (sliding window)
 };
 
 enum class OpKind : uint8_t {
@@ -54,6 +56,18 @@ enum class OpKind : uint8_t {
   swiglu,          // dst = silu(a) * b, element-wise
   add,             // dst += a, element-wise
   gather_outputs,  // dst[i] = a[output_rows[i]]: the rows whose logits are wanted
+  add_bias,        // dst[t] += weight (an f32 vector of dst's width)
+  scale,           // dst *= value, element-wise
+  softcap,         // dst = value * tanh(dst / value), element-wise
+  geglu,           // dst = gelu(a) * b, element-wise (GELU's tanh approximation)
+  // Mixture of experts. A route row holds, for each of the n_expert_used
+  // experts a token goes to, the expert's index (as a float) and then its
+  // weight: [ids..., weights...].
+  moe_route,       // dst[t] = route of a[t], the router's n_expert logits: the
+                   // top n_expert_used by logit, weights softmax over those
+  matmul_id,       // dst[t][j] = W_e a[t] (a[t][j] when per_slot), e the token's j-th expert; weight stacks n_expert matrices (rows of expert e
+                   // at e * rows/n_expert); b = the route
+  moe_combine,     // dst[t] = sum_j weight_j * a[t][j], j in route order; b = the route
 };
 
 const char* op_kind_name(OpKind kind);
@@ -70,6 +84,10 @@ struct Op {
   // model must outlive the graph and every backend that ran it.
   const WeightView* weight = nullptr;
   float eps = 0.0f;                    // rms_norm
+  float value = 0.0f;                  // scale, softcap
+  int64_t n_expert = 0;                // moe_route, matmul_id
+  int64_t n_expert_used = 0;           // moe_route, matmul_id, moe_combine
+  bool per_slot = false;               // matmul_id: a holds one input row per slot ([t][j][n_cols])
   int64_t n_heads = 0;                 // rope
   int64_t head_dim = 0;                // rope
   int64_t rope_dim = 0;                // rope
@@ -96,6 +114,14 @@ class ForwardGraph {
   void attention(ActId dst, ActId q, const AttentionShape& shape);
   void swiglu(ActId dst, ActId gate, ActId up);
   void add(ActId x, ActId y);
+  void add_bias(ActId x, const WeightView& bias);
+  void scale(ActId x, float factor);
+  void softcap(ActId x, float cap);
+  void geglu(ActId dst, ActId gate, ActId up);
+  void moe_route(ActId route, ActId router_logits, int64_t n_expert, int64_t n_expert_used);
+  void matmul_id(ActId dst, const WeightView& stacked, ActId x, ActId route, int64_t n_expert, int64_t n_expert_used,
+                 bool per_slot);
+  void moe_combine(ActId dst, ActId experts, ActId route, int64_t n_expert_used);
   // Ops from this one on work on the gathered output rows.
   void gather_outputs(ActId dst, ActId x);
 

@@ -6,7 +6,8 @@ namespace laneway {
 
 namespace {
 const std::vector<const Architecture*>& registry() {
-  static const std::vector<const Architecture*> archs = {&llama_architecture()};
+  static const std::vector<const Architecture*> archs = {&llama_architecture(), &qwen2_architecture(),
+                                                         &granite_architecture(), &gemma2_architecture()};
   return archs;
 }
 }  // namespace

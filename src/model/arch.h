@@ -43,5 +43,8 @@ std::vector<std::string_view> supported_architectures();
 
 // Architectures register here (one line each in arch.cpp).
 const Architecture& llama_architecture();
+const Architecture& qwen2_architecture();
+const Architecture& granite_architecture();
+const Architecture& gemma2_architecture();
 
 }  // namespace laneway

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "model/rope.h"
 #ifdef LANEWAY_HAVE_VULKAN
 #include "backend/vulkan/vulkan_backend.h"
 #endif
@@ -64,7 +65,9 @@ template <typename F>
 void for_each_read(const Op& op, F&& f) {
   if (op.a != kNoAct) f(op.a);
   if (op.b != kNoAct) f(op.b);
-  if (op.kind == OpKind::rope || op.kind == OpKind::add) f(op.dst);
+  const bool in_place = op.kind == OpKind::rope || op.kind == OpKind::add || op.kind == OpKind::add_bias ||
+                        op.kind == OpKind::scale || op.kind == OpKind::softcap;
+  if (in_place) f(op.dst);
 }
 
 // The setup a backend allocates for the ops [begin, end) of the graph.
@@ -120,16 +123,10 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
   ctx->rope_cos_sin_.resize(b * static_cast<size_t>(hp.rope_dim));
   ctx->output_rows_.resize(b);
 
-  // Rotation frequencies, in double so that positions in the millions keep
-  // their angles accurate (float32 angles drift by tenths of a radian there).
-  const int64_t half = hp.rope_dim / 2;
-  ctx->rope_inv_freq_.resize(static_cast<size_t>(half));
   const WeightView& factors = model.weights().rope_freqs;
-  for (int64_t i = 0; i < half; ++i) {
-    double f = std::pow(hp.rope_freq_base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.rope_dim));
-    if (factors.present()) f /= static_cast<double>(factors.f32()[i]);
-    ctx->rope_inv_freq_[static_cast<size_t>(i)] = f * hp.rope_freq_scale;
-  }
+  ctx->rope_ = rope_frequencies(
+      hp, factors.present() ? std::span<const float>(factors.f32(), static_cast<size_t>(hp.rope_dim / 2))
+                            : std::span<const float>());
   return ctx;
 }
 
@@ -275,16 +272,8 @@ std::string ForwardContext::describe_placement() const {
 }
 
 void ForwardContext::compute_rope(const TokenSlot* slots, int64_t n_tokens) {
-  const int64_t half = static_cast<int64_t>(rope_inv_freq_.size());
-  float* out = rope_cos_sin_.data();
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const double pos = static_cast<double>(slots[t].pos);
-    for (int64_t i = 0; i < half; ++i) {
-      const double theta = pos * rope_inv_freq_[static_cast<size_t>(i)];
-      out[(t * half + i) * 2] = static_cast<float>(std::cos(theta));
-      out[(t * half + i) * 2 + 1] = static_cast<float>(std::sin(theta));
-    }
-  }
+  const auto pair_floats = static_cast<int64_t>(rope_.inv_freq.size()) * 2;
+  for (int64_t t = 0; t < n_tokens; ++t) rope_cos_sin(rope_, slots[t].pos, rope_cos_sin_.data() + t * pair_floats);
 }
 
 std::span<const float> ForwardContext::logits(int64_t i) const {

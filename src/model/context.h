@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "model/rope.h"
 
 namespace laneway {
 
@@ -126,7 +127,7 @@ class ForwardContext {
   std::vector<float> stage_;         // one activation crossing between backends
   std::vector<float> logits_;
   int64_t n_outputs_ = 0;
-  std::vector<double> rope_inv_freq_;  // [rope_dim / 2]
+  RopeFrequencies rope_;
 };
 
 }  // namespace laneway

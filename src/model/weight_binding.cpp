@@ -31,6 +31,28 @@ Result<WeightView> WeightBinder::matrix(const std::string& name, int64_t n_cols,
   return m;
 }
 
+Result<WeightView> WeightBinder::experts(const std::string& name, int64_t n_cols, int64_t n_rows,
+                                         int64_t n_expert) const {
+  const GgufTensorInfo* t = model_.find_tensor(name);
+  if (t == nullptr) return not_found_error("tensor {} is missing", name);
+  if (t->n_dims != 3 || static_cast<int64_t>(t->ne[0]) != n_cols || static_cast<int64_t>(t->ne[1]) != n_rows ||
+      static_cast<int64_t>(t->ne[2]) != n_expert) {
+    return corrupt_error("tensor {} has shape {}, expected [{}, {}, {}]", name, t->shape_string(), n_cols, n_rows,
+                         n_expert);
+  }
+  if (!engine_supports_weight_type(t->type)) {
+    return unsupported_error("tensor {} has type {}, which the engine cannot compute with yet", name,
+                             ggml_type_name(t->type));
+  }
+  WeightView m;
+  m.type = t->type;
+  m.data = model_.tensor_data(*t).data();
+  m.n_cols = n_cols;
+  m.n_rows = n_rows * n_expert;
+  m.row_bytes = *ggml_row_bytes(t->type, t->ne[0]);
+  return m;
+}
+
 Result<WeightView> WeightBinder::vector_f32(const std::string& name, int64_t n) const {
   const GgufTensorInfo* t = model_.find_tensor(name);
   if (t == nullptr) return not_found_error("tensor {} is missing", name);

@@ -3,9 +3,10 @@
 // Attention for one (token, head) walks the token's sequence cells in
 // blocks of kAttentionBlock cells, aligned to the start of the sequence,
 // with an online softmax: each block's scores, its max, then a rescale of
-// the running sum and accumulator. Cells with a position after the token's
-// are skipped outright (not added as zeros), so a token sees the same
-// arithmetic whether later tokens are already in the cache or not.
+// the running sum and accumulator. Cells with a position after the token's,
+// or before its sliding window, are skipped outright (not added as zeros),
+// so a token sees the same arithmetic whether later tokens are already in
+// the cache or not.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -51,6 +52,7 @@ void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenS
     else dequantize_row(type, src, dst, hd);
   };
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  const int64_t window = shape.window;
 
   pool_.parallel_for(n_items, [&](int64_t begin, int64_t end, int thread) {
     float* k_buf = attn_scratch_.data() + static_cast<size_t>(thread) * attn_scratch_per_thread_;
@@ -76,13 +78,22 @@ void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenS
         const int64_t b1 = std::min(n_cells, b0 + kAttentionBlock);
         int64_t n_vis = 0;
         for (int64_t cell = b0; cell < b1; ++cell) {
-          if (positions[cell] <= slot.pos) visible[n_vis++] = cell;
+          if (positions[cell] <= slot.pos && (window == 0 || positions[cell] > slot.pos - window)) {
+            visible[n_vis++] = cell;
+          }
         }
         if (n_vis == 0) continue;  // nothing visible in this block
         for (int64_t j = 0; j < n_vis; ++j) {
           load_head(c.type_k, k_row(layer, slot.seq, visible[j]) + kvh * k_head_bytes, k_buf + j * hd);
         }
         kernels->attn_scores(q0, n_gqa, k_buf, n_vis, hd, shape.scale, scores, kAttentionBlock);
+        if (shape.softcap > 0.0f) {
+          const float inv = 1.0f / shape.softcap;
+          for (int64_t g = 0; g < n_gqa; ++g) {
+            float* sg = scores + g * kAttentionBlock;
+            for (int64_t j = 0; j < n_vis; ++j) sg[j] = shape.softcap * std::tanh(sg[j] * inv);
+          }
+        }
         for (int64_t g = 0; g < n_gqa; ++g) {
           const float* sg = scores + g * kAttentionBlock;
           block_max[g] = *std::max_element(sg, sg + n_vis);

@@ -39,6 +39,9 @@ namespace {
 struct CpuScratchShape {
   int64_t max_width = 1;
   size_t attention_floats = 0;
+  // matmul_id's gather buffers: the widest expert input and output row.
+  int64_t moe_in = 0;
+  int64_t moe_out = 0;
 };
 
 CpuScratchShape scratch_shape(const BackendSetup& setup) {
@@ -46,6 +49,13 @@ CpuScratchShape scratch_shape(const BackendSetup& setup) {
   for (const Op& op : setup.ops) {
     if (op.kind == OpKind::matmul) {
       s.max_width = std::max(s.max_width, setup.activations[static_cast<size_t>(op.a)].width);
+    } else if (op.kind == OpKind::matmul_id) {
+      // From the activations (the planner sizes graphs without weights).
+      const int64_t in = setup.activations[static_cast<size_t>(op.a)].width / (op.per_slot ? op.n_expert_used : 1);
+      const int64_t out = setup.activations[static_cast<size_t>(op.dst)].width / op.n_expert_used;
+      s.max_width = std::max(s.max_width, in);
+      s.moe_in = std::max(s.moe_in, in);
+      s.moe_out = std::max(s.moe_out, out);
     } else if (op.kind == OpKind::attention) {
       s.attention_floats = std::max(s.attention_floats, CpuBackend::attention_floats_per_thread(
                                                             op.attn.head_dim, op.attn.n_head / op.attn.n_head_kv));
@@ -67,12 +77,16 @@ uint64_t CpuBackend::compute_bytes(const BackendSetup& setup, int n_threads) {
   const CpuScratchShape s = scratch_shape(setup);
   return activation_buffer_bytes(setup) +
          static_cast<uint64_t>(n_threads) * (scratch_floats_per_thread(s.max_width) + s.attention_floats) * sizeof(float) +
-         activation_bytes(s.max_width, setup.max_tokens);
+         activation_bytes(s.max_width, setup.max_tokens) +
+         static_cast<uint64_t>(setup.max_tokens) *
+             (static_cast<uint64_t>(s.moe_in + s.moe_out) * sizeof(float) + (s.moe_in > 0 ? sizeof(int64_t) : 0));
 }
 
 uint64_t CpuBackend::compute_bytes() const {
-  uint64_t total = (scratch_.size() + attn_scratch_.size() + act_d_.size()) * sizeof(float) + act_qs_.size() +
-                   act_qu_.size() + act_s16_.size() * sizeof(int16_t);
+  uint64_t total = (scratch_.size() + attn_scratch_.size() + act_d_.size() + moe_in_.size() + moe_out_.size()) *
+                       sizeof(float) +
+                   act_qs_.size() + act_qu_.size() + act_s16_.size() * sizeof(int16_t) +
+                   moe_rows_.size() * sizeof(int64_t);
   for (const auto& a : acts_) total += a.size() * sizeof(float);
   return total;
 }
@@ -82,6 +96,11 @@ Status CpuBackend::allocate(const BackendSetup& setup) {
   reserve(s.max_width, setup.max_tokens);
   attn_scratch_per_thread_ = s.attention_floats;
   attn_scratch_.assign(attn_scratch_per_thread_ * static_cast<size_t>(pool_.n_threads()), 0.0f);
+  // matmul_id's gather buffers: one expert's rows in and out, at most a row per token.
+  const auto tokens = static_cast<size_t>(setup.max_tokens);
+  moe_in_.assign(static_cast<size_t>(s.moe_in) * tokens, 0.0f);
+  moe_out_.assign(static_cast<size_t>(s.moe_out) * tokens, 0.0f);
+  moe_rows_.assign(s.moe_in > 0 ? tokens : 0, 0);
   acts_.clear();
   act_widths_.clear();
   for (const ActivationDesc& a : setup.activations) {
@@ -160,6 +179,15 @@ Status CpuBackend::run(std::span<const Op> ops, const PassInputs& in) {
       case OpKind::attention: attention(op.layer, in.cells, in.slots, n, op.attn, act(op.a), dst); break;
       case OpKind::swiglu: swiglu(act(op.a), act(op.b), n * width, dst); break;
       case OpKind::add: add(dst, act(op.a), n * width); break;
+      case OpKind::add_bias: add_bias(dst, op.weight->f32(), n, width); break;
+      case OpKind::scale: scale(dst, n * width, op.value); break;
+      case OpKind::softcap: softcap(dst, n * width, op.value); break;
+      case OpKind::geglu: geglu(act(op.a), act(op.b), n * width, dst); break;
+      case OpKind::moe_route: moe_route(act(op.a), n, op.n_expert, op.n_expert_used, dst); break;
+      case OpKind::matmul_id:
+        matmul_id(*op.weight, op.n_expert, op.n_expert_used, act(op.a), op.per_slot, act(op.b), n, dst);
+        break;
+      case OpKind::moe_combine: moe_combine(act(op.a), act(op.b), n, op.n_expert_used, width, dst); break;
       case OpKind::gather_outputs: {
         const float* src = act(op.a);
         for (int64_t i = 0; i < n; ++i) std::copy_n(src + in.output_rows[i] * width, width, dst + i * width);
@@ -308,6 +336,103 @@ void CpuBackend::add(float* x, const float* y, int64_t n) {
   };
   if (n < 8 * kParallelElements) return apply(0, n, 0);
   pool_.parallel_for(n, apply);
+}
+
+void CpuBackend::add_bias(float* x, const float* bias, int64_t n_tokens, int64_t width) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* xt = x + t * width;
+    for (int64_t i = 0; i < width; ++i) xt[i] += bias[i];
+  }
+}
+
+void CpuBackend::scale(float* x, int64_t n, float factor) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void CpuBackend::softcap(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] * inv);
+}
+
+void CpuBackend::geglu(const float* gate, const float* up, int64_t n, float* out) {
+  auto apply = [&](int64_t begin, int64_t end, int) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    constexpr float kCubic = 0.044715f;
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = gate[i];
+      out[i] = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * g * (1.0f + kCubic * g * g))) * up[i];
+    }
+  };
+  if (n < kParallelElements) return apply(0, n, 0);
+  pool_.parallel_for(n, apply);
+}
+
+void CpuBackend::moe_route(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, float* route) {
+  std::vector<int64_t> order(static_cast<size_t>(n_expert));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* l = logits + t * n_expert;
+    float* r = route + t * 2 * n_used;
+    for (int64_t e = 0; e < n_expert; ++e) order[static_cast<size_t>(e)] = e;
+    // The n_used largest logits, largest first (the lower index first on ties).
+    std::partial_sort(order.begin(), order.begin() + n_used, order.end(),
+                      [&](int64_t a, int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    const float top = l[order[0]];
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n_used; ++j) {
+      const int64_t e = order[static_cast<size_t>(j)];
+      r[j] = static_cast<float>(e);
+      r[n_used + j] = std::exp(l[e] - top);
+      sum += r[n_used + j];
+    }
+    for (int64_t j = 0; j < n_used; ++j) r[n_used + j] /= sum;
+  }
+}
+
+void CpuBackend::matmul_id(const WeightView& stacked, int64_t n_expert, int64_t n_used, const float* x,
+                           bool per_slot, const float* route, int64_t n_tokens, float* y) {
+  const int64_t n_cols = stacked.n_cols;
+  const int64_t rows = stacked.n_rows / n_expert;
+  // Called directly (tests), the gather buffers grow once.
+  const auto need = static_cast<size_t>(n_tokens);
+  if (moe_rows_.size() < need) moe_rows_.resize(need);
+  if (moe_in_.size() < need * static_cast<size_t>(n_cols)) moe_in_.resize(need * static_cast<size_t>(n_cols));
+  if (moe_out_.size() < need * static_cast<size_t>(rows)) moe_out_.resize(need * static_cast<size_t>(rows));
+  for (int64_t e = 0; e < n_expert; ++e) {
+    // The (token, slot) pairs routed to e: at most one slot per token.
+    int64_t n = 0;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float* r = route + t * 2 * n_used;
+      for (int64_t j = 0; j < n_used; ++j) {
+        if (static_cast<int64_t>(r[j]) == e) moe_rows_[static_cast<size_t>(n++)] = t * n_used + j;
+      }
+    }
+    if (n == 0) continue;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pair = moe_rows_[static_cast<size_t>(i)];
+      const float* src = x + (per_slot ? pair : pair / n_used) * n_cols;
+      std::copy_n(src, n_cols, moe_in_.data() + i * n_cols);
+    }
+    WeightView expert = stacked;
+    expert.data = stacked.data + static_cast<uint64_t>(e * rows) * stacked.row_bytes;
+    expert.n_rows = rows;
+    matmul(expert, moe_in_.data(), n, moe_out_.data());
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(moe_out_.data() + i * rows, rows, y + moe_rows_[static_cast<size_t>(i)] * rows);
+    }
+  }
+}
+
+void CpuBackend::moe_combine(const float* a, const float* route, int64_t n_tokens, int64_t n_used, int64_t width,
+                             float* out) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* w = route + t * 2 * n_used + n_used;
+    float* o = out + t * width;
+    const float* at = a + t * n_used * width;
+    for (int64_t i = 0; i < width; ++i) o[i] = w[0] * at[i];
+    for (int64_t j = 1; j < n_used; ++j) {
+      for (int64_t i = 0; i < width; ++i) o[i] += w[j] * at[j * width + i];
+    }
+  }
 }
 
 }  // namespace laneway

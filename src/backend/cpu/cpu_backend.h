@@ -56,13 +56,32 @@ class CpuBackend final : public Backend {
   // Writes each token's K and V rows into its cell of `layer` (converted to the cache types).
   void store_kv(int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k, const float* v);
   // out[t] = softmax(q[t] K^T * scale) V over the cells of t's sequence with
-  // pos <= t's pos. q, out: [n_tokens][n_head * head_dim].
+  // pos <= t's pos (and within the shape's window; scores soft-capped when
+  // the shape says so). q, out: [n_tokens][n_head * head_dim].
   void attention(int64_t layer, const KvCellsView& cells, const TokenSlot* slots, int64_t n_tokens,
                  const AttentionShape& shape, const float* q, float* out);
   // out = silu(gate) * up, elementwise over n values.
   void swiglu(const float* gate, const float* up, int64_t n, float* out);
   // x += y, elementwise over n values.
   void add(float* x, const float* y, int64_t n);
+  // x[t] += bias for each of n_tokens rows of width values.
+  void add_bias(float* x, const float* bias, int64_t n_tokens, int64_t width);
+  // x *= factor, elementwise over n values.
+  void scale(float* x, int64_t n, float factor);
+  // x = cap * tanh(x / cap), elementwise over n values.
+  void softcap(float* x, int64_t n, float cap);
+  // out = gelu(gate) * up (tanh approximation), elementwise over n values.
+  void geglu(const float* gate, const float* up, int64_t n, float* out);
+  // Routes of n_tokens tokens (graph.h's moe_route): logits [n_tokens][n_expert],
+  // route [n_tokens][2 * n_used].
+  void moe_route(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, float* route);
+  // graph.h's matmul_id: stacked holds n_expert matrices; x is [n_tokens][n_cols],
+  // or [n_tokens][n_used][n_cols] when per_slot; y is [n_tokens][n_used][stacked.n_rows
+  // / n_expert]. Tokens are grouped by expert, so each expert's rows are read once per call.
+  void matmul_id(const WeightView& stacked, int64_t n_expert, int64_t n_used, const float* x, bool per_slot,
+                 const float* route, int64_t n_tokens, float* y);
+  // out[t] = sum over j in order of weight_j * a[t][j]; a: [n_tokens][n_used][width].
+  void moe_combine(const float* a, const float* route, int64_t n_tokens, int64_t n_used, int64_t width, float* out);
 
   ThreadPool& pool() { return pool_; }
   CpuIsa isa() const { return kernels_->isa; }
@@ -114,6 +133,10 @@ class CpuBackend final : public Backend {
   std::vector<float> act_d_;
   std::vector<int16_t> act_s16_;
   int64_t max_tokens_ = 0;
+  // matmul_id: one expert's gathered inputs and outputs, and which (token, slot) each row is.
+  std::vector<float> moe_in_;
+  std::vector<float> moe_out_;
+  std::vector<int64_t> moe_rows_;
   // The graph's activation buffers ([max_tokens][width] each; empty where unused).
   std::vector<std::vector<float>> acts_;
   std::vector<int64_t> act_widths_;
