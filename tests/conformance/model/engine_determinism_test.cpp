@@ -103,5 +103,25 @@ TEST(EngineDeterminism, TinyQ4KM) {
   check_model(path);
 }
 
+// Every architecture: biases, multipliers, soft-capping, sliding windows
+// (gemma2's window of 16 is shorter than the prompts) and expert routing
+// keep a token's arithmetic independent of its batch.
+class EngineDeterminismArch : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EngineDeterminismArch, BatchChunkAndThreadInvariant) {
+  const std::string path = test::testdata_path(std::string("models/synthetic/") + GetParam() + ".gguf");
+  LANEWAY_REQUIRE_FILE(path);
+  check_model(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, EngineDeterminismArch,
+                         ::testing::Values("arch-qwen2-f16", "arch-qwen2-Q8_0", "arch-gemma2-f16", "arch-gemma2-Q8_0",
+                                           "arch-moe-f16", "arch-moe-Q8_0", "arch-granite-f16", "arch-yarn-f16"),
+                         [](const auto& p) {
+                           std::string n = p.param;
+                           for (auto& ch : n) if (ch == '-') ch = '_';
+                           return n;
+                         });
+
 }  // namespace
 }  // namespace laneway
