@@ -16,6 +16,7 @@ void register_synth(CLI::App& app, int& exit_code) {
     std::string tokenizer;
     int64_t ctx = 0;
     int64_t layers = 0, embd = 0, heads = 0, kv_heads = 0, ff = 0, vocab = 0;
+    int64_t experts = -1, experts_used = 0;
     uint64_t seed = 1;
     int threads = 0;
   };
@@ -34,6 +35,8 @@ void register_synth(CLI::App& app, int& exit_code) {
   cmd->add_option("--kv-heads", f->kv_heads, "Override: KV heads");
   cmd->add_option("--ff", f->ff, "Override: feed-forward width");
   cmd->add_option("--vocab", f->vocab, "Override: vocabulary size (built-in tokenizer)");
+  cmd->add_option("--experts", f->experts, "Override: experts per block (a Mixtral-style mixture; 0 = dense)");
+  cmd->add_option("--experts-used", f->experts_used, "Override: experts per token");
   cmd->add_option("--seed", f->seed, "Random seed");
   cmd->add_option("-t,--threads", f->threads, "Threads (0 = all)");
   cmd->callback([f, &exit_code] {
@@ -54,6 +57,8 @@ void register_synth(CLI::App& app, int& exit_code) {
     o.n_head_kv = f->kv_heads;
     o.n_ff = f->ff;
     o.n_vocab = f->vocab;
+    o.n_expert = f->experts;
+    o.n_expert_used = f->experts_used;
     o.seed = f->seed;
     o.n_threads = f->threads;
     Status st = synth_model(o, f->out);

@@ -41,6 +41,12 @@ Status Model::tile_weights(const ModelLoadOptions& options) {
   for (int64_t il = 0; il < first_gpu_layer_; ++il) {
     LayerWeights& l = weights_.layers[static_cast<size_t>(il)];
     for (WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) mats.push_back(w);
+    // Stacked experts too, when each expert starts at a tile (matmul_id
+    // multiplies one expert's rows as a matrix of its own).
+    const int64_t n_expert = hparams_.n_expert;
+    for (WeightView* w : {&l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}) {
+      if (w->present() && (w->n_rows / n_expert) % kWeightTileRows == 0) mats.push_back(w);
+    }
   }
   // A tied output head is the embedding table, which get_rows reads by row.
   if (first_gpu_layer_ == hparams_.n_layer && weights_.output.data != weights_.token_embd.data) {

@@ -22,6 +22,12 @@ ModelHparams llama(int64_t n_vocab, int64_t n_embd, int64_t n_layer, int64_t n_h
   return h;
 }
 
+ModelHparams with_experts(ModelHparams h, int64_t n_expert, int64_t n_used) {
+  h.n_expert = n_expert;
+  h.n_expert_used = n_used;
+  return h;
+}
+
 std::vector<ModelShape> shapes() {
   return {
       {"tiny", llama(512, 256, 4, 8, 4, 768, 2048, 10000.0, false), false},
@@ -29,6 +35,8 @@ std::vector<ModelShape> shapes() {
       {"llama-3.2-1b", llama(128256, 2048, 16, 32, 8, 8192, 131072, 500000.0, true), true},
       {"llama-3.2-3b", llama(128256, 3072, 28, 24, 8, 8192, 131072, 500000.0, true), true},
       {"llama-3.1-8b", llama(128256, 4096, 32, 32, 8, 14336, 131072, 500000.0, false), true},
+      // Mixtral's block: 8 experts of Mistral 7B's feed-forward, 2 per token.
+      {"mixtral-8x7b", with_experts(llama(32000, 4096, 32, 32, 8, 14336, 32768, 1000000.0, false), 8, 2), false},
   };
 }
 

@@ -105,6 +105,12 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   if (o.n_head_kv > 0) hp.n_head_kv = o.n_head_kv;
   if (o.n_ff > 0) hp.n_ff = o.n_ff;
   if (o.n_vocab > 0) hp.n_vocab = o.n_vocab;
+  if (o.n_expert >= 0) hp.n_expert = o.n_expert;
+  if (o.n_expert_used > 0) hp.n_expert_used = o.n_expert_used;
+  if (hp.n_expert == 0) hp.n_expert_used = 0;
+  if (hp.n_expert > 0 && (hp.n_expert_used < 1 || hp.n_expert_used > hp.n_expert)) {
+    return invalid_argument_error("{} experts per token is not within the {} experts", hp.n_expert_used, hp.n_expert);
+  }
   if (hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_embd % hp.n_head != 0 || hp.n_head % hp.n_head_kv != 0) {
     return invalid_argument_error("{} heads ({} KV heads) do not divide an embedding of {}", hp.n_head, hp.n_head_kv,
                                   hp.n_embd);
@@ -126,6 +132,10 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   w.add_u32("llama.rope.dimension_count", static_cast<uint32_t>(hp.rope_dim));
   w.add_f32("llama.rope.freq_base", static_cast<float>(hp.rope_freq_base));
   w.add_f32("llama.attention.layer_norm_rms_epsilon", hp.rms_eps);
+  if (hp.n_expert > 0) {
+    w.add_u32("llama.expert_count", static_cast<uint32_t>(hp.n_expert));
+    w.add_u32("llama.expert_used_count", static_cast<uint32_t>(hp.n_expert_used));
+  }
 
   std::optional<GgufFile> tok_file;
   if (!o.tokenizer_path.empty()) {
@@ -144,10 +154,14 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   const int n_threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto pool = std::make_shared<ThreadPool>(n_threads);
   uint64_t tensor_index = 0;
-  auto add_matrix = [&](const std::string& name, GgmlType type, int64_t n_cols, int64_t n_rows, float std_dev) {
+  // Stacked expert matrices are n_expert matrices' rows one after another.
+  auto add_matrix = [&](const std::string& name, GgmlType type, int64_t n_cols, int64_t n_rows, int64_t n_expert,
+                        float std_dev) {
     const uint64_t tensor_seed = o.seed * 0x100000001B3ull + (++tensor_index) * 0x9E3779B97F4A7C15ull;
     const auto row_bytes = *ggml_row_bytes(type, static_cast<uint64_t>(n_cols));
-    return w.add_tensor(name, type, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)},
+    std::vector<uint64_t> dims = {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)};
+    if (n_expert > 1) dims.push_back(static_cast<uint64_t>(n_expert));
+    return w.add_tensor(name, type, dims,
                         [=](uint64_t first_row, uint64_t rows, std::span<uint8_t> out) {
                           pool->parallel_for(static_cast<int64_t>(rows), [&](int64_t b, int64_t e, int) {
                             std::vector<float> tmp(static_cast<size_t>(n_cols));
@@ -171,7 +185,7 @@ Status synth_model(const SynthOptions& o, const std::string& out_path) {
   const float std_dev = 0.02f;
   for (const PlannedTensor& t : llama_tensor_layout(hp, mix, o.shape.llama3_rope_factors)) {
     if (!t.is_vector) {
-      LANEWAY_TRY(add_matrix(t.name, t.type, t.n_cols, t.n_rows, std_dev));
+      LANEWAY_TRY(add_matrix(t.name, t.type, t.n_cols, t.n_rows, t.n_expert, std_dev));
     } else if (t.name == "rope_freqs.weight") {
       LANEWAY_TRY(add_vector(t.name, llama3_rope_factors(hp)));
     } else {

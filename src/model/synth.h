@@ -25,6 +25,8 @@ struct SynthOptions {
   int64_t n_head_kv = 0;
   int64_t n_ff = 0;
   int64_t n_vocab = 0;   // built-in tokenizer size
+  int64_t n_expert = -1;       // experts per block (0 = a dense feed-forward); -1 = the shape's
+  int64_t n_expert_used = 0;   // experts per token
   uint64_t seed = 1;
   int n_threads = 0;     // 0 = all hardware threads
 };

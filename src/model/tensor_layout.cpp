@@ -18,7 +18,8 @@ Result<TypeMix> parse_type_mix(const std::string& name) {
 }
 
 uint64_t PlannedTensor::bytes() const {
-  return *ggml_row_bytes(type, static_cast<uint64_t>(n_cols)) * static_cast<uint64_t>(n_rows);
+  return *ggml_row_bytes(type, static_cast<uint64_t>(n_cols)) * static_cast<uint64_t>(n_rows) *
+         static_cast<uint64_t>(n_expert);
 }
 
 namespace {
@@ -48,6 +49,14 @@ std::vector<PlannedTensor> llama_tensor_layout(const ModelHparams& hp, const Typ
     matrix(blk + "attn_v.weight", more, hp.n_embd, hp.n_embd_kv(), i);
     matrix(blk + "attn_output.weight", mix.base, hp.n_embd_q(), hp.n_embd, i);
     vec(blk + "ffn_norm.weight", hp.n_embd, i);
+    if (hp.n_expert > 0) {
+      // The router stays F32, as llama-quantize leaves it.
+      matrix(blk + "ffn_gate_inp.weight", GgmlType::f32, hp.n_embd, hp.n_expert, i);
+      t.push_back({blk + "ffn_gate_exps.weight", mix.base, hp.n_embd, hp.n_ff, false, i, hp.n_expert});
+      t.push_back({blk + "ffn_up_exps.weight", mix.base, hp.n_embd, hp.n_ff, false, i, hp.n_expert});
+      t.push_back({blk + "ffn_down_exps.weight", more, hp.n_ff, hp.n_embd, false, i, hp.n_expert});
+      continue;
+    }
     matrix(blk + "ffn_gate.weight", mix.base, hp.n_embd, hp.n_ff, i);
     matrix(blk + "ffn_up.weight", mix.base, hp.n_embd, hp.n_ff, i);
     matrix(blk + "ffn_down.weight", more, hp.n_ff, hp.n_embd, i);

@@ -1,4 +1,5 @@
-// The tensors a llama-family model of a given shape holds, with the types a
+// The tensors a llama-family model of a given shape holds (with hp.n_expert,
+// a router and stacked experts in place of each feed-forward), with the types a
 // quantization mix gives them: `laneway synth` writes them and `laneway
 // plan --shape` adds up their bytes (one list, so the two cannot disagree).
 #pragma once
@@ -31,6 +32,7 @@ struct PlannedTensor {
   int64_t n_rows;  // ne[1]; 1 for vectors
   bool is_vector;
   int64_t layer;   // -1 for tensors outside the blocks
+  int64_t n_expert = 1;  // ne[2] of stacked expert matrices (ffn_*_exps), else 1
   uint64_t bytes() const;
 };
 

@@ -28,6 +28,7 @@ Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf) {
   m.embedding_bytes = embd->size_bytes;
   for (const auto& t : gguf.tensors()) {
     m.weight_bytes += t.size_bytes;
+    if (t.name.ends_with("_exps.weight")) m.expert_bytes += t.size_bytes;
     int layer = -1;
     if (t.name.starts_with("blk.")) layer = std::atoi(std::string(t.name.substr(4)).c_str());
     if (layer >= 0 && layer < hp.n_layer) m.layer_weight_bytes[static_cast<size_t>(layer)] += t.size_bytes;
@@ -46,6 +47,7 @@ Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::stri
     const uint64_t b = t.bytes();
     m.weight_bytes += b;
     if (t.name == "token_embd.weight") m.embedding_bytes = b;
+    if (t.n_expert > 1) m.expert_bytes += b;
     if (t.layer >= 0) m.layer_weight_bytes[static_cast<size_t>(t.layer)] += b;
     else m.output_weight_bytes += b;
   }
@@ -116,8 +118,13 @@ int64_t max_context_that_fits(const PlanModel& model, PlanSettings s, uint64_t u
 }
 
 uint64_t weight_bytes_read_per_token(const PlanModel& model) {
-  if (model.hp.tied_output || model.embedding_bytes == 0 || model.hp.n_vocab == 0) return model.weight_bytes;
-  return model.weight_bytes - model.embedding_bytes + model.embedding_bytes / static_cast<uint64_t>(model.hp.n_vocab);
+  uint64_t bytes = model.weight_bytes;
+  if (model.hp.n_expert > 0 && model.expert_bytes > 0) {
+    const auto inactive = static_cast<uint64_t>(model.hp.n_expert - model.hp.n_expert_used);
+    bytes -= model.expert_bytes / static_cast<uint64_t>(model.hp.n_expert) * inactive;
+  }
+  if (model.hp.tied_output || model.embedding_bytes == 0 || model.hp.n_vocab == 0) return bytes;
+  return bytes - model.embedding_bytes + model.embedding_bytes / static_cast<uint64_t>(model.hp.n_vocab);
 }
 
 std::string kv_cache_type_name(GgmlType type) {

@@ -39,10 +39,12 @@ struct PlanModel {
   std::vector<uint64_t> layer_weight_bytes;  // per block
   uint64_t output_weight_bytes = 0;          // output head (+ embeddings), outside the blocks
   uint64_t embedding_bytes = 0;              // token_embd.weight alone
+  uint64_t expert_bytes = 0;                 // stacked expert matrices (ffn_*_exps), all experts
 };
 
 // Weight bytes one decoded token reads: every tensor, except that only one
-// row of the token embeddings is read (all of it when it is also the output head).
+// row of the token embeddings is read (all of it when it is also the output
+// head) and only the experts a token is routed to (n_expert_used of n_expert).
 uint64_t weight_bytes_read_per_token(const PlanModel& model);
 
 // From a GGUF's metadata and tensor infos (no tensor data is read).

@@ -240,6 +240,24 @@ TEST(BpeTokenizer, UserDefinedTokensAlwaysMatchControlTokensOnlyWhenAsked) {
   EXPECT_EQ(tok.token_to_piece(byte_token(' ')), " ");
 }
 
+// The end-of-turn markers of the families issue 18 runs end a generation
+// even when the metadata names only EOS: qwen2's <|im_end|> beside its
+// <|endoftext|>, gemma's <end_of_turn>, Llama 3's <|eot_id|>.
+TEST(BpeTokenizer, FamiliesEndOfTurnMarkersEndGeneration) {
+  BpeIds ids{};
+  VocabSpec spec = bpe_spec(ids);
+  const int32_t im_end = spec.add("<|im_end|>", TokenType::control);
+  const int32_t end_of_turn = spec.add("<end_of_turn>", TokenType::control);
+  const int32_t eot_id = spec.add("<|eot_id|>", TokenType::control);
+  const int32_t im_start = spec.add("<|im_start|>", TokenType::control);
+  const Tokenizer tok = make(spec);
+  EXPECT_TRUE(tok.is_end_of_generation(im_end));
+  EXPECT_TRUE(tok.is_end_of_generation(end_of_turn));
+  EXPECT_TRUE(tok.is_end_of_generation(eot_id));
+  EXPECT_FALSE(tok.is_end_of_generation(im_start));
+  EXPECT_FALSE(tok.is_end_of_generation(ids.hello));
+}
+
 TEST(BpeTokenizer, AddBosTokenKeyTurnsBosOn) {
   BpeIds ids{};
   VocabSpec spec = bpe_spec(ids);
