@@ -187,8 +187,12 @@ INSTANTIATE_TEST_SUITE_P(
                       GpuArchCase{"arch-gemma2-f16", "llamacpp", 1e-3, 0.95},
                       GpuArchCase{"arch-gemma2-Q8_0", "llamacpp", 6e-3, 0.90},
                       GpuArchCase{"arch-moe-f16", "llamacpp", 1e-3, 0.95},
-                      // As on the CPU: ~1% of the Q8_0 rows route to another expert.
-                      GpuArchCase{"arch-moe-Q8_0", "llamacpp", 6e-3, 0.90, 4},
+                      // As on the CPU, ~1% of the Q8_0 rows route to another expert
+                      // than in the reference: 5 of 368 here, 3 on the CPU, two rows
+                      // shared, and one the CPU flips the GPU does not. The shaders
+                      // keep activations in f32 where llama.cpp and the CPU quantize
+                      // them to Q8, so router near-ties break differently; hence 8.
+                      GpuArchCase{"arch-moe-Q8_0", "llamacpp", 6e-3, 0.90, 8},
                       GpuArchCase{"arch-yarn-f16", "ikllama", 1e-3, 0.95}),
     [](const auto& p) {
       std::string n = p.param.name;
