@@ -64,17 +64,29 @@ Status VulkanBackend::check_op(const Op& op) const {
   auto width = [&](ActId id) -> int64_t {
     return id >= 0 && static_cast<size_t>(id) < activations_.size() ? activations_[static_cast<size_t>(id)].width : 0;
   };
+  auto check_weight = [&]() -> Status {
+    if (op.weight == nullptr || !op.weight->present()) return invalid_argument_error("vulkan: op without its weight");
+    if (op.weight->tiled) return invalid_argument_error("vulkan: weights must be in file layout, not CPU tiles");
+    if (!supports_weight_type(op.weight->type)) {
+      return unsupported_error("vulkan: no shader for weight type {}", ggml_type_name(op.weight->type));
+    }
+    if (op.weight->n_cols % 4 != 0) {
+      return unsupported_error("vulkan: weight rows of {} elements (not a multiple of 4)", op.weight->n_cols);
+    }
+    return Status::ok();
+  };
+  // A route row: n_expert_used ids, then as many weights.
+  auto check_route = [&](ActId route) -> Status {
+    if (op.n_expert_used <= 0 || width(route) != 2 * op.n_expert_used) {
+      return invalid_argument_error("vulkan: {} op with {} experts per token over a route of width {}",
+                                    op_kind_name(op.kind), op.n_expert_used, width(route));
+    }
+    return Status::ok();
+  };
   switch (op.kind) {
     case OpKind::matmul:
     case OpKind::get_rows:
-      if (op.weight == nullptr || !op.weight->present()) return invalid_argument_error("vulkan: op without its weight");
-      if (op.weight->tiled) return invalid_argument_error("vulkan: weights must be in file layout, not CPU tiles");
-      if (!supports_weight_type(op.weight->type)) {
-        return unsupported_error("vulkan: no shader for weight type {}", ggml_type_name(op.weight->type));
-      }
-      if (op.weight->n_cols % 4 != 0) {
-        return unsupported_error("vulkan: weight rows of {} elements (not a multiple of 4)", op.weight->n_cols);
-      }
+      LANEWAY_TRY(check_weight());
       if (op.kind == OpKind::matmul && (width(op.a) != op.weight->n_cols || width(op.dst) != op.weight->n_rows)) {
         return invalid_argument_error("vulkan: matmul of a {}x{} weight from width {} to width {}", op.weight->n_rows,
                                       op.weight->n_cols, width(op.a), width(op.dst));
@@ -84,9 +96,42 @@ Status VulkanBackend::check_op(const Op& op) const {
                                       width(op.dst));
       }
       break;
+    case OpKind::matmul_id: {
+      LANEWAY_TRY(check_weight());
+      LANEWAY_TRY(check_route(op.b));
+      if (op.n_expert <= 0 || op.n_expert_used > op.n_expert || op.weight->n_rows % op.n_expert != 0) {
+        return invalid_argument_error("vulkan: matmul_id of {} stacked rows over {} experts ({} per token)",
+                                      op.weight->n_rows, op.n_expert, op.n_expert_used);
+      }
+      const int64_t rows = op.weight->n_rows / op.n_expert;
+      const int64_t in_width = op.per_slot ? op.n_expert_used * op.weight->n_cols : op.weight->n_cols;
+      if (width(op.a) != in_width || width(op.dst) != op.n_expert_used * rows) {
+        return invalid_argument_error("vulkan: matmul_id of {} experts' {}x{} weights from width {} to width {}",
+                                      op.n_expert, rows, op.weight->n_cols, width(op.a), width(op.dst));
+      }
+      break;
+    }
+    case OpKind::moe_route:
+      LANEWAY_TRY(check_route(op.dst));
+      if (op.n_expert_used > op.n_expert || width(op.a) != op.n_expert) {
+        return invalid_argument_error("vulkan: moe_route of {} of {} experts from width {}", op.n_expert_used,
+                                      op.n_expert, width(op.a));
+      }
+      break;
+    case OpKind::moe_combine:
+      LANEWAY_TRY(check_route(op.b));
+      if (width(op.a) != op.n_expert_used * width(op.dst)) {
+        return invalid_argument_error("vulkan: moe_combine of width {} into width {}", width(op.a), width(op.dst));
+      }
+      break;
     case OpKind::rms_norm:
       if (op.weight == nullptr || op.weight->type != GgmlType::f32 || op.weight->n_cols != width(op.a)) {
         return invalid_argument_error("vulkan: rms_norm needs an f32 weight as wide as its input");
+      }
+      break;
+    case OpKind::add_bias:
+      if (op.weight == nullptr || op.weight->type != GgmlType::f32 || op.weight->n_cols != width(op.dst)) {
+        return invalid_argument_error("vulkan: add_bias needs an f32 vector as wide as its activation");
       }
       break;
     case OpKind::attention:
@@ -96,6 +141,9 @@ Status VulkanBackend::check_op(const Op& op) const {
       if (op.attn.n_head_kv <= 0 || op.attn.n_head % op.attn.n_head_kv != 0) {
         return invalid_argument_error("vulkan: {} query heads over {} KV heads", op.attn.n_head, op.attn.n_head_kv);
       }
+      if (op.attn.window < 0 || op.attn.window > INT32_MAX || !(op.attn.softcap >= 0.0f)) {
+        return invalid_argument_error("vulkan: attention window {} or softcap {}", op.attn.window, op.attn.softcap);
+      }
       [[fallthrough]];
     case OpKind::store_kv:
       if (op.layer < kv_.layer_begin || op.layer >= kv_.layer_end) {
@@ -104,12 +152,21 @@ Status VulkanBackend::check_op(const Op& op) const {
       break;
     case OpKind::add:
     case OpKind::swiglu:
-    case OpKind::gather_outputs:
-      if (width(op.a) != width(op.dst) || (op.kind == OpKind::swiglu && width(op.b) != width(op.dst))) {
+    case OpKind::geglu:
+    case OpKind::gather_outputs: {
+      const bool gated = op.kind == OpKind::swiglu || op.kind == OpKind::geglu;
+      if (width(op.a) != width(op.dst) || (gated && width(op.b) != width(op.dst))) {
         return invalid_argument_error("vulkan: element-wise op on different widths");
       }
       break;
-    default: break;
+    }
+    case OpKind::scale:
+      break;
+    case OpKind::softcap:
+      if (!(op.value > 0.0f)) return invalid_argument_error("vulkan: softcap of {}", op.value);
+      break;
+    case OpKind::rope:
+      break;
   }
   return Status::ok();
 }
@@ -195,10 +252,13 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
   }
 
   rope_half_max_ = 0;
+  int64_t moe_experts = 0;
   for (const Op& op : setup.ops) {
     LANEWAY_TRY(check_op(op));
     if (op.kind == OpKind::rope) rope_half_max_ = std::max(rope_half_max_, op.rope_dim / 2);
-    if (op.weight != nullptr && (op.kind == OpKind::matmul || op.kind == OpKind::get_rows || op.kind == OpKind::rms_norm)) {
+    if (op.kind == OpKind::matmul_id) moe_experts = std::max(moe_experts, op.n_expert);
+    if (op.weight != nullptr && (op.kind == OpKind::matmul || op.kind == OpKind::get_rows || op.kind == OpKind::rms_norm ||
+                                 op.kind == OpKind::add_bias || op.kind == OpKind::matmul_id)) {
       LANEWAY_TRY(upload_weight(*op.weight));
       // The device has its own copy now: the host's pages can go before the next upload.
       if (setup.weight_uploaded) setup.weight_uploaded(*op.weight);
@@ -218,6 +278,20 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
           fmt::format("{}_{}", op.kind == OpKind::matmul ? "matmul" : "get_rows", vulkan_weight_shader_suffix(op.weight->type));
       LANEWAY_TRY(pipelines_.get(name, 3).status());
     }
+    if (op.kind == OpKind::matmul_id) {
+      LANEWAY_TRY(pipelines_.get("moe_group", 2).status());
+      LANEWAY_TRY(pipelines_.get(fmt::format("matmul_id_{}", vulkan_weight_shader_suffix(op.weight->type)), 4).status());
+    }
+    switch (op.kind) {
+      case OpKind::add:
+      case OpKind::add_bias: LANEWAY_TRY(pipelines_.get("add", 2).status()); break;
+      case OpKind::scale: LANEWAY_TRY(pipelines_.get("scale", 1).status()); break;
+      case OpKind::softcap: LANEWAY_TRY(pipelines_.get("softcap", 1).status()); break;
+      case OpKind::geglu: LANEWAY_TRY(pipelines_.get("geglu", 3).status()); break;
+      case OpKind::moe_route: LANEWAY_TRY(pipelines_.get("moe_route", 2).status()); break;
+      case OpKind::moe_combine: LANEWAY_TRY(pipelines_.get("moe_combine", 3).status()); break;
+      default: break;
+    }
   }
 
   const VulkanMemoryKind host = VulkanMemoryKind::host_visible;
@@ -230,6 +304,13 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
   LANEWAY_ASSIGN_OR_RETURN(used_, VulkanBuffer::create(*device_, static_cast<uint64_t>(std::max(kv_.n_seq, 1)) * 4, host));
   for (const VulkanBuffer* b : {&tokens_, &slots_, &rope_, &output_rows_, &positions_, &used_}) {
     compute_bytes_ += b->size_bytes();
+  }
+  moe_groups_ = VulkanBuffer{};
+  moe_groups_experts_ = moe_experts;
+  if (moe_experts > 0) {
+    const auto words = static_cast<uint64_t>(moe_experts) * (1 + tokens);
+    LANEWAY_ASSIGN_OR_RETURN(moe_groups_, VulkanBuffer::create(*device_, words * 4, VulkanMemoryKind::device_local));
+    compute_bytes_ += moe_groups_.size_bytes();
   }
   fmt::print(stderr, "laneway vulkan: {} on {}: {} weights, {:.1f} MiB uploaded by the {} path\n",
              weight_upload_path() == "unified" ? "unified memory" : "discrete memory", device_->info().name,

@@ -87,6 +87,10 @@ class VulkanBackend final : public Backend {
   Status record_get_rows(const Op& op, int64_t n);
   Status record_attention(const Op& op, int64_t n);
   Status record_store_kv(const Op& op, int64_t n);
+  // vulkan_ops_moe.cpp: mixtures of experts.
+  Status record_moe_route(const Op& op, int64_t n);
+  Status record_matmul_id(const Op& op, int64_t n);
+  Status record_moe_combine(const Op& op, int64_t n);
   Result<const Activation*> act(ActId id) const;
   Result<const DeviceWeight*> weight(const WeightView* w) const;
 
@@ -113,6 +117,10 @@ class VulkanBackend final : public Backend {
   VulkanBuffer output_rows_;  // int32 [max_tokens]
   VulkanBuffer positions_;    // int32 [n_seq][cells_per_seq]
   VulkanBuffer used_;         // int32 [n_seq]
+  // matmul_id's pairs per expert (moe.comp MOE_GROUP): uint32 counts
+  // [moe_groups_experts_], then [moe_groups_experts_][max_tokens] pair lists.
+  VulkanBuffer moe_groups_;
+  int64_t moe_groups_experts_ = 0;
 
   uint64_t kv_bytes_ = 0;
   uint64_t compute_bytes_ = 0;

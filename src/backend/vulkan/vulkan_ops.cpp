@@ -2,37 +2,18 @@
 // dispatches (shaders under shaders/, push constants in the order each
 // shader's PC block declares them).
 #include <algorithm>
-#include <bit>
 #include <string>
 
 #include "backend/vulkan/vulkan_backend.h"
+#include "backend/vulkan/vulkan_grid.h"
 
 namespace laneway {
 
-namespace {
-
-// Grids wider than the 65535 groups every device allows in x go 2-D;
-// the shaders flatten (x, y) back (common.glsl).
-struct Groups {
-  uint32_t x = 1;
-  uint32_t y = 1;
-};
-Groups groups_for(uint64_t n) {
-  constexpr uint64_t kMaxX = 65535;
-  if (n <= kMaxX) return {static_cast<uint32_t>(std::max<uint64_t>(n, 1)), 1};
-  return {static_cast<uint32_t>(kMaxX), static_cast<uint32_t>((n + kMaxX - 1) / kMaxX)};
-}
-
-// Element-wise and rope shaders loop over their elements (grid stride), so
-// their grid is capped.
-Groups capped_groups(uint64_t n_items, uint64_t per_group) {
-  return groups_for(std::min<uint64_t>((n_items + per_group - 1) / per_group, 65535));
-}
-
-uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
-uint32_t f32_bits(float v) { return std::bit_cast<uint32_t>(v); }
-
-}  // namespace
+using vulkan_grid::capped_groups;
+using vulkan_grid::f32_bits;
+using vulkan_grid::groups_for;
+using vulkan_grid::Groups;
+using vulkan_grid::u32;
 
 Status VulkanBackend::record_matmul(const Op& op, int64_t n) {
   LANEWAY_ASSIGN_OR_RETURN(const DeviceWeight* w, weight(op.weight));
@@ -117,7 +98,10 @@ Status VulkanBackend::record_attention(const Op& op, int64_t n) {
                          u32(kv_.cells_per_seq),
                          u32(q->width),
                          u32(dst->width),
-                         u32(chunk_heads)};
+                         u32(chunk_heads),
+                         f32_bits(s.softcap),
+                         f32_bits(s.softcap > 0.0f ? 1.0f / s.softcap : 0.0f),
+                         u32(s.window)};
   const Groups g = groups_for(static_cast<uint64_t>(n * s.n_head_kv * n_chunks));
   return commands_.dispatch(*p,
                             {layer.k.buffer(), layer.v.buffer(), q->buffer.buffer(), dst->buffer.buffer(),
@@ -155,24 +139,49 @@ Status VulkanBackend::record_op(const Op& op, const PassInputs& in) {
     }
     case OpKind::add:
     case OpKind::swiglu:
+    case OpKind::geglu:
     case OpKind::gather_outputs: {
       LANEWAY_ASSIGN_OR_RETURN(const Activation* dst, act(op.dst));
       LANEWAY_ASSIGN_OR_RETURN(const Activation* a, act(op.a));
-      const int64_t b_width = op.kind == OpKind::swiglu ? activations_[static_cast<size_t>(op.b)].width : 0;
+      const bool gated = op.kind == OpKind::swiglu || op.kind == OpKind::geglu;
+      const int64_t b_width = gated ? activations_[static_cast<size_t>(op.b)].width : 0;
       const PushConstants pc{u32(n), u32(dst->width), u32(dst->width), u32(a->width), u32(b_width)};
       const Groups g = capped_groups(static_cast<uint64_t>(n * dst->width), 256);
       if (op.kind == OpKind::add) {
         LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get("add", 2));
         return commands_.dispatch(*p, {dst->buffer.buffer(), a->buffer.buffer()}, pc, g.x, g.y);
       }
-      if (op.kind == OpKind::swiglu) {
+      if (gated) {
         LANEWAY_ASSIGN_OR_RETURN(const Activation* b, act(op.b));
-        LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get("swiglu", 3));
+        LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p,
+                                 pipelines_.get(op.kind == OpKind::swiglu ? "swiglu" : "geglu", 3));
         return commands_.dispatch(*p, {dst->buffer.buffer(), a->buffer.buffer(), b->buffer.buffer()}, pc, g.x, g.y);
       }
       LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get("gather_outputs", 3));
       return commands_.dispatch(*p, {dst->buffer.buffer(), a->buffer.buffer(), output_rows_.buffer()}, pc, g.x, g.y);
     }
+    case OpKind::add_bias: {
+      // add with the bias as a one-row operand (stride 0).
+      LANEWAY_ASSIGN_OR_RETURN(const DeviceWeight* w, weight(op.weight));
+      LANEWAY_ASSIGN_OR_RETURN(const Activation* dst, act(op.dst));
+      LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p, pipelines_.get("add", 2));
+      const PushConstants pc{u32(n), u32(dst->width), u32(dst->width), 0u, 0u};
+      const Groups g = capped_groups(static_cast<uint64_t>(n * dst->width), 256);
+      return commands_.dispatch(*p, {dst->buffer.buffer(), w->pieces[0].buffer.buffer()}, pc, g.x, g.y);
+    }
+    case OpKind::scale:
+    case OpKind::softcap: {
+      LANEWAY_ASSIGN_OR_RETURN(const Activation* dst, act(op.dst));
+      LANEWAY_ASSIGN_OR_RETURN(const VulkanPipeline* p,
+                               pipelines_.get(op.kind == OpKind::scale ? "scale" : "softcap", 1));
+      const float inv = op.kind == OpKind::softcap ? 1.0f / op.value : 0.0f;
+      const PushConstants pc{u32(n), u32(dst->width), u32(dst->width), 0u, 0u, f32_bits(op.value), f32_bits(inv)};
+      const Groups g = capped_groups(static_cast<uint64_t>(n * dst->width), 256);
+      return commands_.dispatch(*p, {dst->buffer.buffer()}, pc, g.x, g.y);
+    }
+    case OpKind::moe_route: return record_moe_route(op, n);
+    case OpKind::matmul_id: return record_matmul_id(op, n);
+    case OpKind::moe_combine: return record_moe_combine(op, n);
   }
   return internal_error("vulkan: unknown op kind {}", static_cast<int>(op.kind));
 }

@@ -16,7 +16,8 @@
 
 namespace laneway {
 
-inline constexpr uint32_t kPushConstantWords = 16;
+// 128 bytes: the least maxPushConstantsSize Vulkan guarantees.
+inline constexpr uint32_t kPushConstantWords = 32;
 using PushConstants = std::array<uint32_t, kPushConstantWords>;
 
 struct VulkanPipeline {

@@ -3,7 +3,10 @@
 // the GPU tolerances of the Vulkan work (looser than the CPU's: the shaders
 // sum in another order and dequantize without 8-bit activations), the
 // greedy text of stories260K equal to the CPU's, batch invariance on the
-// device, and a split run (half the blocks on each backend).
+// device, a split run (half the blocks on each backend), and the
+// architectures of issue 18 (qwen2, gemma2, experts, YaRN) wholly on the device.
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -11,6 +14,7 @@
 
 #include "backend/vulkan/vulkan_device.h"
 #include "fidelity.h"
+#include "model/evaluate.h"
 #include "support/testdata.h"
 
 namespace laneway {
@@ -106,6 +110,90 @@ INSTANTIATE_TEST_SUITE_P(
                       GpuCase{"tiny-Q4_K_M", 6e-3, 0.90}, GpuCase{"tiny-Q5_K_M", 6e-3, 0.90},
                       GpuCase{"tiny-Q6_K", 6e-3, 0.90}, GpuCase{"arch-llama31-f16", 1e-3, 0.95},
                       GpuCase{"arch-llama31-Q8_0", 6e-3, 0.90}),
+    [](const auto& p) {
+      std::string n = p.param.name;
+      for (auto& ch : n) if (ch == '-') ch = '_';
+      return n;
+    });
+
+// The architectures beside llama with every block and the output head on
+// the device, against their references (engine_arch_test.cpp runs them on
+// the CPU), with the GPU tolerances. arch-granite is left out: its
+// reference does not match on the CPU either yet.
+struct GpuArchCase {
+  const char* name;       // models/synthetic/<name>.gguf
+  const char* reference;  // "llamacpp" or "ikllama"
+  double max_mean_kl;
+  double min_top1;
+  // Mixtures of experts: rows where a token went to another expert than in
+  // the reference (a router near-tie broken the other way by rounding; KL
+  // above 0.1) are counted, at most this many, and left out of the mean.
+  int max_routing_flips = 0;
+};
+
+class EngineVulkanArch : public ::testing::TestWithParam<GpuArchCase> {};
+
+TEST_P(EngineVulkanArch, MatchesReferenceWhollyOnDevice) {
+  LANEWAY_REQUIRE_LAVAPIPE();
+  const GpuArchCase& c = GetParam();
+  const std::string model = test::testdata_path(std::string("models/synthetic/") + c.name + ".gguf");
+  LANEWAY_REQUIRE_FILE(model);
+  const std::string base = test::reference_path(std::string("synthetic/") + c.name + "." + c.reference);
+  auto ref = test::load_reference(base + ".jsonl", base + ".f32");
+  ASSERT_FALSE(ref.empty());
+  Engine e = test::load(model, {}, on_gpu());
+  ASSERT_TRUE(e.ctx);
+  const std::string placement = e.ctx->describe_placement();
+  EXPECT_EQ(placement.rfind("vulkan: ", 0), 0u) << placement;
+  EXPECT_EQ(placement.find("cpu"), std::string::npos) << "every op on the device:\n" << placement;
+  double kl_sum = 0, kl_all = 0, max_kl = 0, agree = 0;
+  int64_t rows = 0, kept = 0;
+  std::string flips;
+  for (const auto& p : ref) {
+    auto ours = teacher_forced_logits(*e.ctx, p.forced_tokens());
+    ASSERT_TRUE(ours.is_ok()) << ours.status().to_string();
+    const LogitComparison cmp = compare_logits(p.logits, *ours, p.n_vocab);
+    ASSERT_EQ(cmp.rows * p.n_vocab, static_cast<int64_t>(p.logits.size()));
+    agree += cmp.top1 * static_cast<double>(cmp.rows);
+    for (size_t r = 0; r < cmp.row_kl.size(); ++r) {
+      const double kl = cmp.row_kl[r];
+      kl_all += kl;
+      max_kl = std::max(max_kl, kl);
+      ++rows;
+      if (c.max_routing_flips > 0 && kl > 0.1) {
+        flips += " \"" + p.prompt.substr(0, 12) + "...\" row " + std::to_string(r) + " (KL " + std::to_string(kl) + ")";
+        continue;
+      }
+      kl_sum += kl;
+      ++kept;
+    }
+  }
+  ASSERT_GT(kept, 0);
+  const double mean_kl = kl_sum / static_cast<double>(kept);
+  const double top1 = agree / static_cast<double>(rows);
+  std::printf("%s on vulkan: vs %s mean KL %.3e (all rows %.3e) max %.3e top-1 %.4f over %lld rows\n", c.name,
+              c.reference, mean_kl, kl_all / static_cast<double>(rows), max_kl, top1, static_cast<long long>(rows));
+  if (!flips.empty()) std::printf("%s on vulkan: rows routed to other experts:%s\n", c.name, flips.c_str());
+  RecordProperty("mean_kl", std::to_string(mean_kl));
+  EXPECT_LE(mean_kl, c.max_mean_kl);
+  EXPECT_GE(top1, c.min_top1);
+  EXPECT_LE(rows - kept, c.max_routing_flips) << flips;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Architectures, EngineVulkanArch,
+    ::testing::Values(GpuArchCase{"arch-qwen2-f16", "llamacpp", 1e-3, 0.95},
+                      GpuArchCase{"arch-qwen2-Q8_0", "llamacpp", 6e-3, 0.90},
+                      GpuArchCase{"arch-gemma2-f16", "llamacpp", 1e-3, 0.95},
+                      GpuArchCase{"arch-gemma2-Q8_0", "llamacpp", 6e-3, 0.90},
+                      GpuArchCase{"arch-moe-f16", "llamacpp", 1e-3, 0.95},
+                      // As on the CPU, ~1% of the Q8_0 rows route to another expert
+                      // than in the reference: 5 of 368 here, 3 on the CPU, two rows
+                      // shared, and one the CPU flips the GPU does not. The shaders
+                      // keep activations in f32 where llama.cpp and the CPU quantize
+                      // them to Q8, so router near-ties break differently; hence 8.
+                      GpuArchCase{"arch-moe-Q8_0", "llamacpp", 6e-3, 0.90, 8},
+                      GpuArchCase{"arch-yarn-f16", "ikllama", 1e-3, 0.95}),
     [](const auto& p) {
       std::string n = p.param.name;
       for (auto& ch : n) if (ch == '-') ch = '_';

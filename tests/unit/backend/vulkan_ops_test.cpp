@@ -433,6 +433,312 @@ TEST(VulkanOps, AttentionWideGroupsAndMixedCacheTypes) {
   }
 }
 
+// add_bias, scale, softcap and geglu (issue 18's element-wise ops) in one
+// chain on awkward widths: values up to ~40 so that tanh saturates (the
+// shaders clamp its argument) and GELU's cubic is large.
+TEST(VulkanOps, ArchElementwiseOpsMatchCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kWidth = 37, kFfn = 300;
+  std::vector<float> bias = random_floats(kWidth, 41, 2.0f);
+  WeightView bias_view{GgmlType::f32, reinterpret_cast<const uint8_t*>(bias.data()), kWidth, 1, kWidth * 4, false};
+  Fixture f;
+  const ActId x = f.add_act("x", kWidth);
+  const ActId gate = f.add_act("gate", kFfn);
+  const ActId up = f.add_act("up", kFfn);
+  const ActId act = f.add_act("act", kFfn);
+  const ActId logits = f.add_act("logits", kWidth, /*host_output=*/true);
+  f.ops.push_back(Op{.kind = OpKind::add_bias, .dst = x, .weight = &bias_view});
+  f.ops.push_back(Op{.kind = OpKind::scale, .dst = x, .value = 1.7f});
+  f.ops.push_back(Op{.kind = OpKind::softcap, .dst = x, .value = 5.0f});
+  f.ops.push_back(Op{.kind = OpKind::geglu, .dst = act, .a = gate, .b = up});
+  // In place, as gemma2's graph runs it (dst is the gate).
+  f.ops.push_back(Op{.kind = OpKind::geglu, .dst = gate, .a = gate, .b = up});
+  f.ops.push_back(Op{.kind = OpKind::gather_outputs, .rows = OpRows::outputs, .dst = logits, .a = x});
+  f.ops.push_back(Op{.kind = OpKind::softcap, .rows = OpRows::outputs, .dst = logits, .value = 0.5f});
+  Pair p{.gpu = std::move(gpu)};
+  ASSERT_TRUE(p.allocate(f).is_ok());
+  for (int64_t n : {1, 7, 64}) {
+    ASSERT_TRUE(p.write(x, n, random_floats(static_cast<size_t>(n * kWidth), 42, 8.0f)).is_ok());
+    ASSERT_TRUE(p.write(gate, n, random_floats(static_cast<size_t>(n * kFfn), 43, 15.0f)).is_ok());
+    ASSERT_TRUE(p.write(up, n, random_floats(static_cast<size_t>(n * kFfn), 44)).is_ok());
+    std::vector<int32_t> rows;
+    for (int32_t t = static_cast<int32_t>(n) - 1; t >= 0; t -= 2) rows.insert(rows.begin(), t);
+    std::vector<float> logits_cpu(rows.size() * kWidth), logits_gpu(logits_cpu.size());
+    PassInputs in;
+    in.n_tokens = n;
+    in.output_rows = rows.data();
+    in.n_outputs = static_cast<int64_t>(rows.size());
+    in.logits = logits_cpu.data();
+    ASSERT_TRUE(p.cpu.run(f.ops, in).is_ok());
+    in.logits = logits_gpu.data();
+    const Status s = p.gpu->run(f.ops, in);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    std::vector<float> ref, got;
+    ASSERT_TRUE(p.read(x, n, kWidth, &ref, &got).is_ok());
+    EXPECT_LT(max_rel_error(ref, got), 1e-5) << "add_bias + scale + softcap, " << n << " tokens";
+    ASSERT_TRUE(p.read(act, n, kFfn, &ref, &got).is_ok());
+    EXPECT_LT(max_rel_error(ref, got), 1e-5) << "geglu, " << n << " tokens";
+    std::vector<float> in_place_ref, in_place_got;
+    ASSERT_TRUE(p.read(gate, n, kFfn, &in_place_ref, &in_place_got).is_ok());
+    EXPECT_LT(max_rel_error(in_place_ref, in_place_got), 1e-5) << "geglu in place, " << n << " tokens";
+    EXPECT_EQ(std::memcmp(got.data(), in_place_got.data(), got.size() * sizeof(float)), 0) << "geglu in place";
+    EXPECT_LT(max_rel_error(logits_cpu, logits_gpu), 1e-5) << "softcap of the logits, " << n << " tokens";
+  }
+}
+
+TEST(VulkanOps, SoftcapOfZeroIsRejected) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  Fixture f;
+  const ActId x = f.add_act("x", 8);
+  f.ops.push_back(Op{.kind = OpKind::softcap, .dst = x, .value = 0.0f});
+  EXPECT_EQ(gpu->allocate(f.setup()).code(), StatusCode::invalid_argument);
+}
+
+// moe_route then moe_combine: 7 experts, 3 per token, logits on a coarse grid
+// so that ties are common (the lower index goes first on both backends).
+TEST(VulkanOps, MoeRouteAndCombineMatchCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kExperts = 7, kUsed = 3, kWidth = 45;
+  Fixture f;
+  const ActId router = f.add_act("router", kExperts);
+  const ActId route = f.add_act("route", 2 * kUsed);
+  const ActId experts = f.add_act("experts", kUsed * kWidth);
+  const ActId out = f.add_act("out", kWidth);
+  f.ops.push_back(Op{.kind = OpKind::moe_route, .dst = route, .a = router, .n_expert = kExperts, .n_expert_used = kUsed});
+  f.ops.push_back(Op{.kind = OpKind::moe_combine, .dst = out, .a = experts, .b = route, .n_expert_used = kUsed});
+  Pair p{.gpu = std::move(gpu)};
+  ASSERT_TRUE(p.allocate(f).is_ok());
+  for (int64_t n : {1, 7, 64}) {
+    std::vector<float> logits = random_floats(static_cast<size_t>(n * kExperts), 51, 2.0f);
+    for (float& l : logits) l = std::round(l * 2.0f) / 2.0f;
+    int ties = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t e = 1; e < kExperts; ++e) ties += logits[static_cast<size_t>(t * kExperts + e)] == logits[static_cast<size_t>(t * kExperts)];
+    }
+    if (n == 64) EXPECT_GT(ties, 10) << "the logits should tie often";
+    ASSERT_TRUE(p.write(router, n, logits).is_ok());
+    ASSERT_TRUE(p.write(experts, n, random_floats(static_cast<size_t>(n * kUsed * kWidth), 52)).is_ok());
+    PassInputs in;
+    in.n_tokens = n;
+    const Status s = p.run(f.ops, in);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    std::vector<float> ref, got;
+    ASSERT_TRUE(p.read(route, n, 2 * kUsed, &ref, &got).is_ok());
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t j = 0; j < kUsed; ++j) {
+        const auto i = static_cast<size_t>(t * 2 * kUsed + j);
+        EXPECT_EQ(ref[i], got[i]) << "expert of token " << t << " slot " << j;
+        EXPECT_NEAR(ref[i + kUsed], got[i + kUsed], 1e-6) << "weight of token " << t << " slot " << j;
+      }
+    }
+    ASSERT_TRUE(p.read(out, n, kWidth, &ref, &got).is_ok());
+    EXPECT_LT(max_rel_error(ref, got), 1e-5) << "moe_combine, " << n << " tokens";
+  }
+}
+
+// Routes for the matmul_id tests: expert 1 takes 3 of 4 tokens in slot 0
+// (more than one block of 32 pairs at 64 tokens), the last expert none.
+std::vector<float> test_route(int64_t n, int64_t n_expert, int64_t n_used, uint32_t seed) {
+  std::vector<float> route = random_floats(static_cast<size_t>(n * 2 * n_used), seed);
+  const int64_t reachable = n_expert - 1;
+  for (int64_t t = 0; t < n; ++t) {
+    float* r = route.data() + t * 2 * n_used;
+    const int64_t e0 = t % 4 != 3 ? 1 : t % reachable;
+    for (int64_t j = 0; j < n_used; ++j) r[j] = static_cast<float>((e0 + j * (1 + t % 2)) % reachable);
+  }
+  return route;
+}
+
+// y[t][j] = W_e x with the expert's rows dequantized by the reference decoder, summed in double.
+std::vector<float> exact_matmul_id(const WeightView& stacked, int64_t n_expert, int64_t n_used, bool per_slot,
+                                   const std::vector<float>& x, const std::vector<float>& route, int64_t n_tokens) {
+  const int64_t rows = stacked.n_rows / n_expert;
+  std::vector<float> row(static_cast<size_t>(stacked.n_cols)), y(static_cast<size_t>(n_tokens * n_used * rows));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t j = 0; j < n_used; ++j) {
+      const auto e = static_cast<int64_t>(route[static_cast<size_t>(t * 2 * n_used + j)]);
+      const float* xt = x.data() + (per_slot ? t * n_used + j : t) * stacked.n_cols;
+      for (int64_t r = 0; r < rows; ++r) {
+        dequantize_row(stacked.type, stacked.row(e * rows + r), row.data(), stacked.n_cols);
+        double s = 0.0;
+        for (int64_t c = 0; c < stacked.n_cols; ++c) s += double(row[static_cast<size_t>(c)]) * double(xt[c]);
+        y[static_cast<size_t>((t * n_used + j) * rows + r)] = static_cast<float>(s);
+      }
+    }
+  }
+  return y;
+}
+
+// matmul_id on stacked f16, q8_0 and q4_K weights: 6 experts of 37 rows, 2
+// per token, one input per token and one per slot (the down projection), on
+// 1, 7 and 64 tokens; a token's rows are bit-identical alone and batched.
+TEST(VulkanOps, MatmulIdMatchesCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kExperts = 6, kUsed = 2, kRows = 37;
+  for (GgmlType type : {GgmlType::f16, GgmlType::q8_0, GgmlType::q4_k}) {
+    const int64_t kCols = awkward_cols(type, 160);
+    auto w = make_weight(type, kExperts * kRows, kCols, 61);
+    for (bool per_slot : {false, true}) {
+      SCOPED_TRACE(std::string(ggml_type_name(type)) + (per_slot ? " per slot" : " per token"));
+      const int64_t in_width = per_slot ? kUsed * kCols : kCols;
+      Fixture f;
+      const ActId x = f.add_act("x", in_width);
+      const ActId route = f.add_act("route", 2 * kUsed);
+      const ActId y = f.add_act("y", kUsed * kRows);
+      f.ops.push_back(Op{.kind = OpKind::matmul_id, .dst = y, .a = x, .b = route, .weight = &w->view,
+                         .n_expert = kExperts, .n_expert_used = kUsed, .per_slot = per_slot});
+      Pair p{.gpu = std::move(gpu)};
+      const Status as = p.allocate(f);
+      ASSERT_TRUE(as.is_ok()) << as.to_string();
+      std::vector<float> batched;
+      std::vector<float> xs, routes;
+      for (int64_t n : {1, 7, 64}) {
+        xs = random_floats(static_cast<size_t>(n * in_width), 62 + static_cast<uint32_t>(n));
+        routes = test_route(n, kExperts, kUsed, 63);
+        ASSERT_TRUE(p.write(x, n, xs).is_ok());
+        ASSERT_TRUE(p.write(route, n, routes).is_ok());
+        PassInputs in;
+        in.n_tokens = n;
+        const Status s = p.run(f.ops, in);
+        ASSERT_TRUE(s.is_ok()) << s.to_string();
+        std::vector<float> ref, got;
+        ASSERT_TRUE(p.read(y, n, kUsed * kRows, &ref, &got).is_ok());
+        const std::vector<float> exact = exact_matmul_id(w->view, kExperts, kUsed, per_slot, xs, routes, n);
+        EXPECT_LT(max_rel_error(exact, got), 2e-5) << n << " tokens";
+        // As for matmul: the CPU quantizes activations to Q8 for quantized weights.
+        EXPECT_LT(nmse(ref, got), type == GgmlType::f16 ? 1e-10 : 1e-4) << n << " tokens vs CpuBackend";
+        batched = got;
+      }
+      // Token 37 of the 64 alone: the same bits.
+      constexpr int64_t kT = 37;
+      ASSERT_TRUE(p.gpu->write_activation(x, 1, xs.data() + kT * in_width).is_ok());
+      ASSERT_TRUE(p.gpu->write_activation(route, 1, routes.data() + kT * 2 * kUsed).is_ok());
+      PassInputs in;
+      in.n_tokens = 1;
+      ASSERT_TRUE(p.gpu->run(f.ops, in).is_ok());
+      std::vector<float> alone(kUsed * kRows);
+      ASSERT_TRUE(p.gpu->read_activation(y, 1, alone.data()).is_ok());
+      EXPECT_EQ(std::memcmp(alone.data(), batched.data() + kT * kUsed * kRows, alone.size() * sizeof(float)), 0);
+      gpu = std::move(p.gpu);
+    }
+  }
+}
+
+// The expert FFN of a mixture as the llama graph runs it, router to
+// combine, on q8_0 experts: routed on both backends, then compared.
+TEST(VulkanOps, ExpertFeedForwardChainMatchesCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kExperts = 4, kUsed = 2, kEmbd = 64, kFf = 96;
+  auto router_w = make_weight(GgmlType::f16, kExperts, kEmbd, 71);
+  auto gate_w = make_weight(GgmlType::q8_0, kExperts * kFf, kEmbd, 72);
+  auto up_w = make_weight(GgmlType::q8_0, kExperts * kFf, kEmbd, 73);
+  auto down_w = make_weight(GgmlType::q8_0, kExperts * kEmbd, kFf, 74);
+  Fixture f;
+  const ActId h = f.add_act("h", kEmbd);
+  const ActId router = f.add_act("router", kExperts);
+  const ActId route = f.add_act("route", 2 * kUsed);
+  const ActId gate = f.add_act("gate", kUsed * kFf);
+  const ActId up = f.add_act("up", kUsed * kFf);
+  const ActId experts = f.add_act("experts", kUsed * kEmbd);
+  const ActId out = f.add_act("out", kEmbd);
+  auto with = [&](Op op) {
+    op.n_expert = kExperts;
+    op.n_expert_used = kUsed;
+    return op;
+  };
+  f.ops.push_back(Op{.kind = OpKind::matmul, .dst = router, .a = h, .weight = &router_w->view});
+  f.ops.push_back(with(Op{.kind = OpKind::moe_route, .dst = route, .a = router}));
+  f.ops.push_back(with(Op{.kind = OpKind::matmul_id, .dst = gate, .a = h, .b = route, .weight = &gate_w->view}));
+  f.ops.push_back(with(Op{.kind = OpKind::matmul_id, .dst = up, .a = h, .b = route, .weight = &up_w->view}));
+  f.ops.push_back(Op{.kind = OpKind::swiglu, .dst = gate, .a = gate, .b = up});
+  f.ops.push_back(with(Op{.kind = OpKind::matmul_id, .dst = experts, .a = gate, .b = route, .weight = &down_w->view,
+                          .per_slot = true}));
+  f.ops.push_back(with(Op{.kind = OpKind::moe_combine, .dst = out, .a = experts, .b = route}));
+  Pair p{.gpu = std::move(gpu)};
+  const Status as = p.allocate(f);
+  ASSERT_TRUE(as.is_ok()) << as.to_string();
+  for (int64_t n : {1, 9, 64}) {
+    ASSERT_TRUE(p.write(h, n, random_floats(static_cast<size_t>(n * kEmbd), 75)).is_ok());
+    PassInputs in;
+    in.n_tokens = n;
+    const Status s = p.run(f.ops, in);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    std::vector<float> ref, got;
+    ASSERT_TRUE(p.read(route, n, 2 * kUsed, &ref, &got).is_ok());
+    int64_t same = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      same += ref[static_cast<size_t>(t * 2 * kUsed)] == got[static_cast<size_t>(t * 2 * kUsed)] &&
+              ref[static_cast<size_t>(t * 2 * kUsed + 1)] == got[static_cast<size_t>(t * 2 * kUsed + 1)];
+    }
+    // f16 router logits summed in another order: a near-tie may flip, rarely.
+    EXPECT_GE(same, n - 1) << n << " tokens";
+    if (same != n) continue;
+    ASSERT_TRUE(p.read(out, n, kEmbd, &ref, &got).is_ok());
+    // Three matmuls deep, each quantizing its activations to Q8 on the CPU
+    // (1e-4 for one, MatmulIdMatchesCpu): 1e-3 for the chain.
+    EXPECT_LT(nmse(ref, got), 1e-3) << n << " tokens";
+  }
+}
+
+// Attention with a sliding window (shorter than a block of 64 cells, so
+// whole blocks fall outside it) and soft-capped scores, GQA, for an f16
+// and a q8_0 cache: a 130-token prefill, then one decode step.
+TEST(VulkanOps, AttentionWindowAndSoftcapMatchCpu) {
+  LANEWAY_REQUIRE_VULKAN(gpu);
+  constexpr int64_t kHeadDim = 96, kHead = 6, kHeadKv = 2, kCells = 140, kPrefill = 130;  // 96: 3 q8_0 blocks
+  struct Case {
+    int64_t window;
+    float softcap;
+  };
+  for (GgmlType kv_type : {GgmlType::f16, GgmlType::q8_0}) {
+    for (Case c : {Case{40, 0.0f}, Case{0, 1.5f}, Case{7, 2.0f}}) {
+      SCOPED_TRACE(std::string(ggml_type_name(kv_type)) + " window " + std::to_string(c.window) + " softcap " +
+                   std::to_string(c.softcap));
+      Fixture f;
+      f.max_tokens = kPrefill;
+      f.kv = KvStorageDesc{0, 1, kCells, 1, kHeadKv * kHeadDim, kHeadKv * kHeadDim, kv_type, kv_type};
+      const ActId q = f.add_act("q", kHead * kHeadDim);
+      const ActId k = f.add_act("k", kHeadKv * kHeadDim);
+      const ActId v = f.add_act("v", kHeadKv * kHeadDim);
+      const ActId out = f.add_act("attn", kHead * kHeadDim);
+      // A large scale: scores of several units, where the cap bends them.
+      AttentionShape shape{kHead, kHeadKv, kHeadDim, 0.5f, c.softcap, c.window};
+      f.ops.push_back(Op{.kind = OpKind::store_kv, .layer = 0, .a = k, .b = v});
+      f.ops.push_back(Op{.kind = OpKind::attention, .layer = 0, .dst = out, .a = q, .attn = shape});
+      Pair p{.gpu = std::move(gpu)};
+      const Status as = p.allocate(f);
+      ASSERT_TRUE(as.is_ok()) << as.to_string();
+      std::vector<int64_t> positions(kCells, 0);
+      int64_t used = 0;
+      for (int pass = 0; pass < 2; ++pass) {
+        const int64_t n = pass == 0 ? kPrefill : 1;
+        std::vector<TokenSlot> slots(static_cast<size_t>(n));
+        for (int64_t t = 0; t < n; ++t) {
+          const int64_t cell = used++;
+          const int64_t pos = cell + cell / 10;  // a gap every 10 positions
+          slots[static_cast<size_t>(t)] = TokenSlot{0, cell, pos};
+          positions[static_cast<size_t>(cell)] = pos;
+        }
+        const uint32_t seed = 200 + static_cast<uint32_t>(pass);
+        ASSERT_TRUE(p.write(q, n, random_floats(static_cast<size_t>(n * kHead * kHeadDim), seed)).is_ok());
+        ASSERT_TRUE(p.write(k, n, random_floats(static_cast<size_t>(n * kHeadKv * kHeadDim), seed + 10)).is_ok());
+        ASSERT_TRUE(p.write(v, n, random_floats(static_cast<size_t>(n * kHeadKv * kHeadDim), seed + 20)).is_ok());
+        PassInputs in;
+        in.n_tokens = n;
+        in.slots = slots.data();
+        in.cells = KvCellsView{positions.data(), &used, kCells, 1};
+        const Status rs = p.run(f.ops, in);
+        ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+        std::vector<float> ref, got;
+        ASSERT_TRUE(p.read(out, n, kHead * kHeadDim, &ref, &got).is_ok());
+        const double tol = kv_type == GgmlType::f16 ? 1e-5 : 2e-3;
+        EXPECT_LT(max_rel_error(ref, got), tol) << "pass " << pass;
+      }
+      gpu = std::move(p.gpu);
+    }
+  }
+}
+
 // A token's rows are bit-identical whether it runs alone or in a batch.
 TEST(VulkanOps, BatchInvariance) {
   LANEWAY_REQUIRE_VULKAN(gpu);

@@ -1,7 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : enable
 // dst[t][h] = softmax(q[t][h] K^T * scale) V over the cells of t's sequence
-// whose position <= t's position.
+// whose position <= t's position (and, with a sliding window, > t's
+// position - window); with softcap > 0 each score s becomes
+// softcap * tanh(s / softcap) before the softmax (gemma2).
 //
 // One work-group per (token, KV head, chunk of that KV head's query heads):
 // the query heads sharing a KV head share each decoded K and V row. Cells
@@ -38,6 +40,9 @@ layout(push_constant) uniform PC {
   uint q_stride;
   uint dst_stride;
   uint chunk_heads;  // query heads per work-group: chunk_heads * head_dim <= kMaxOutputs, <= kMaxChunkHeads
+  float softcap;      // > 0: scores are soft-capped
+  float inv_softcap;  // 1 / softcap, computed on the host as the CPU does
+  uint window;        // > 0: sliding window of this many positions
 } pc;
 #include "common.glsl"
 #include "kv_types.glsl"
@@ -86,6 +91,9 @@ void score_cell(uint base, uint n_heads, out float sc[kMaxChunkHeads]) {
     }
   }
   for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) sc[hh] = acc[hh] * pc.scale;
+  if (pc.softcap > 0.0) {
+    for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) sc[hh] = pc.softcap * stable_tanh(sc[hh] * pc.inv_softcap);
+  }
 }
 
 void main() {
@@ -104,6 +112,8 @@ void main() {
   const ivec4 slot = slots[t];
   const uint seq = uint(slot.x);
   const int pos = slot.z;
+  // Cells at or before this position are outside a sliding window (none without one).
+  const int window_end = pc.window > 0u ? pos - int(pc.window) : -2147483647 - 1;
   const uint n_cells = uint(used[seq]);
   const uint row0 = seq * pc.cells_per_seq;
   for (uint i = lane; i < n_out; i += kLanes) q_s[i] = q[t * pc.q_stride + h0 * hd + i];
@@ -125,7 +135,7 @@ void main() {
     // 1. Lane j scores cell b0 + j for every head of the chunk.
     const uint cell = b0 + lane;
     float sc[kMaxChunkHeads];
-    if (cell < n_cells && positions[row0 + cell] <= pos) {
+    if (cell < n_cells && positions[row0 + cell] <= pos && positions[row0 + cell] > window_end) {
       score_cell((row0 + cell) * pc.k_row_stride + kvh * pc.k_head_bytes, n_heads, sc);
     } else {
       for (uint hh = 0u; hh < kMaxChunkHeads; ++hh) sc[hh] = kNegInf;

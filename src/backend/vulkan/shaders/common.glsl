@@ -24,3 +24,7 @@ vec4 sbytes4(uint q) {
   return vec4(sign_extend8(q & 0xffu), sign_extend8((q >> 8) & 0xffu), sign_extend8((q >> 16) & 0xffu),
               sign_extend8(q >> 24));
 }
+
+// tanh without the overflow of exp(2x) for large |x| (some drivers compute
+// tanh as a quotient of exponentials): beyond |x| = 10 tanh is 1 in f32.
+float stable_tanh(float x) { return tanh(clamp(x, -10.0, 10.0)); }

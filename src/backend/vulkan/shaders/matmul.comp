@@ -8,6 +8,13 @@
 // invocation waits on another (no shared memory, no barriers: cheap work-groups
 // on every device, lavapipe included).
 //
+// MATMUL_ID (matmul_id, mixtures of experts): the weight stacks n_expert
+// matrices of expert_rows rows; grid z is (expert, block of kTokenBlock of
+// the pairs routed to it). The pairs come from moe.comp's MOE_GROUP lists, so
+// only the selected experts' rows are read and the pairs of one expert share
+// each decoded block, as the tokens of a plain matmul do. Pair p = t * n_used
+// + j reads x row p (per_slot) or t, and writes y row p (y_stride = expert_rows).
+//
 // Batch invariance: every y[t][r] is one sequential sum over the row's
 // elements in column order, a 4-element dot product at a time,
 // ((w.x*x.x + w.y*x.y) + w.z*x.z) + w.w*x.w added to the running sum, with
@@ -17,13 +24,22 @@ layout(local_size_x = 64) in;
 layout(binding = 0, std430) readonly buffer WBuf { uint w_words[]; };
 layout(binding = 1, std430) readonly buffer XBuf { vec4 x4[]; };
 layout(binding = 2, std430) buffer YBuf { float y[]; };
+#if defined(MATMUL_ID)
+layout(binding = 3, std430) readonly buffer GroupBuf { uint groups[]; };  // moe.comp MOE_GROUP
+#endif
 layout(push_constant) uniform PC {
   uint n_cols;     // a multiple of 4 (of the block size for block types)
   uint n_rows;     // rows of this weight piece
-  uint n_tokens;
+  uint n_tokens;   // MATMUL_ID: tokens of the chunk (a bound on each expert's pairs)
   uint row_bytes;
-  uint row_begin;  // first output column of this piece
+  uint row_begin;  // first output column of this piece (MATMUL_ID: first stacked row of the piece)
   uint y_stride;   // floats per y row
+  // MATMUL_ID only:
+  uint n_expert;
+  uint n_used;
+  uint expert_rows;  // rows per expert
+  uint per_slot;     // 1: x holds one row per pair
+  uint list_stride;  // pairs per expert list in groups
 } pc;
 #include "common.glsl"
 #include "dequant.glsl"
@@ -41,21 +57,38 @@ precise float dot4(vec4 w, vec4 x) {
   return s;
 }
 
-// Accumulates N tokens from t0 for row rb: acc[k] over the row, in column order.
+#if defined(MATMUL_ID)
+uint list_base = 0u;  // the work-group's expert list in groups
+// Item i of the work-group's list: its pair's x row and y row.
+uint x_row(uint i) {
+  const uint p = groups[list_base + i];
+  return pc.per_slot != 0u ? p : p / pc.n_used;
+}
+uint y_row(uint i) { return groups[list_base + i]; }
+#else
+uint x_row(uint i) { return i; }
+uint y_row(uint i) { return i; }
+#endif
+
+// Accumulates N items from t0 for row rb: acc[k] over the row, in column order.
 #define ACCUMULATE(N)                                                        \
   {                                                                          \
     precise float acc[N];                                                    \
-    for (uint k = 0u; k < N; ++k) acc[k] = 0.0;                              \
+    uint xr[N];                                                              \
+    for (uint k = 0u; k < N; ++k) {                                          \
+      acc[k] = 0.0;                                                          \
+      xr[k] = x_row(t0 + k) * n4;                                            \
+    }                                                                        \
     for (uint b = 0u; b < n_blocks; ++b) {                                   \
       vec4 w[kBlockVecs];                                                    \
       decode_block(rb, b, w);                                                \
       for (uint k = 0u; k < N; ++k) {                                        \
-        const uint xo = (t0 + k) * n4 + b * kBlockVecs;                      \
+        const uint xo = xr[k] + b * kBlockVecs;                              \
         for (uint v = 0u; v < kBlockVecs; ++v) acc[k] += dot4(w[v], x4[xo + v]); \
       }                                                                      \
     }                                                                        \
     if (in_range) {                                                          \
-      for (uint k = 0u; k < N; ++k) y[(t0 + k) * pc.y_stride + pc.row_begin + r] = acc[k]; \
+      for (uint k = 0u; k < N; ++k) y[y_row(t0 + k) * pc.y_stride + y_col] = acc[k]; \
     }                                                                        \
   }
 
@@ -64,13 +97,29 @@ void main() {
   // early, so lavapipe keeps the token and column indices uniform (the
   // activations are then read once per SIMD slice, not gathered per lane).
   const uint r_lane = flat_group_id() * kRowsPerGroup + gl_LocalInvocationID.x;
+#if defined(MATMUL_ID)
+  const uint token_blocks = (pc.n_tokens + kTokenBlock - 1u) / kTokenBlock;
+  const uint expert = gl_WorkGroupID.z / token_blocks;
+  const uint block = gl_WorkGroupID.z % token_blocks;
+  const uint n_items = min(groups[expert], pc.list_stride);
+  list_base = pc.n_expert + expert * pc.list_stride;
+  // The stacked row, when it lies in this weight piece.
+  const uint stacked = expert * pc.expert_rows + r_lane;
+  const bool in_range = r_lane < pc.expert_rows && stacked >= pc.row_begin && stacked < pc.row_begin + pc.n_rows;
+  const uint r = in_range ? stacked - pc.row_begin : 0u;
+  const uint y_col = r_lane;
+#else
+  const uint n_items = pc.n_tokens;
+  const uint block = gl_WorkGroupID.z;
   const bool in_range = r_lane < pc.n_rows;
   const uint r = in_range ? r_lane : 0u;
+  const uint y_col = pc.row_begin + r;
+#endif
   const uint n4 = pc.n_cols / 4u;
   const uint n_blocks = n4 / kBlockVecs;
   const uint rb = r * pc.row_bytes;
-  const uint t_end = min(pc.n_tokens, (gl_WorkGroupID.z + 1u) * kTokenBlock);
-  uint t0 = gl_WorkGroupID.z * kTokenBlock;
+  const uint t_end = min(n_items, (block + 1u) * kTokenBlock);
+  uint t0 = block * kTokenBlock;
   for (; t0 + kTokens <= t_end; t0 += kTokens) ACCUMULATE(kTokens)
   for (; t0 < t_end; ++t0) ACCUMULATE(1u)
 }
