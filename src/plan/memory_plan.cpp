@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "backend/cpu/weight_tiles.h"
 #include "hw/root_fs.h"
 #include "kv/kv_cache.h"
 #include "model/arch.h"
@@ -25,14 +26,21 @@ Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf) {
   m.hp = hp;
   m.file_bytes = gguf.total_size_bytes();
   m.layer_weight_bytes.assign(static_cast<size_t>(hp.n_layer), 0);
+  m.layer_tiled_matrices.assign(static_cast<size_t>(hp.n_layer), 0);
   m.embedding_bytes = embd->size_bytes;
   for (const auto& t : gguf.tensors()) {
     m.weight_bytes += t.size_bytes;
     if (t.name.ends_with("_exps.weight")) m.expert_bytes += t.size_bytes;
+    const bool tiled = t.n_dims >= 2 && weight_tiles_supported(t.type, static_cast<int64_t>(t.ne[0]));
     int layer = -1;
     if (t.name.starts_with("blk.")) layer = std::atoi(std::string(t.name.substr(4)).c_str());
-    if (layer >= 0 && layer < hp.n_layer) m.layer_weight_bytes[static_cast<size_t>(layer)] += t.size_bytes;
-    else m.output_weight_bytes += t.size_bytes;
+    if (layer >= 0 && layer < hp.n_layer) {
+      m.layer_weight_bytes[static_cast<size_t>(layer)] += t.size_bytes;
+      m.layer_tiled_matrices[static_cast<size_t>(layer)] += tiled ? 1 : 0;
+    } else {
+      m.output_weight_bytes += t.size_bytes;
+      m.output_tiled_matrices += tiled && t.name == "output.weight" ? 1 : 0;
+    }
   }
   return m;
 }
@@ -43,13 +51,20 @@ Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::stri
   m.name = std::string(shape.name) + " " + type;
   m.hp = shape.hparams;
   m.layer_weight_bytes.assign(static_cast<size_t>(m.hp.n_layer), 0);
+  m.layer_tiled_matrices.assign(static_cast<size_t>(m.hp.n_layer), 0);
   for (const auto& t : llama_tensor_layout(m.hp, mix, shape.llama3_rope_factors)) {
     const uint64_t b = t.bytes();
+    const bool tiled = !t.is_vector && weight_tiles_supported(t.type, t.n_cols);
     m.weight_bytes += b;
     if (t.name == "token_embd.weight") m.embedding_bytes = b;
     if (t.n_expert > 1) m.expert_bytes += b;
-    if (t.layer >= 0) m.layer_weight_bytes[static_cast<size_t>(t.layer)] += b;
-    else m.output_weight_bytes += b;
+    if (t.layer >= 0) {
+      m.layer_weight_bytes[static_cast<size_t>(t.layer)] += b;
+      m.layer_tiled_matrices[static_cast<size_t>(t.layer)] += tiled ? 1 : 0;
+    } else {
+      m.output_weight_bytes += b;
+      m.output_tiled_matrices += tiled && t.name == "output.weight" ? 1 : 0;
+    }
   }
   // Metadata (tokenizer strings and scores dominate) and alignment padding.
   m.file_bytes = m.weight_bytes + static_cast<uint64_t>(m.hp.n_vocab) * 24 + 64 * 1024;
@@ -70,7 +85,13 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
   const int64_t cells = bill.n_ctx / s.n_slots * s.n_slots;  // each slot gets n_ctx / slots cells
   bill.kv_bytes = bill.kv_bytes_per_token * static_cast<uint64_t>(cells);
-  bill.weights_bytes = model.file_bytes;
+  // The CPU's blocks (and its output head when no block is on a GPU) are tiled.
+  const int64_t gpu_blocks = s.gpu_layers < 0 ? hp.n_layer : std::min<int64_t>(s.gpu_layers, hp.n_layer);
+  int64_t tiled = gpu_blocks == 0 ? model.output_tiled_matrices : 0;
+  for (size_t l = 0; l < model.layer_tiled_matrices.size() && static_cast<int64_t>(l) < hp.n_layer - gpu_blocks; ++l) {
+    tiled += model.layer_tiled_matrices[l];
+  }
+  bill.weights_bytes = model.file_bytes + static_cast<uint64_t>(tiled) * kTiledMatrixResidueBytes;
   ContextOptions o;
   o.n_ctx = bill.n_ctx;
   o.n_seq = s.n_slots;

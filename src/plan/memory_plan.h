@@ -4,7 +4,10 @@
 // control and burst decisions.
 //
 // Model of a `laneway run` process's peak resident memory:
-//   weights   the GGUF file(s): mapped, prefaulted, every page resident
+//   weights   the GGUF file(s): mapped, prefaulted, every page resident (the
+//             matrices the CPU tiles move to anonymous memory, their file
+//             pages released, except about a page per matrix where it shares
+//             pages with its neighbours: kTiledMatrixResidueBytes)
 //   kv        K and V rows for every cell of the context, committed at load
 //   compute   scratch buffers: ForwardContext::compute_bytes (the function
 //             the engine allocates with, so the two cannot drift apart)
@@ -32,6 +35,7 @@ namespace laneway {
 
 inline constexpr uint64_t kOverheadBaseBytes = 9472ull << 10;  // 9.25 MiB
 inline constexpr uint64_t kOverheadPerVocabBytes = 136;
+inline constexpr uint64_t kTiledMatrixResidueBytes = 4096;
 
 // What the planner needs to know about a model (from metadata or a shape).
 struct PlanModel {
@@ -43,6 +47,8 @@ struct PlanModel {
   uint64_t output_weight_bytes = 0;          // output head (+ embeddings), outside the blocks
   uint64_t embedding_bytes = 0;              // token_embd.weight alone
   uint64_t expert_bytes = 0;                 // stacked expert matrices (ffn_*_exps), all experts
+  std::vector<int64_t> layer_tiled_matrices;  // per block: matrices the CPU tiles at load
+  int64_t output_tiled_matrices = 0;          // the output head, when the CPU tiles it
 };
 
 // Weight bytes one decoded token reads: every tensor, except that only one
