@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/flag_values.h"
 #include "cli/serve_models.h"
 #include "config/model_sources.h"
 #include "gguf/gguf.h"
@@ -251,7 +252,8 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
   cmd->add_option("--memory-budget", f->memory_budget,
                   "Most memory the embedded lanes may hold together, e.g. 12GiB (default: what this machine can use "
-                  "now); on_demand lanes are swapped to stay within it");
+                  "now); on_demand lanes are swapped to stay within it")
+      ->check(size_validator());
   cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");
   cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,
                   "Test-only: each lane's load takes this much longer (background-load tests)")

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   CLI::App app{"laneway: a local LLM runtime (GGUF models on CPU and GPU, served through named lanes)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "laneway 0.1.0");
+  // --help shows each flag's default ("[512]"), as llama.cpp's and Ollama's do.
+  app.option_defaults()->always_capture_default();
   int exit_code = laneway::cli::kExitOk;
   // LANEWAY_NO_CMD_<NAME> is defined when a module is left out of the build
   // (LANEWAY_SKIP_MODULES); a normal build registers every command.
