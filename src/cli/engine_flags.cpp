@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/colour.h"
 #include "cli/flag_values.h"
 #include "cli/progress.h"
 #include "kv/kv_cache.h"
@@ -127,7 +128,8 @@ Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool p
 }
 
 void print_error(const char* cmd, const Status& status) {
-  std::fprintf(stderr, "laneway %s: %s\n", cmd, status.to_string().c_str());
+  const std::string where = fmt::format("laneway {}:", cmd);
+  std::fprintf(stderr, "%s %s\n", paint(where, Colour::red, colour_enabled(stderr)).c_str(), status.to_string().c_str());
 }
 
 }  // namespace laneway::cli

@@ -111,7 +111,7 @@ TEST(PlanCli, SaysTheTrainedContextAndScalesUnits) {
 }
 
 TEST(PlanCli, NoInternalWorkItemNumbers) {
-  auto r = run_laneway("plan --lanes examples/lanes-minimal.yaml --profile strix-halo-128g");
+  auto r = run_laneway("plan --lanes " + std::string(LANEWAY_SOURCE_DIR) + "/examples/lanes-minimal.yaml --profile strix-halo-128g");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(std::regex_search(r.out, std::regex(R"(issue \d)"))) << r.out;
 }
