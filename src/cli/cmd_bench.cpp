@@ -16,6 +16,8 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/units.h"
+#include "cli/flag_values.h"
 
 namespace laneway::cli {
 namespace {
@@ -77,17 +79,30 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// "812 KiB", "1.1 MiB", "0.59 GiB": the unit that fits the value.
-std::string format_size(uint64_t bytes) {
-  const double b = static_cast<double>(bytes);
-  if (b >= double(1ull << 30)) return fmt::format("{:.2f} GiB", b / double(1ull << 30));
-  if (b >= double(1ull << 20)) return fmt::format("{:.1f} MiB", b / double(1ull << 20));
-  return fmt::format("{:.0f} KiB", b / 1024.0);
+void print_table_header() {
+  std::fputs(fmt::format("| {:<40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>16} | {:>10} |\n", "model", "size",
+                         "backend", "ngl", "threads", "test", "t/s (mean ± sd)", "median")
+                 .c_str(),
+             stdout);
+  std::fputs(fmt::format("| {:-<40} | {:->10} | {:->10} | {:->4} | {:->7} | {:->8} | {:->16} | {:->10} |\n", "", "", "",
+                         "", "", "", "", "")
+                 .c_str(),
+             stdout);
+}
+
+void print_row(const Record& r, const std::string& model_type, uint64_t model_bytes, int threads) {
+  const std::string test = r.n_prompt ? fmt::format("pp{}", r.n_prompt) : fmt::format("tg{}", r.n_gen);
+  std::fputs(fmt::format("| {:<40.40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>8.2f} ± {:>5.2f} | {:>10.2f} |\n",
+                         model_type, format_bytes(model_bytes), r.backend, r.gpu_layers.empty() ? "auto" : r.gpu_layers,
+                         threads, test, mean(r.samples_ts), stddev(r.samples_ts), median(r.samples_ts))
+                 .c_str(),
+             stdout);
+  std::fflush(stdout);  // each row as it finishes, as llama-bench prints them
 }
 
 // Runs every test of one --gpu-layers setting; the records get the backends' names.
 Status bench_setting(const BenchFlags& f, const std::string& gpu_layers, std::vector<Record>& records,
-                     std::string& model_type, uint64_t& model_bytes, int& threads) {
+                     std::string& model_type, uint64_t& model_bytes, int& threads, double& load_seconds) {
   EngineFlags ef = f.engine;
   ef.gpu_layers = gpu_layers;
   int64_t longest = 0;
@@ -102,9 +117,14 @@ Status bench_setting(const BenchFlags& f, const std::string& gpu_layers, std::ve
   model_type = fmt::format("{} {}", hp.architecture, hp.name);
   model_bytes = e.model->weight_bytes();
   threads = ctx.options().n_threads;
+  load_seconds = e.load_seconds;
   // Where it runs, as a header line: llama-bench users compare devices first.
   const std::string devices = ctx.describe_devices();
-  if (!f.json) std::printf("# --gpu-layers %s: %s\n", gpu_layers.empty() ? "auto" : gpu_layers.c_str(), devices.c_str());
+  if (!f.json) {
+    std::printf("# --gpu-layers %s: %s; model loaded in %.2f s\n", gpu_layers.empty() ? "auto" : gpu_layers.c_str(),
+                devices.c_str(), e.load_seconds);
+    print_table_header();
+  }
   std::string backend;
   const std::string placement = ctx.describe_placement();
   if (placement.find("cpu:") != std::string::npos) backend = "cpu";
@@ -123,6 +143,8 @@ Status bench_setting(const BenchFlags& f, const std::string& gpu_layers, std::ve
       LANEWAY_ASSIGN_OR_RETURN(double secs, run_once(ctx, r.n_prompt, r.n_gen, 1000 + static_cast<uint64_t>(rep)));
       r.samples_ts.push_back(static_cast<double>(r.n_prompt + r.n_gen) / secs);
     }
+    if (tty) std::fputs("\r\033[K", stderr);
+    if (!f.json) print_row(r, model_type, model_bytes, threads);
   }
   if (tty) std::fputs("\r\033[K", stderr);
   records.insert(records.end(), mine.begin(), mine.end());
@@ -142,8 +164,14 @@ Status bench(const BenchFlags& f) {
   std::string model_type;
   uint64_t model_bytes = 0;
   int threads = 0;
-  for (const std::string& s : settings) LANEWAY_TRY(bench_setting(f, s, records, model_type, model_bytes, threads));
+  double load_seconds = 0;
+  std::vector<double> load_seconds_of;  // per setting, in records' order
+  for (const std::string& s : settings) {
+    LANEWAY_TRY(bench_setting(f, s, records, model_type, model_bytes, threads, load_seconds));
+    load_seconds_of.resize(records.size(), load_seconds);
+  }
 
+  // Text rows were printed as each test finished; JSON comes whole at the end.
   if (f.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : records) {
@@ -153,26 +181,10 @@ Status bench(const BenchFlags& f) {
                      {"n_threads", threads}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen},
                      {"type_k", f.engine.cache_type_k}, {"type_v", f.engine.cache_type_v},
                      {"avg_ts", mean(r.samples_ts)}, {"stddev_ts", stddev(r.samples_ts)},
-                     {"median_ts", median(r.samples_ts)}, {"samples_ts", r.samples_ts}});
+                     {"median_ts", median(r.samples_ts)}, {"samples_ts", r.samples_ts},
+                     {"load_seconds", load_seconds_of[&r - records.data()]}});
     }
     std::puts(out.dump(2).c_str());
-    return Status::ok();
-  }
-  std::fputs(fmt::format("| {:<40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>16} | {:>10} |\n", "model", "size",
-                         "backend", "ngl", "threads", "test", "t/s (mean ± sd)", "median")
-                 .c_str(),
-             stdout);
-  std::fputs(fmt::format("| {:-<40} | {:->10} | {:->10} | {:->4} | {:->7} | {:->8} | {:->16} | {:->10} |\n", "", "", "",
-                         "", "", "", "", "")
-                 .c_str(),
-             stdout);
-  for (const auto& r : records) {
-    const std::string test = r.n_prompt ? fmt::format("pp{}", r.n_prompt) : fmt::format("tg{}", r.n_gen);
-    std::fputs(fmt::format("| {:<40.40} | {:>10} | {:>10} | {:>4} | {:>7} | {:>8} | {:>8.2f} ± {:>5.2f} | {:>10.2f} |\n",
-                           model_type, format_size(model_bytes), r.backend, r.gpu_layers.empty() ? "auto" : r.gpu_layers,
-                           threads, test, mean(r.samples_ts), stddev(r.samples_ts), median(r.samples_ts))
-                   .c_str(),
-               stdout);
   }
   return Status::ok();
 }
@@ -183,8 +195,8 @@ void register_bench(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
   auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (llama-bench style)");
   add_engine_flags(cmd, f->engine);
-  cmd->add_option("-p,--n-prompt", f->n_prompt, "Prompt sizes (comma separated)")->delimiter(',');
-  cmd->add_option("-n,--n-gen", f->n_gen, "Generation lengths (comma separated)")->delimiter(',');
+  add_token_counts_option(cmd, "-p,--n-prompt", f->n_prompt, "Prompt sizes in tokens (comma separated, e.g. 128,512,1k)");
+  add_token_counts_option(cmd, "-n,--n-gen", f->n_gen, "Generation lengths in tokens (comma separated)");
   cmd->add_option("-r,--repetitions", f->reps, "Repetitions per test")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", f->json, "Print a JSON array of records (llama-bench field names + median_ts)");
   cmd->callback([f, &exit_code] {

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/colour.h"
 #include "cli/commands.h"
 #include "hw/bandwidth.h"
 #include "hw/doctor.h"
@@ -43,9 +44,13 @@ struct DoctorFlags {
 
 void print_text(const hw::HardwareInventory& inv, const std::vector<hw::Finding>& findings) {
   std::string out = fmt::format("laneway doctor: {}\n\n", inv.root == "/" ? "this machine" : "root " + inv.root);
+  const bool colour = colour_enabled(stdout);
   for (const hw::Finding& f : findings) {
     const std::string tag = fmt::format("[{}]", hw::verdict_name(f.verdict));
-    out += fmt::format("{:<7}{:<14}{}\n", tag, f.topic, f.summary);
+    // Padded before painting, so the columns line up with and without colour.
+    const Colour c = f.verdict == hw::Verdict::ok ? Colour::green : f.verdict == hw::Verdict::warn ? Colour::yellow
+                                                                                                  : Colour::red;
+    out += fmt::format("{}{:<14}{}\n", paint(fmt::format("{:<7}", tag), c, colour), f.topic, f.summary);
     if (f.verdict != hw::Verdict::ok) out += fmt::format("{:<21}fix: {}\n", "", f.fix);
   }
   out += "\nusable memory for weights + KV cache:\n";

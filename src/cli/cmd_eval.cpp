@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/flag_values.h"
 #include "core/file_map.h"
 #include "model/evaluate.h"
 
@@ -149,9 +150,9 @@ void register_eval(CLI::App& app, int& exit_code) {
   cmd->add_option("--ref-jsonl", f->ref_jsonl, "Reference JSONL (prompt_tokens, greedy_tokens, logits rows)");
   cmd->add_option("--ref-logits", f->ref_logits, "Reference float32 logits file");
   cmd->add_option("--tokens-file", f->tokens_file, "Token ids (whitespace separated) for one teacher-forced pass");
-  cmd->add_option("--last", f->last, "With --tokens-file: keep the logits of the last K positions");
+  add_token_count_option(cmd, "--last", f->last, "With --tokens-file: keep the logits of the last K positions");
   cmd->add_option("--logits-out", f->logits_out, "With --tokens-file: write those logits (float32) here");
-  cmd->add_option("--chunk", f->chunk, "Feed prompts in chunks of this many tokens (0 = whole)");
+  add_token_count_option(cmd, "--chunk", f->chunk, "Feed prompts in chunks of this many tokens (0 = whole)");
   cmd->add_flag("--json", f->json, "Print one JSON object");
   cmd->callback([f, &exit_code] {
     const bool ref_mode = !f->ref_jsonl.empty() || !f->ref_logits.empty();

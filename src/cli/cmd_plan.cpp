@@ -14,8 +14,10 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/flag_values.h"
 #include "model/placement.h"
 #include "cli/plan_lanes.h"
+#include "cli/units.h"
 #include "kv/kv_cache.h"
 #include "plan/machine_profile.h"
 #include "plan/memory_plan.h"
@@ -34,7 +36,58 @@ struct PlanFlags {
   std::vector<std::string> target_tps;  // LANE=N
 };
 
-std::string gib(uint64_t b) { return fmt::format("{:.2f} GiB", double(b) / double(1ull << 30)); }
+// The bill for people: sizes in the unit that fits, token counts as --ctx takes them, and
+// the trained context beside what memory allows (beyond it, quality usually drops).
+std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSettings& s, const MemoryBill& bill,
+                      const std::pair<uint64_t, std::string>& usable, int64_t max_ctx) {
+  const int64_t trained = model.hp.n_ctx_train;
+  const bool fits = bill.total_bytes <= usable.first;
+  std::string o = fmt::format("model:     {}{}\n", model.name,
+                              trained > 0 ? fmt::format(" (trained on {} tokens of context)", format_tokens(trained)) : "");
+  o += fmt::format("context:   {} tokens ({} slot{}), K {} / V {}\n", format_tokens(bill.n_ctx), s.n_slots,
+                   s.n_slots == 1 ? "" : "s", f.engine.cache_type_k, f.engine.cache_type_v);
+  o += fmt::format("weights   {:>10}\nkv        {:>10}  ({} per token)\ncompute   {:>10}\noverhead  {:>10}\n"
+                   "total     {:>10}  predicted peak resident memory\n",
+                   format_bytes(bill.weights_bytes), format_bytes(bill.kv_bytes), format_bytes(bill.kv_bytes_per_token),
+                   format_bytes(bill.compute_bytes), format_bytes(bill.overhead_bytes), format_bytes(bill.total_bytes));
+  o += fmt::format("usable    {:>10}  ({})\n", format_bytes(usable.first), usable.second);
+  if (bill.device.n_blocks > 0) {
+    const auto& d = bill.device;
+    o += fmt::format("gpu       {:>10}  device memory for {} of {} blocks and the output head: weights {}, KV {}, "
+                     "compute {} (host memory above still maps the whole file)\n",
+                     format_bytes(d.total_bytes), d.n_blocks, model.hp.n_layer, format_bytes(d.weights_bytes),
+                     format_bytes(d.kv_bytes), format_bytes(d.compute_bytes));
+  }
+  // The planner's warning about the trained context, in the words and numbers of the rest.
+  const int64_t per_slot = bill.n_ctx / std::max<int64_t>(1, s.n_slots);
+  for (const auto& w : bill.warnings) {
+    if (w.find("trained with") == std::string::npos) o += fmt::format("warning: {}\n", w);
+  }
+  if (trained > 0 && per_slot > trained) {
+    o += fmt::format("warning: {} tokens per slot is beyond the {} tokens the model was trained on; quality usually "
+                     "drops there\n",
+                     format_tokens(per_slot), format_tokens(trained));
+  }
+  const int64_t largest = round_down_tokens(max_ctx);
+  if (fits) {
+    o += "fits";
+    if (trained > 0 && largest > trained) {
+      o += fmt::format(". Memory would hold up to {} tokens, but the model was trained on {}: beyond that, quality "
+                       "usually drops\n",
+                       format_tokens(largest), format_tokens(trained));
+    } else {
+      o += fmt::format("; the largest context that fits is {} tokens\n", format_tokens(largest));
+    }
+  } else if (max_ctx > 0) {
+    o += fmt::format("does NOT fit: {} over. Use --ctx {} or less, or a smaller KV type "
+                     "(--cache-type-k q8_0 --cache-type-v q8_0)\n",
+                     format_bytes(bill.total_bytes - usable.first), format_tokens(largest));
+  } else {
+    o += "does NOT fit at any context: the weights alone exceed the usable memory; use a smaller quantization or a "
+         "machine with more memory\n";
+  }
+  return o;
+}
 
 // Usable bytes for weights + KV on the CPU pool, and where the figure comes from.
 Result<std::pair<uint64_t, std::string>> usable_memory(const PlanFlags& f) {
@@ -64,7 +117,11 @@ Status plan(const PlanFlags& f, int& exit_code) {
     LANEWAY_ASSIGN_OR_RETURN(model, plan_model_from_gguf(gguf));
   } else {
     auto shape = find_model_shape(f.shape);
-    if (!shape) return invalid_argument_error("unknown shape \"{}\"", f.shape);
+    if (!shape) {
+      std::string names;
+      for (auto n : model_shape_names()) names += (names.empty() ? "" : ", ") + std::string(n);
+      return invalid_argument_error("unknown shape \"{}\" (one of: {})", f.shape, names);
+    }
     LANEWAY_ASSIGN_OR_RETURN(model, plan_model_from_shape(*shape, f.type));
   }
   PlanSettings s;
@@ -86,6 +143,7 @@ Status plan(const PlanFlags& f, int& exit_code) {
   if (f.json) {
     nlohmann::json j = {{"model", model.name},
                         {"n_ctx", bill.n_ctx},
+                        {"n_ctx_train", model.hp.n_ctx_train},
                         {"slots", s.n_slots},
                         {"cache_type_k", f.engine.cache_type_k},
                         {"cache_type_v", f.engine.cache_type_v},
@@ -107,40 +165,7 @@ Status plan(const PlanFlags& f, int& exit_code) {
                         {"warnings", bill.warnings}};
     std::puts(j.dump(2).c_str());
   } else {
-    std::fputs(fmt::format("model:     {}\ncontext:   {} tokens ({} slot{}), K {} / V {}\n", model.name, bill.n_ctx,
-                           s.n_slots, s.n_slots == 1 ? "" : "s", f.engine.cache_type_k, f.engine.cache_type_v)
-                   .c_str(),
-               stdout);
-    std::fputs(fmt::format("weights   {:>12}\nkv        {:>12}  ({} bytes per token)\ncompute   {:>12}\n"
-                           "overhead  {:>12}\ntotal     {:>12}  predicted peak resident memory\n",
-                           gib(bill.weights_bytes), gib(bill.kv_bytes), bill.kv_bytes_per_token,
-                           gib(bill.compute_bytes), gib(bill.overhead_bytes), gib(bill.total_bytes))
-                   .c_str(),
-               stdout);
-    std::fputs(fmt::format("usable    {:>12}  ({})\n", gib(usable.first), usable.second).c_str(), stdout);
-    if (bill.device.n_blocks > 0) {
-      const auto& d = bill.device;
-      std::fputs(fmt::format("gpu       {:>12}  device memory for {} of {} blocks and the output head: weights {}, KV {}, "
-                             "compute {} (host memory above still maps the whole file)\n",
-                             gib(d.total_bytes), d.n_blocks, model.hp.n_layer, gib(d.weights_bytes), gib(d.kv_bytes),
-                             gib(d.compute_bytes))
-                     .c_str(),
-                 stdout);
-    }
-    for (const auto& w : bill.warnings) std::fputs(fmt::format("warning: {}\n", w).c_str(), stdout);
-    if (fits) {
-      std::fputs(fmt::format("fits; the largest context that fits is {} tokens\n", max_ctx).c_str(), stdout);
-    } else if (max_ctx > 0) {
-      std::fputs(fmt::format("does NOT fit: {} over. Use --ctx {} or less, or a smaller KV type "
-                             "(--cache-type-k q8_0 --cache-type-v q8_0)\n",
-                             gib(bill.total_bytes - usable.first), max_ctx)
-                     .c_str(),
-                 stdout);
-    } else {
-      std::fputs("does NOT fit at any context: the weights alone exceed the usable memory; use a smaller "
-                 "quantization or a machine with more memory\n",
-                 stdout);
-    }
+    std::fputs(plan_text(f, model, s, bill, usable, max_ctx).c_str(), stdout);
   }
   exit_code = kExitOk;
   return Status::ok();
@@ -152,16 +177,22 @@ void register_plan(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<PlanFlags>();
   auto* cmd = app.add_subcommand("plan", "The memory bill of a model and context, before loading anything");
   add_engine_flags(cmd, f->engine, /*model_required=*/false);
+  // The plan does not pin anything: --mlock belongs to run and serve.
+  cmd->remove_option(cmd->get_option("--mlock"));
   cmd->add_option("--shape", f->shape, "Plan a named shape instead of a file (tinyllama-1.1b, llama-3.1-8b, ...)");
   cmd->add_option("--type", f->type, "With --shape: the weight type or mix (Q4_K_M, Q4_0, F16, ...)");
   cmd->add_option("--slots", f->slots, "Parallel sequences sharing the context")->check(CLI::PositiveNumber);
-  cmd->add_option("--usable", f->usable, "Usable bytes (default: what the hardware probe reports)");
+  add_size_option(cmd, "--usable", f->usable, "Usable memory, e.g. 16GiB (default: what the hardware probe reports)");
   cmd->add_flag("--json", f->json, "Print JSON");
-  cmd->add_option("--lanes", f->lanes.lanes_path, "Lay out every lane of a lanes.yaml in one machine's memory");
+  const std::string lanes_group = "Plan a lane file instead (--lanes)";
+  cmd->add_option("--lanes", f->lanes.lanes_path, "Lay out every lane of a lanes.yaml in one machine's memory")
+      ->group(lanes_group);
   cmd->add_option("--profile", f->lanes.profile,
                   "With --lanes: strix-halo-128g, ryzen-vega8-16g, mac-venus-32g or this-machine "
-                  "(default: the config's machine.profile, else this-machine)");
-  cmd->add_option("--target-tps", f->target_tps, "With --lanes: LANE=N flags a decode speed target above the ceiling");
+                  "(default: the config's machine.profile, else this-machine)")
+      ->group(lanes_group);
+  cmd->add_option("--target-tps", f->target_tps, "With --lanes: LANE=N flags a decode speed target above the ceiling")
+      ->group(lanes_group);
   cmd->callback([f, &exit_code] {
     if (!f->lanes.lanes_path.empty()) {
       if (!f->engine.model_path.empty() || !f->shape.empty()) {

@@ -1,15 +1,24 @@
 // laneway run: load a model, generate from a prompt, stream the text.
 //   laneway run -m FILE -p PROMPT [-n N] [--temp T] [--seed S] [--threads N] [--ctx N] [--mlock] [--stats]
+//   echo PROMPT | laneway run -m FILE          the prompt from standard input
+//   laneway run -m FILE                        on a terminal: a chat (cli/run_chat.h)
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/flag_values.h"
+#include "cli/generate.h"
+#include "cli/run_chat.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -22,6 +31,7 @@ struct RunFlags {
   std::string prompt_file;
   int64_t n_predict = 128;
   SamplingParams sampling;
+  CLI::Option* seed_opt = nullptr;
   bool stats = false;
   bool no_bos = false;
 };
@@ -38,22 +48,51 @@ uint64_t proc_status_bytes(std::string_view key) {
   return 0;
 }
 
-Status run(const RunFlags& f, int& exit_code) {
-  using clock = std::chrono::steady_clock;
+// The prompt: -p, -f, else piped standard input. nullopt: none at all (a
+// terminal on standard input: the caller opens a chat).
+Result<std::optional<std::string>> read_prompt(const RunFlags& f) {
+  if (!f.prompt_file.empty()) {
+    std::ifstream in(f.prompt_file, std::ios::binary);
+    if (!in) return io_error("cannot open {}", f.prompt_file);
+    return std::optional<std::string>(std::string(std::istreambuf_iterator<char>(in), {}));
+  }
+  if (!f.prompt.empty()) return std::optional<std::string>(f.prompt);
+  if (isatty(STDIN_FILENO) != 0) return std::optional<std::string>();
+  std::string text(std::istreambuf_iterator<char>(std::cin), {});
+  if (text.empty()) {
+    return invalid_argument_error("no prompt: give -p TEXT or -f FILE, pipe the prompt on standard input "
+                                  "(echo hi | laneway run -m FILE), or run it on a terminal to chat");
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+Status run(RunFlags& f, int& exit_code) {
+  // Before loading: a missing prompt is a usage error, found in a second.
+  exit_code = kExitUsage;
+  LANEWAY_ASSIGN_OR_RETURN(const std::optional<std::string> prompt, read_prompt(f));
+  exit_code = kExitBadInput;
+  // A seed nobody gave is drawn, so two runs differ; --stats prints it to repeat one.
+  if (f.seed_opt->count() == 0) f.sampling.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   // --stats prefaults the weights so the RSS it reports is the real cost.
   LANEWAY_ASSIGN_OR_RETURN(LoadedEngine e, load_engine(f.engine, 1, f.stats));
   LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(e.model->meta()));
   ForwardContext& ctx = *e.ctx;
+  LANEWAY_ASSIGN_OR_RETURN(Sampler sampler, Sampler::create(f.sampling, static_cast<int32_t>(e.model->hparams().n_vocab)));
+  SequenceSession session(ctx, tok);
 
-  std::string prompt = f.prompt;
-  if (!f.prompt_file.empty()) {
-    std::ifstream in(f.prompt_file, std::ios::binary);
-    if (!in) return io_error("cannot open {}", f.prompt_file);
-    prompt.assign(std::istreambuf_iterator<char>(in), {});
+  if (!prompt) {
+#ifndef LANEWAY_NO_CMD_RUN_CHAT
+    LANEWAY_TRY(run_chat(*e.model, tok, session, sampler, f.n_predict));
+    exit_code = kExitOk;
+    return Status::ok();
+#else
+    return invalid_argument_error("no prompt: give -p TEXT or -f FILE (this build has no chat)");
+#endif
   }
+
   EncodeOptions eo;
   eo.add_special = !f.no_bos;
-  std::vector<int32_t> tokens = tok.encode(prompt, eo);
+  const std::vector<int32_t> tokens = tok.encode(*prompt, eo);
   if (tokens.empty()) return invalid_argument_error("the prompt is empty");
   const int64_t n_ctx = ctx.n_ctx_per_seq();
   if (static_cast<int64_t>(tokens.size()) > n_ctx) {
@@ -61,52 +100,32 @@ Status run(const RunFlags& f, int& exit_code) {
     return invalid_argument_error("the prompt is {} tokens, longer than the context of {} tokens (raise --ctx)",
                                   tokens.size(), n_ctx);
   }
-  LANEWAY_ASSIGN_OR_RETURN(Sampler sampler, Sampler::create(f.sampling, static_cast<int32_t>(e.model->hparams().n_vocab)));
-  for (int32_t t : tokens) sampler.accept(t);
-
-  const auto t0 = clock::now();
-  ForwardBatch batch;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    batch.add(tokens[i], static_cast<int64_t>(i), 0, i + 1 == tokens.size());
-  }
-  LANEWAY_TRY(ctx.decode(batch));
-  const auto t1 = clock::now();
-
-  StreamingDetokenizer detok(tok);
-  int64_t pos = static_cast<int64_t>(tokens.size());
-  int64_t generated = 0;
-  while (generated < f.n_predict && pos < n_ctx) {
-    LANEWAY_ASSIGN_OR_RETURN(const int32_t next, sampler.sample(ctx.logits(0)));
-    sampler.accept(next);
-    ++generated;
-    if (tok.is_end_of_generation(next)) break;
-    const std::string text = detok.push(next);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    batch.clear();
-    batch.add(next, pos++, 0, true);
-    LANEWAY_TRY(ctx.decode(batch));
-  }
-  const std::string rest = detok.flush();
-  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  bool ends_in_newline = true;  // nothing printed yet
+  LANEWAY_ASSIGN_OR_RETURN(const GenerateStats g,
+                           session.generate(tokens, sampler, f.n_predict, {}, [&](std::string_view text) {
+                             std::fwrite(text.data(), 1, text.size(), stdout);
+                             std::fflush(stdout);
+                             if (!text.empty()) ends_in_newline = text.back() == '\n';
+                           }));
+  // The shell's prompt starts on a line of its own.
+  if (!ends_in_newline) std::fputc('\n', stdout);
   std::fflush(stdout);
-  const auto t2 = clock::now();
 
-  const double prompt_s = std::chrono::duration<double>(t1 - t0).count();
-  const double gen_s = std::chrono::duration<double>(t2 - t1).count();
-  std::fputs(fmt::format("\nprompt: {} tokens in {:.3f} s, {:.2f} tokens/s\n", tokens.size(), prompt_s,
-                         static_cast<double>(tokens.size()) / prompt_s)
+  std::fputs(fmt::format("prompt: {} tokens in {:.3f} s, {:.2f} tokens/s\n", g.prompt_tokens, g.prompt_seconds,
+                         static_cast<double>(g.prompt_tokens) / g.prompt_seconds)
                  .c_str(),
              stderr);
-  std::fputs(fmt::format("generation: {} tokens in {:.3f} s, {:.2f} tokens/s\n", generated, gen_s,
-                         generated > 0 ? static_cast<double>(generated) / gen_s : 0.0)
+  std::fputs(fmt::format("generation: {} tokens in {:.3f} s, {:.2f} tokens/s\n", g.generated_tokens,
+                         g.generation_seconds,
+                         g.generated_tokens > 0 ? static_cast<double>(g.generated_tokens) / g.generation_seconds : 0.0)
                  .c_str(),
              stderr);
   if (f.stats) {
     // locked_bytes: what the kernel counts as pinned (VmLck; weights + KV with --mlock, else 0).
-    std::fputs(fmt::format("weights_bytes: {}\nfile_bytes: {}\nkv_bytes: {}\ncompute_bytes: {}\npeak_rss_bytes: {}\n"
-                           "locked_bytes: {}\n",
-                           e.model->weight_bytes(), e.model->gguf().total_size_bytes(), ctx.kv_bytes(),
+    std::fputs(fmt::format("seed: {}\nload_seconds: {:.3f}\nweights_bytes: {}\nfile_bytes: {}\nkv_bytes: {}\n"
+                           "compute_bytes: {}\npeak_rss_bytes: {}\nlocked_bytes: {}\n",
+                           f.sampling.seed, e.load_seconds, e.model->weight_bytes(),
+                           e.model->gguf().total_size_bytes(), ctx.kv_bytes(),
                            ForwardContext::compute_bytes(e.model->hparams(), ctx.options()),
                            proc_status_bytes("VmHWM"), proc_status_bytes("VmLck"))
                    .c_str(),
@@ -121,11 +140,12 @@ Status run(const RunFlags& f, int& exit_code) {
 void register_run(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<RunFlags>();
   f->sampling = SamplingParams{};
-  auto* cmd = app.add_subcommand("run", "Generate text from a prompt");
+  auto* cmd = app.add_subcommand(
+      "run", "Generate text from a prompt (-p, -f or standard input); with none on a terminal, chat");
   add_engine_flags(cmd, f->engine);
   cmd->add_option("-p,--prompt", f->prompt, "Prompt text");
   cmd->add_option("-f,--file", f->prompt_file, "Read the prompt from a file");
-  cmd->add_option("-n,--n-predict", f->n_predict, "Tokens to generate")->check(CLI::NonNegativeNumber);
+  add_token_count_option(cmd, "-n,--n-predict", f->n_predict, "Tokens to generate (a chat: per reply)");
   cmd->add_option("--temp", f->sampling.temperature, "Temperature (0 = greedy)");
   cmd->add_option("--top-k", f->sampling.top_k, "Top-k (0 = off)");
   cmd->add_option("--top-p", f->sampling.top_p, "Top-p (1 = off)");
@@ -134,10 +154,11 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--presence-penalty", f->sampling.presence_penalty, "Presence penalty");
   cmd->add_option("--frequency-penalty", f->sampling.frequency_penalty, "Frequency penalty");
   cmd->add_option("--penalty-last-n", f->sampling.penalty_last_n, "Tokens the penalties look back over (-1 = all)");
-  cmd->add_option("-s,--seed", f->sampling.seed, "Random seed");
+  f->seed_opt = cmd->add_option("-s,--seed", f->sampling.seed, "Random seed (--stats prints the one drawn)")
+                    ->default_str("random");
   cmd->add_flag("--no-bos", f->no_bos, "Do not add the BOS token");
   cmd->add_flag("--stats", f->stats,
-                "Prefault weights and print memory figures (peak_rss_bytes, locked_bytes) at exit");
+                "Prefault weights and print the seed, load time and memory figures (peak_rss_bytes, locked_bytes)");
   cmd->callback([f, &exit_code] {
     exit_code = kExitBadInput;
     Status st = run(*f, exit_code);

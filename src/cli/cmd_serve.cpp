@@ -16,6 +16,8 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/flag_values.h"
+#include "cli/serve_log.h"
 #include "cli/serve_models.h"
 #include "config/model_sources.h"
 #include "gguf/gguf.h"
@@ -43,6 +45,7 @@ struct ServeFlags {
   int64_t debug_load_delay_ms = 0;
   std::string memory_budget;  // "" = what the machine can use
   bool strict = false;
+  LogFlags log;
   ModelSourceFlags sources;
   int ollama_port = -1;  // -1: off
   CLI::Option* host_opt = nullptr;
@@ -131,6 +134,7 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.debug_token_delay_ms = f.debug_token_delay_ms;
   options.ollama_port = options.config.server.ollama_port;  // server.ollama_port; the flag wins
   if (f.ollama_port >= 0) options.ollama_port = f.ollama_port;
+  LANEWAY_ASSIGN_OR_RETURN(options.log, make_server_log(f.log));
 
   const EngineFlags engine = f.engine;
   const int64_t load_delay_ms = f.debug_load_delay_ms;
@@ -251,7 +255,9 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
   cmd->add_option("--memory-budget", f->memory_budget,
                   "Most memory the embedded lanes may hold together, e.g. 12GiB (default: what this machine can use "
-                  "now); on_demand lanes are swapped to stay within it");
+                  "now); on_demand lanes are swapped to stay within it")
+      ->check(size_validator());
+  add_log_flags(cmd, f->log);
   cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");
   cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,
                   "Test-only: each lane's load takes this much longer (background-load tests)")

@@ -4,6 +4,8 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/progress.h"
+#include "cli/flag_values.h"
 #include "model/synth.h"
 
 namespace laneway::cli {
@@ -28,7 +30,7 @@ void register_synth(CLI::App& app, int& exit_code) {
   cmd->add_option("--type", f->type, "F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K..Q6_K|Q4_K_M|Q5_K_M");
   cmd->add_option("-o,--output", f->out, "Output GGUF path")->required();
   cmd->add_option("--tokenizer", f->tokenizer, "Copy the tokenizer from this GGUF (default: a built-in one)");
-  cmd->add_option("--ctx", f->ctx, "context_length to write (default: the shape's)");
+  add_token_count_option(cmd, "--ctx", f->ctx, "context_length to write, e.g. 8k (0 = the shape's)");
   cmd->add_option("--layers", f->layers, "Override: number of blocks");
   cmd->add_option("--embd", f->embd, "Override: embedding width");
   cmd->add_option("--heads", f->heads, "Override: attention heads");
@@ -61,7 +63,12 @@ void register_synth(CLI::App& app, int& exit_code) {
     o.n_expert_used = f->experts_used;
     o.seed = f->seed;
     o.n_threads = f->threads;
-    Status st = synth_model(o, f->out);
+    Status st;
+    {
+      // On a terminal, the bytes written so far (a 1.1B model takes tens of seconds).
+      FileGrowthProgress progress("writing " + f->out, f->out);
+      st = synth_model(o, f->out);
+    }
     if (!st.is_ok()) {
       print_error("synth", st);
       exit_code = st.code() == StatusCode::invalid_argument ? kExitUsage : kExitBadInput;

@@ -169,7 +169,7 @@ void register_tokenize(CLI::App& app, int& exit_code) {
   dcmd->add_option("-m,--model", dargs->model, "GGUF file whose tokenizer to use")->required();
   dcmd->add_option("ids", dargs->ids, "Token ids (separated by spaces or commas)")->required();
   dcmd->add_flag("--render-special", dargs->render_special, "Write control tokens such as </s> as text");
-  dcmd->add_flag("-n,--no-newline", dargs->no_newline, "Do not end the output with a newline");
+  dcmd->add_flag("--no-newline", dargs->no_newline, "Do not end the output with a newline");
   dcmd->callback([dargs, &exit_code] { run_detokenize(*dargs, exit_code); });
 }
 

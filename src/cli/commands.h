@@ -21,5 +21,7 @@ void register_tokenize(CLI::App& app, int& exit_code);  // tokenize + detokenize
 void register_doctor(CLI::App& app, int& exit_code);
 void register_template(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
+void register_ls(CLI::App& app, int& exit_code);      // needs the planner
+void register_config(CLI::App& app, int& exit_code);  // config check
 
 }  // namespace laneway::cli

@@ -1,10 +1,15 @@
 #include "cli/engine_flags.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 
+#include "cli/colour.h"
+#include "cli/flag_values.h"
+#include "cli/progress.h"
 #include "kv/kv_cache.h"
 #include "model/placement.h"
 #include "plan/admission.h"
@@ -15,8 +20,7 @@ namespace laneway::cli {
 void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
   auto* m = cmd->add_option("-m,--model", f.model_path, "GGUF model file");
   if (model_required) m->required();
-  cmd->add_option("-c,--ctx", f.ctx, "Context length in tokens (0 = the model's trained context)")
-      ->check(CLI::NonNegativeNumber);
+  add_token_count_option(cmd, "-c,--ctx", f.ctx, "Context length in tokens, e.g. 4096, 32k, 1M (0 = the model's trained context)");
   cmd->add_option("--cache-type-k", f.cache_type_k, "K cache type: f16, q8_0, q4_0");
   cmd->add_option("--cache-type-v", f.cache_type_v, "V cache type: f16, q8_0, q4_0");
   cmd->add_option("-t,--threads", f.threads, "Threads (0 = all)")->check(CLI::NonNegativeNumber);
@@ -29,7 +33,7 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
       ->default_val("auto");
   cmd->add_flag("--mlock", f.mlock,
                 "Pin the weights and the KV cache in RAM (checked against the memlock limit before loading)");
-  cmd->add_option("-b,--batch", f.batch, "Most tokens per forward pass")->check(CLI::PositiveNumber);
+  add_token_count_option(cmd, "-b,--batch", f.batch, "Most tokens per forward pass", 1);
 }
 
 Result<ContextOptions> context_options(const EngineFlags& f) {
@@ -112,13 +116,20 @@ Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool p
   lopts.prefault = prefault;
   LANEWAY_TRY(check_fits_before_load(flags.model_path, copts));
   LoadedEngine e;
-  LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    TerminalProgress progress("loading " + std::filesystem::path(flags.model_path).filename().string());
+    if (progress.active()) lopts.progress = [&progress](uint64_t done, uint64_t total) { progress.bytes(done, total); };
+    LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
+  }
   LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));
+  e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return e;
 }
 
 void print_error(const char* cmd, const Status& status) {
-  std::fprintf(stderr, "laneway %s: %s\n", cmd, status.to_string().c_str());
+  const std::string where = fmt::format("laneway {}:", cmd);
+  std::fprintf(stderr, "%s %s\n", paint(where, Colour::red, colour_enabled(stderr)).c_str(), status.to_string().c_str());
 }
 
 }  // namespace laneway::cli

@@ -55,10 +55,12 @@ Status check_fits_before_load(const std::string& model_path, const ContextOption
 Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options);
 
 // Checks that the model fits (check_fits_before_load), loads it and creates a
-// context (errors are ready to print).
+// context (errors are ready to print). On a terminal, the bytes loaded show
+// on stderr as they go (cli/progress.h).
 struct LoadedEngine {
   std::unique_ptr<Model> model;
   std::unique_ptr<ForwardContext> ctx;
+  double load_seconds = 0;  // Model::load and the context (KV committed), wall clock
 };
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq = 1, bool prefault = false);
 

@@ -6,39 +6,15 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/did_you_mean.h"
 
-namespace {
-// The name within two edits (insert, delete, replace, swap) of `typed`, or "".
-std::string nearest_name(std::string_view typed, const std::vector<std::string>& names) {
-  std::string best;
-  size_t best_distance = 3;
-  for (const std::string& name : names) {
-    // Optimal string alignment distance, two rows back for transpositions.
-    std::vector<std::vector<size_t>> d(typed.size() + 1, std::vector<size_t>(name.size() + 1));
-    for (size_t i = 0; i <= typed.size(); ++i) d[i][0] = i;
-    for (size_t j = 0; j <= name.size(); ++j) d[0][j] = j;
-    for (size_t i = 1; i <= typed.size(); ++i) {
-      for (size_t j = 1; j <= name.size(); ++j) {
-        const size_t cost = typed[i - 1] == name[j - 1] ? 0 : 1;
-        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-        if (i > 1 && j > 1 && typed[i - 1] == name[j - 2] && typed[i - 2] == name[j - 1]) {
-          d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-      }
-    }
-    if (d[typed.size()][name.size()] < best_distance) {
-      best_distance = d[typed.size()][name.size()];
-      best = name;
-    }
-  }
-  return best;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"laneway: a local LLM runtime (GGUF models on CPU and GPU, served through named lanes)"};
+  CLI::App app{"laneway: a local LLM runtime (GGUF models on CPU and GPU, served through named lanes)", "laneway"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "laneway 0.1.0");
+  // --help shows each flag's default ("[512]"), as llama.cpp's and Ollama's do.
+  app.option_defaults()->always_capture_default();
   int exit_code = laneway::cli::kExitOk;
   // LANEWAY_NO_CMD_<NAME> is defined when a module is left out of the build
   // (LANEWAY_SKIP_MODULES); a normal build registers every command.
@@ -65,6 +41,10 @@ int main(int argc, char** argv) {
 #ifndef LANEWAY_NO_CMD_SERVE
   laneway::cli::register_serve(app, exit_code);
 #endif
+#ifndef LANEWAY_NO_CMD_LS
+  laneway::cli::register_ls(app, exit_code);
+#endif
+  laneway::cli::register_config(app, exit_code);
 
   // `laneway`, `laneway help`, `laneway runn`: the commands, and the nearest
   // one when a name was mistyped (CLI11 alone says "A subcommand is required").
@@ -75,7 +55,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
   if (argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
-    const std::string near = nearest_name(argv[1], names);
+    const std::string near = laneway::nearest_name(argv[1], names);
     std::fprintf(stderr, "laneway: unknown command \"%s\"%s\n\n%s", argv[1],
                  near.empty() ? "" : ("; did you mean \"" + near + "\"?").c_str(), app.help().c_str());
     return laneway::cli::kExitUsage;

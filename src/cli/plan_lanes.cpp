@@ -7,6 +7,7 @@
 
 #include "cli/engine_flags.h"
 #include "cli/serve_models.h"
+#include "cli/units.h"
 #include "plan/lane_map.h"
 
 namespace laneway::cli {
@@ -14,11 +15,8 @@ namespace {
 
 using json = nlohmann::json;
 
-// GiB (powers of 1024); MiB below 64 MiB, where two decimals of GiB say nothing.
-std::string gib(uint64_t b) {
-  if (b < (64ull << 20)) return fmt::format("{:.1f} MiB", double(b) / double(1ull << 20));
-  return fmt::format("{:.2f} GiB", double(b) / double(1ull << 30));
-}
+// Sizes in the unit that fits the value (cli/units.h).
+std::string gib(uint64_t b) { return format_bytes(b); }
 std::string kv_pair(GgmlType k, GgmlType v) { return kv_cache_type_name(k) + "/" + kv_cache_type_name(v); }
 
 std::string verdict_text(FitVerdict v) {
@@ -221,7 +219,8 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
                                        ? fmt::format("{} ({})", verdict_text(r.verdicts[i]), gib(r.needs_bytes[i]))
                                        : std::string("n/a"));
       }
-      auto largest = [](int64_t n) { return n > 0 ? std::to_string(n) : std::string("none"); };
+      // Written as the context columns are (format_token_count), rounded down to whole k.
+      auto largest = [](int64_t n) { return n > 0 ? format_token_count(round_down_tokens(n)) : std::string("none"); };
       o += fmt::format("{:<18}{}\n", largest(r.max_context_beside), largest(r.max_context_burst));
     }
     for (const auto& r : t.rows) {

@@ -1,4 +1,5 @@
 #include "config/lane_config.h"
+#include "core/did_you_mean.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -87,8 +88,15 @@ class Reader {
       const std::string full = path.empty() ? key : path + "." + key;
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        return error(kv.first, full, "unknown key (expected one of: " + list + ")");
+        std::vector<std::string> names;
+        for (auto a : allowed) {
+          list += (list.empty() ? "" : ", ") + std::string(a);
+          names.emplace_back(a);
+        }
+        const std::string near = nearest_name(key, names);
+        return error(kv.first, full,
+                     (near.empty() ? "unknown key" : "unknown key; did you mean '" + near + "'?") +
+                         " (expected one of: " + list + ")");
       }
       if (!seen.insert(key).second) return error(kv.first, full, "the key appears twice");
     }

@@ -22,9 +22,30 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
   return out;
 }
 
+// Why the probe thinks this machine has a GPU it cannot use, or "" when
+// nothing hints at one: a DRM card in sysfs (a container sees the host's),
+// /dev/kfd, or a CPU model with integrated graphics (APUs).
+std::string gpu_signs(const HardwareInventory& inv) {
+  if (!inv.drm_cards.empty()) {
+    const DrmCard& c = inv.drm_cards.front();
+    return fmt::format("the kernel lists a GPU ({}{})", c.name, c.driver.empty() ? "" : ", driver " + c.driver);
+  }
+  if (inv.gpu_nodes.kfd) return "/dev/kfd is present";
+  for (const char* apu : {"Radeon", "Graphics", "Ryzen AI", "Iris", "Core(TM) Ultra"}) {
+    if (inv.cpu.model_name.find(apu) != std::string::npos) {
+      return fmt::format("the CPU ({}) has an integrated GPU", inv.cpu.model_name);
+    }
+  }
+  return "";
+}
+
 // What to do when Vulkan shows no real GPU: with render nodes present the
-// kernel sees a GPU and the Vulkan driver (ICD) is what is missing.
+// kernel sees a GPU and the Vulkan driver (ICD) is what is missing; with no
+// sign of a GPU at all there is nothing to fix.
 std::string no_gpu_fix(const HardwareInventory& inv) {
+  if (inv.gpu_nodes.render_nodes.empty() && gpu_signs(inv).empty()) {
+    return "nothing to fix if this machine has no GPU: Laneway runs on the CPU";
+  }
   if (!inv.gpu_nodes.render_nodes.empty()) {
     return "a GPU render node is here but no Vulkan driver claims it: install mesa-vulkan-drivers (AMD/Intel) or "
            "the NVIDIA driver's Vulkan ICD; until then Laneway runs on the CPU";
@@ -123,15 +144,21 @@ void gpu_node_findings(const HardwareInventory& inv, std::vector<Finding>& out) 
   const bool real_gpu = has_real_gpu(inv);
   if (g.render_nodes.empty()) {
     const std::string what = g.dri_dir ? "/dev/dri has no render nodes" : "no /dev/dri";
+    const std::string signs = gpu_signs(inv);
     if (real_gpu) {
       // NVIDIA's Vulkan driver works through /dev/nvidia*, not render nodes.
       add(out, "gpu_nodes", Verdict::ok, fmt::format("{}; the Vulkan GPU works without it", what));
+    } else if (signs.empty()) {
+      // Nothing hints at a GPU: say so, without advice for a GPU that is not there.
+      add(out, "gpu_nodes", Verdict::ok, fmt::format("no GPU found ({}): Laneway runs on the CPU", what),
+          "nothing to do");
     } else if (inv.container.in_container) {
-      add(out, "gpu_nodes", Verdict::bad, fmt::format("{} in this container: the GPU is invisible here", what),
+      add(out, "gpu_nodes", Verdict::bad,
+          fmt::format("{} in this container, but {}: the GPU is invisible here", what, signs),
           "run with --device /dev/dri --group-add render");
     } else {
-      add(out, "gpu_nodes", Verdict::warn, fmt::format("{}: no GPU kernel driver is active; CPU only", what),
-          "install or load the GPU's kernel driver (amdgpu, i915/xe, nvidia-drm) if this machine has a GPU");
+      add(out, "gpu_nodes", Verdict::warn, fmt::format("{}, but {}: no GPU kernel driver is active; CPU only", what, signs),
+          "install or load the GPU's kernel driver (amdgpu, i915/xe, nvidia-drm)");
     }
   }
   for (const DeviceNode& n : g.render_nodes) {

@@ -21,12 +21,12 @@ const std::vector<MachineProfile>& profiles() {
        "128 GiB soldered LPDDR5X, one pool for the CPU and the GPU (BIOS carve-out + GTT are the same RAM)",
        212e9, 256e9,
        "256 GB/s theoretical (8000 MT/s x 256-bit bus = 8000e6 x 32 bytes); ~212 GB/s measured read bandwidth "
-       "(issue 7's figure for this machine)",
+       "on such a machine",
        32},  // 16 cores, 32 threads (as tests/unit/hw's Strix Halo fixture)
       {"ryzen-vega8-16g", "Ryzen 7 5800U-class laptop (Vega 8 iGPU) with 16 GiB of dual-channel DDR4-3200",
        16 * kGiB, "16 GiB DDR4 shared by the CPU and the Vega 8 iGPU", 40e9, 51.2e9,
        "51.2 GB/s theoretical (3200 MT/s x 8 bytes x 2 channels); ~40 GB/s assumed measured (about 78% of peak, "
-       "what read tests reach on dual-channel DDR4; issue 7's figure)",
+       "what read tests reach on dual-channel DDR4)",
        16},  // 8 cores, 16 threads
       {"mac-venus-32g", "Podman + libkrun VM with Venus (Vulkan over virtio-gpu) on a 32 GiB Apple M2 Max",
        static_cast<uint64_t>(32.0 * double(kGiB) * hw::kVenusUsableFraction),

@@ -71,6 +71,15 @@ class HttpExchange {
   bool keep_alive() const { return keep_alive_; }
   int status_code() const { return status_code_; }
 
+  // What a route reports for the access log (server_log.h) beyond the status.
+  struct AccessNote {
+    std::string lane;               // the lane that answered ("" = none)
+    int64_t prompt_tokens = -1;     // -1: not a generation
+    int64_t generated_tokens = -1;
+    double time_to_first_token_s = -1;
+  };
+  AccessNote& access_note() { return access_note_; }
+
   tcp::socket& socket() { return socket_; }
 
  private:
@@ -78,6 +87,7 @@ class HttpExchange {
 
   tcp::socket& socket_;
   beast::flat_buffer& buffer_;
+  AccessNote access_note_;
   HttpRequest& request_;
   std::chrono::milliseconds write_timeout_;
   bool responded_ = false;

@@ -1,12 +1,16 @@
 #include "server/laneway_server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "gguf/types.h"
 #include "server/status_page.h"
 
 namespace laneway::server {
@@ -76,6 +80,12 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
       for (auto& svc : s->services_) {
         if (svc->name() == lc.service) lane->service = svc.get();
       }
+      s->options_.log.write(spdlog::level::info, "lane",
+                            fmt::format("{}: upstream, service {}{}", lc.name, lc.service,
+                                        lc.upstream_model.empty() ? "" : ", model " + lc.upstream_model),
+                            s->options_.log.json() ? nlohmann::ordered_json{{"lane", lc.name}, {"service", lc.service},
+                                                                            {"upstream_model", lc.upstream_model}}
+                                                   : nlohmann::ordered_json::object());
       s->lanes_.push_back(std::move(lane));
       continue;
     }
@@ -115,6 +125,49 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   return s;
 }
 
+namespace {
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// "lane stories260k: stories260K.gguf (llama), context 2048 tokens x 1 slot, KV f16/f16, 4 threads, ...":
+// what a lane will run with, before it loads (the startup summary).
+void log_embedded_lane(const ServerLog& log, const LaneConfig& lc, const GgufFile& meta, const PreparedLane& p,
+                       const LaneText& text) {
+  if (!log.enabled(spdlog::level::info)) return;
+  const auto arch = meta.get_string("general.architecture");
+  const ContextOptions& c = p.options.context;
+  const int threads = c.n_threads > 0 ? c.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string gpu = p.options.load.gpu_layers == 0   ? "cpu"
+                          : p.options.load.gpu_layers < 0 ? "all blocks on " + p.options.load.device
+                                                          : fmt::format("{} blocks on {}", p.options.load.gpu_layers,
+                                                                        p.options.load.device);
+  nlohmann::ordered_json f = {{"lane", lc.name},
+                              {"file", lc.model_path},
+                              {"architecture", arch.is_ok() ? std::string(*arch) : "unknown"},
+                              {"context_tokens", p.context_tokens},
+                              {"slots", c.n_seq},
+                              {"kv_types", lower(fmt::format("{}/{}", ggml_type_name(c.type_k), ggml_type_name(c.type_v)))},
+                              {"threads", threads},
+                              {"gpu", gpu},
+                              {"memory_bytes", p.bill_bytes},
+                              {"load", lc.load == LaneLoad::eager ? "eager" : "on_demand"},
+                              {"chat_template", text.chat && !text.chat->uses_fallback() ? "file" : "chatml"}};
+  std::string msg = fmt::format("{}: {} ({}), context {} tokens x {} slot{}, KV {}, {} threads, {}, {:.1f} MiB", lc.name,
+                                std::filesystem::path(lc.model_path).filename().string(),
+                                f["architecture"].get<std::string>(), p.context_tokens, c.n_seq, c.n_seq == 1 ? "" : "s",
+                                f["kv_types"].get<std::string>(), threads, gpu, double(p.bill_bytes) / double(1 << 20));
+  if (!text.chat || text.chat->uses_fallback()) msg += "; no chat template in the file, using ChatML";
+  if (!p.refused.empty()) msg += "; refused: " + p.refused;
+  // Text lines say it all in words; JSON lines carry the fields.
+  log.write(p.refused.empty() ? spdlog::level::info : spdlog::level::warn, "lane", msg,
+            log.json() ? f : nlohmann::ordered_json::object());
+}
+
+}  // namespace
+
 PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes) {
   const LaneConfig& lc = *lane.config;
   PoolLaneSpec spec;
@@ -134,6 +187,7 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
     text->context_tokens = prepared.context_tokens;
     spec.bill_bytes = prepared.bill_bytes;
     spec.refused = prepared.refused;
+    log_embedded_lane(options_.log, lc, meta, prepared, *text);
     if (overhead_bytes) *overhead_bytes = std::max(*overhead_bytes, prepared.overhead_bytes);
     spec.start = [opts = std::move(prepared.options)](const LoadProgressFn& progress) {
       EmbeddedLaneOptions o = opts;
@@ -143,7 +197,11 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
     lane.set_text(std::move(text));
     return Status::ok();
   };
-  if (Status st = setup(); !st.is_ok()) spec.refused = st.message();
+  if (Status st = setup(); !st.is_ok()) {
+    spec.refused = st.message();
+    options_.log.write(spdlog::level::warn, "lane", fmt::format("{}: {}: {}", lc.name, lc.model_path, st.message()),
+                       {{"lane", lc.name}, {"file", lc.model_path}, {"error", st.message()}});
+  }
   return spec;
 }
 
@@ -372,6 +430,28 @@ RequestHandler::BodyLimit LanewayServer::body_limit(const http::request_header<>
 }
 
 net::awaitable<void> LanewayServer::handle(HttpExchange& ex) {
+  const auto t0 = std::chrono::steady_clock::now();
+  co_await dispatch(ex);
+  if (!options_.log.enabled(spdlog::level::info)) co_return;
+  const HttpRequest& req = ex.request();
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const RouteMatch route = match_route(path, path.size() < target.size() ? target.substr(path.size() + 1) : "");
+  const auto& note = ex.access_note();
+  AccessRecord r;
+  r.method = std::string(req.method_string());
+  r.path = std::string(path);
+  r.route = std::string(route.label);
+  r.lane = !note.lane.empty() ? note.lane : lane_index(route.lane) ? std::string(route.lane) : "";
+  r.status = ex.status_code();
+  r.prompt_tokens = note.prompt_tokens;
+  r.generated_tokens = note.generated_tokens;
+  r.time_to_first_token_ms = note.time_to_first_token_s >= 0 ? note.time_to_first_token_s * 1000 : -1;
+  r.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  log_access(options_.log, r);
+}
+
+net::awaitable<void> LanewayServer::dispatch(HttpExchange& ex) {
   const HttpRequest& req = ex.request();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));

@@ -43,6 +43,7 @@
 #include "server/ollama_api.h"
 #include "server/ollama_models.h"
 #include "server/route_table.h"
+#include "server/server_log.h"
 #include "server/upstream_service.h"
 
 namespace laneway::server {
@@ -52,6 +53,7 @@ struct ServeOptions {
   int http_threads = 4;
   std::chrono::milliseconds request_timeout{600'000};  // one generation or proxied request, end to end
   std::chrono::milliseconds health_interval{2'000};    // upstream health probes
+  ServerLog log;                                       // startup summary and access lines; default: none
   int64_t debug_token_delay_ms = 0;                    // test-only: slows every generation (deterministic load tests)
   HttpServerOptions http;
   // What the process may hold for its embedded lanes, its own overhead
@@ -133,6 +135,7 @@ class LanewayServer final : public RequestHandler {
 
   // RequestHandler
   BodyLimit body_limit(const http::request_header<>& header) override;
+  // Routes the request (dispatch) and writes its access line.
   net::awaitable<void> handle(HttpExchange& ex) override;
 
  private:
@@ -189,6 +192,8 @@ class LanewayServer final : public RequestHandler {
   // `route` is one of route_labels() (anything else is counted as "unknown"),
   // `lane` a configured lane name or "".
   void count(const std::string& lane, std::string_view route, int status);
+  net::awaitable<void> dispatch(HttpExchange& ex);
+
 
   ServeOptions options_;
   std::vector<std::unique_ptr<UpstreamService>> services_;

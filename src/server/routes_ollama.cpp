@@ -502,6 +502,13 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
     failure = OllamaError{503, "the request was cancelled: the server is shutting down", 5};
   }
   count(lane_name, label, failure ? failure->http_status : 200);
+  if (last) {
+    auto& note = ex.access_note();
+    note.lane = lane_name;
+    note.prompt_tokens = last->prompt_tokens;
+    note.generated_tokens = last->completion_tokens;
+    if (last->completion_tokens > 0) note.time_to_first_token_s = last->time_to_first_token_s;
+  }
   if (failure) {
     if (ex.responded()) {
       // A started stream ends with an error line, as Ollama's do.

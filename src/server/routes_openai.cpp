@@ -301,6 +301,14 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
                           5);
   }
   if (last && last->completion_tokens > 0) metrics_.observe_ttft(lane_name, last->time_to_first_token_s);
+  if (last) {
+    auto& note = ex.access_note();
+    note.lane = lane_name;
+    note.prompt_tokens = last->prompt_tokens;
+    note.generated_tokens = last->completion_tokens;
+    if (last->completion_tokens > 0) note.time_to_first_token_s = last->time_to_first_token_s;
+  }
+
   // Counted before the response ends, so a client that reads /metrics right
   // after its response always sees its request.
   count(lane_name, route, failure ? failure->http_status : 200);

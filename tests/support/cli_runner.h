@@ -15,4 +15,10 @@ struct CliResult {
 // `stdin_text`, when non-empty, is fed to the process's standard input.
 CliResult run_laneway(const std::string& args, const std::string& stdin_text = "");
 
+// The text `laneway run` generated: its stdout less the newline it ends with
+// (added when the text does not end in one, for the shell's prompt).
+inline std::string generated_text(const std::string& out) {
+  return !out.empty() && out.back() == '\n' ? out.substr(0, out.size() - 1) : out;
+}
+
 }  // namespace laneway::test

@@ -113,15 +113,15 @@ TEST(ServerOllamaClient, ListShowPsGenerateAndChatStreamedAndNot) {
   const std::string penalties = " --repeat-penalty 1.1 --penalty-last-n 64";
   const CliResult run = run_laneway("run -m '" + stories_model_path() + "' -p '" + prompt + "' -n 24 --temp 0" + penalties);
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(r["generate"], run.out);
-  EXPECT_EQ(r["generate_raw"], run.out);
+  EXPECT_EQ(r["generate"], generated_text(run.out));
+  EXPECT_EQ(r["generate_raw"], generated_text(run.out));
   // Chat: the prompt the fallback template renders.
   const auto file = scratch_dir("ollama_chat") / "prompt.txt";
   std::ofstream(file, std::ios::binary) << "<|im_start|>user\n" << prompt << "<|im_end|>\n<|im_start|>assistant\n";
   const CliResult chat_run =
       run_laneway("run -m '" + stories_model_path() + "' -f '" + file.string() + "' -n 24 --temp 0" + penalties);
   ASSERT_EQ(chat_run.exit_code, 0) << chat_run.err;
-  EXPECT_EQ(r["chat"], chat_run.out);
+  EXPECT_EQ(r["chat"], generated_text(chat_run.out));
 }
 
 }  // namespace

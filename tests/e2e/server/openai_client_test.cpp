@@ -85,13 +85,13 @@ TEST(ServerOpenAiClient, ChatAndCompletionsStreamedAndNot) {
   // /v1/completions greedy == `laneway run` on the same prompt.
   const CliResult run = run_laneway("run -m '" + stories_model_path() + "' -p '" + prompt + "' -n 24 --temp 0");
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(r["completion"], run.out);
+  EXPECT_EQ(r["completion"], generated_text(run.out));
   // Chat == `laneway run` on the prompt the (fallback) template renders.
   const auto file = scratch_dir("openai_chat") / "prompt.txt";
   std::ofstream(file, std::ios::binary) << "<|im_start|>user\n" << prompt << "<|im_end|>\n<|im_start|>assistant\n";
   const CliResult chat_run = run_laneway("run -m '" + stories_model_path() + "' -f '" + file.string() + "' -n 24 --temp 0");
   ASSERT_EQ(chat_run.exit_code, 0) << chat_run.err;
-  EXPECT_EQ(r["chat"], chat_run.out);
+  EXPECT_EQ(r["chat"], generated_text(chat_run.out));
 }
 
 }  // namespace

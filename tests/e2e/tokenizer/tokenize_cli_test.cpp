@@ -49,7 +49,7 @@ TEST(DetokenizeCli, PrintsTextAndRoundTrips) {
   test::CliResult r = run_laneway("detokenize -m " + stories() + " 1 403 407 261 378");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Once upon a time\n");
-  r = run_laneway("detokenize -n -m " + stories() + " '1,403,407' --render-special");
+  r = run_laneway("detokenize --no-newline -m " + stories() + " '1,403,407' --render-special");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "<s> Once upon");
 }

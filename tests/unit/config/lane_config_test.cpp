@@ -168,6 +168,11 @@ TEST(LaneConfig, ErrorsNameFileLineAndKey) {
   EXPECT_NE(msg.find("lanes.yaml:3:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("server.colour"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("did you mean"), std::string::npos) << msg;  // nothing near "colour"
+
+  msg = parse_error("lanes:\n  - name: a\n    model: a.gguf\n    contxt: 4096\n");
+  EXPECT_NE(msg.find("lanes[0].contxt: unknown key; did you mean 'context'? (expected one of: "), std::string::npos)
+      << msg;
 
   msg = parse_error("lanes:\n  - name: a\n    model: a.gguf\n    slots: many\n");
   EXPECT_NE(msg.find("lanes.yaml:4: lanes[0].slots: expected an integer"), std::string::npos) << msg;

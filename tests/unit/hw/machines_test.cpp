@@ -192,11 +192,13 @@ TEST(Machines, CgroupV2ContainerWithoutDri) {
   EXPECT_TRUE(has(cpu->usable_reason, "cgroup limit 8 GiB"));
   EXPECT_EQ(p.inv.pools.size(), 1u);  // lavapipe is not a GPU
 
+  // A server CPU, no DRM card, no /dev/dri: no sign of a GPU, so no container advice.
   const Finding& nodes = one(p, "gpu_nodes");
-  EXPECT_EQ(nodes.verdict, Verdict::bad);
-  EXPECT_TRUE(has(nodes.summary, "no /dev/dri in this container")) << nodes.summary;
-  EXPECT_EQ(nodes.fix, "run with --device /dev/dri --group-add render");
+  EXPECT_EQ(nodes.verdict, Verdict::ok);
+  EXPECT_TRUE(has(nodes.summary, "no GPU found (no /dev/dri): Laneway runs on the CPU")) << nodes.summary;
+  EXPECT_EQ(nodes.fix, "nothing to do");
   const Finding& vk = one(p, "vulkan");
+  EXPECT_TRUE(has(vk.fix, "nothing to fix if this machine has no GPU")) << vk.fix;
   EXPECT_EQ(vk.verdict, Verdict::warn);
   EXPECT_TRUE(has(vk.summary, "llvmpipe (software): Vulkan would be slower than CPU")) << vk.summary;
   EXPECT_EQ(one(p, "cgroup_memory").verdict, Verdict::warn);
@@ -209,9 +211,23 @@ TEST(Machines, CgroupV1ContainerWithoutDri) {
   EXPECT_EQ(p.inv.effective_ram_bytes(), 4 * kGiB);
   EXPECT_EQ(p.inv.effective_cores(), 3);
   EXPECT_EQ(p.inv.pool("cpu")->usable_bytes, 4 * kGiB - 512 * kMiB);
-  EXPECT_EQ(one(p, "gpu_nodes").verdict, Verdict::bad);
+  EXPECT_EQ(one(p, "gpu_nodes").verdict, Verdict::ok);  // no sign of a GPU
   // Root in the container, but CapEff lacks CAP_IPC_LOCK and memlock is 64 KiB.
   EXPECT_EQ(one(p, "memlock").verdict, Verdict::warn);
+}
+
+// The same container on an APU: the GPU is there but not passed in.
+TEST(Machines, ContainerOnAnApuWithoutDri) {
+  auto m = fixtures::make_container_v2(test::scratch_dir("container_apu"));
+  fixtures::FixtureTree(m.root).cpuinfo_x86("AMD Ryzen 7 5800U with Radeon Graphics", "AuthenticAMD", 8, 16, "fpu sse2 avx2");
+  Probed p = probe(m);
+  const Finding& nodes = one(p, "gpu_nodes");
+  EXPECT_EQ(nodes.verdict, Verdict::bad);
+  EXPECT_TRUE(has(nodes.summary, "no /dev/dri in this container, but the CPU (AMD Ryzen 7 5800U with Radeon Graphics) "
+                                 "has an integrated GPU"))
+      << nodes.summary;
+  EXPECT_EQ(nodes.fix, "run with --device /dev/dri --group-add render");
+  EXPECT_TRUE(has(one(p, "vulkan").fix, "pass the GPU into the container")) << one(p, "vulkan").fix;
 }
 
 TEST(Machines, Memlock64KiB) {
