@@ -85,12 +85,10 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
   const int64_t cells = bill.n_ctx / s.n_slots * s.n_slots;  // each slot gets n_ctx / slots cells
   bill.kv_bytes = bill.kv_bytes_per_token * static_cast<uint64_t>(cells);
-  // The CPU's blocks (and its output head when no block is on a GPU) are tiled.
-  const int64_t gpu_blocks = s.gpu_layers < 0 ? hp.n_layer : std::min<int64_t>(s.gpu_layers, hp.n_layer);
-  int64_t tiled = gpu_blocks == 0 ? model.output_tiled_matrices : 0;
-  for (size_t l = 0; l < model.layer_tiled_matrices.size() && static_cast<int64_t>(l) < hp.n_layer - gpu_blocks; ++l) {
-    tiled += model.layer_tiled_matrices[l];
-  }
+  // The file pages of block matrices go once the CPU has tiled them or a GPU
+  // holds a copy, but for about a page each at the seams.
+  int64_t tiled = model.output_tiled_matrices;
+  for (int64_t n : model.layer_tiled_matrices) tiled += n;
   bill.weights_bytes = model.file_bytes + static_cast<uint64_t>(tiled) * kTiledMatrixResidueBytes;
   ContextOptions o;
   o.n_ctx = bill.n_ctx;
