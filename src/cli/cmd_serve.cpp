@@ -38,11 +38,13 @@ struct ServeFlags {
   int64_t slots = 1;
   int64_t queue = 8;
   int http_threads = 4;
+  int64_t max_connections = 0;
   int64_t request_timeout_ms = 600'000;
   int64_t shutdown_grace_ms = 10'000;
   int64_t health_interval_ms = 2'000;
   int64_t debug_token_delay_ms = 0;
   int64_t debug_load_delay_ms = 0;
+  int64_t debug_body_idle_timeout_ms = 0;
   std::string memory_budget;  // "" = what the machine can use
   bool strict = false;
   LogFlags log;
@@ -129,6 +131,8 @@ Status serve(ServeFlags& f, int& exit_code) {
   server::ServeOptions options;
   options.config = std::move(config);
   options.http_threads = f.http_threads;
+  options.http.max_connections = f.max_connections;
+  if (f.debug_body_idle_timeout_ms > 0) options.http.body_idle_timeout = std::chrono::milliseconds(f.debug_body_idle_timeout_ms);
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
@@ -247,6 +251,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--slots", f->slots, "Parallel sequences of the -m lane")->check(CLI::Range(1, 1024));
   cmd->add_option("--queue", f->queue, "Requests that may wait beyond busy slots (then 429)")->check(CLI::Range(0, 1000000));
   cmd->add_option("--http-threads", f->http_threads, "Threads for HTTP (connections are coroutines)")->check(CLI::Range(1, 256));
+  cmd->add_option("--max-connections", f->max_connections,
+                  "Open connections at most per port; more get 503 (default: half the file descriptor limit, at most 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--request-timeout-ms", f->request_timeout_ms, "Longest a request may take end to end")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shutdown-grace-ms", f->shutdown_grace_ms, "How long SIGTERM waits for in-flight requests")
@@ -259,6 +266,10 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(size_validator());
   add_log_flags(cmd, f->log);
   cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");
+  cmd->add_option("--debug-body-idle-timeout-ms", f->debug_body_idle_timeout_ms,
+                  "Test-only: a request body pausing this long gets 408 (default 30 s)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("");
   cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,
                   "Test-only: each lane's load takes this much longer (background-load tests)")
       ->check(CLI::NonNegativeNumber)

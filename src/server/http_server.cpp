@@ -1,5 +1,9 @@
 #include "server/http_server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 namespace laneway::server {
@@ -52,7 +56,10 @@ net::awaitable<void> drain(tcp::socket& socket) {
 }  // namespace
 
 HttpServer::HttpServer(net::io_context& ioc, RequestHandler& handler, HttpServerOptions options)
-    : ioc_(ioc), handler_(handler), options_(options) {}
+    : ioc_(ioc),
+      handler_(handler),
+      options_(std::move(options)),
+      max_connections_(options_.max_connections > 0 ? options_.max_connections : default_max_connections()) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -112,6 +119,12 @@ void HttpServer::stop_accepting() {
   connections_.clear();
 }
 
+int64_t default_max_connections() {
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 4096;
+  return std::clamp<int64_t>(static_cast<int64_t>(lim.rlim_cur) / 2, 16, 4096);
+}
+
 net::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
   while (!stopping_) {
     // Each connection gets its own strand: its coroutine, its timers and the
@@ -123,6 +136,12 @@ net::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acce
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // SSE events are small; send them now
+    if (open_connections_.load() >= max_connections_) {
+      // Full: a short answer and close, so the descriptors left serve the
+      // connections already open.
+      net::co_spawn(socket.get_executor(), refuse(std::move(socket)), net::detached);
+      continue;
+    }
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard<std::mutex> lock(connections_mu_);
@@ -132,6 +151,27 @@ net::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acce
     auto ex = conn->socket.get_executor();
     net::co_spawn(ex, serve(std::move(conn)), net::detached);
   }
+}
+
+net::awaitable<void> HttpServer::refuse(tcp::socket socket) {
+  ++refused_connections_;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  int64_t last = last_refusal_log_ms_.load();
+  if (now_ms - last >= 10'000 && last_refusal_log_ms_.compare_exchange_strong(last, now_ms)) {
+    const int64_t count = refused_connections_.exchange(0);
+    options_.log.write(spdlog::level::warn, "connections",
+                       "too many open connections: new ones get 503 until some close",
+                       {{"open", open_connections_.load()}, {"max_connections", max_connections_},
+                        {"refused", count}});
+  }
+  const ApiError e = http_error(503, "too_many_connections",
+                                "The server has too many open connections; retry shortly");
+  co_await write_error(socket, e, 11, std::chrono::milliseconds(1000));
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
 net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
@@ -183,14 +223,33 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     }
     parser.body_limit(limit.bytes);
     if (!parser.is_done()) {
-      auto body = co_await (http::async_read(socket, buffer, parser, net::as_tuple(net::use_awaitable)) ||
-                            expire_after(options_.body_timeout));
-      if (body.index() == 1) {
+      // Piece by piece: each read races the inactivity timeout, the whole
+      // body the overall one.
+      const auto deadline = std::chrono::steady_clock::now() + options_.body_timeout;
+      bool timed_out = false;
+      boost::system::error_code ec;
+      while (!parser.is_done()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                                std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          timed_out = true;
+          break;
+        }
+        auto piece = co_await (http::async_read_some(socket, buffer, parser, net::as_tuple(net::use_awaitable)) ||
+                               expire_after(std::min(left, options_.body_idle_timeout)));
+        if (piece.index() == 1) {
+          timed_out = true;
+          break;
+        }
+        ec = std::get<0>(std::get<0>(piece));
+        if (ec) break;
+      }
+      if (timed_out) {
         const ApiError e = http_error(408, "request_timeout", "Request body timed out");
         co_await write_error(socket, e, parser.get().version(), options_.write_timeout);
         break;
       }
-      if (auto [ec, n] = std::get<0>(body); ec) {
+      if (ec) {
         if (ec == http::error::body_limit) {
           const ApiError e = payload_too_large(limit.bytes, limit.lane);
           co_await write_error(socket, e, parser.get().version(), options_.write_timeout);

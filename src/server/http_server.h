@@ -3,10 +3,11 @@
 // and write races a timer (`co_await (op || timer)`), so a slow or silent
 // client costs a coroutine, never a thread or a hang.
 //
-// What it does itself: accept, read the header, ask the handler for the
-// body limit of that request (per lane), read the body, hand an HttpExchange
-// to the handler, keep-alive, and answer malformed HTTP, oversized bodies
-// and timeouts with OpenAI-shaped errors.
+// What it does itself: accept (up to a cap on open connections), read the
+// header, ask the handler for the body limit of that request (per lane),
+// read the body (a pause in it times out like a slow header does), hand an
+// HttpExchange to the handler, keep-alive, and answer malformed HTTP,
+// oversized bodies and timeouts with OpenAI-shaped errors.
 //
 // Thread-safety: listen/start/stop_accepting/close_idle may be called from
 // any thread; the handler is called concurrently from the io_context's
@@ -22,15 +23,26 @@
 
 #include "core/status.h"
 #include "server/http_exchange.h"
+#include "server/server_log.h"
 
 namespace laneway::server {
 
 struct HttpServerOptions {
-  std::chrono::milliseconds header_timeout{30'000};  // also how long an idle keep-alive connection stays
-  std::chrono::milliseconds body_timeout{300'000};   // the whole body, however large
-  std::chrono::milliseconds write_timeout{60'000};   // one write to a client that stopped reading
+  std::chrono::milliseconds header_timeout{30'000};     // also how long an idle keep-alive connection stays
+  std::chrono::milliseconds body_idle_timeout{30'000};  // a body that stops arriving for this long gets 408
+  std::chrono::milliseconds body_timeout{300'000};      // the whole body, however large
+  std::chrono::milliseconds write_timeout{60'000};      // one write to a client that stopped reading
   uint32_t header_limit_bytes = 64 * 1024;
+  // Open connections at most (each listening port counts its own); beyond
+  // it a new connection gets 503 and is closed, with a log line (at most one
+  // every 10 s, with the count). 0: half the process's file descriptor
+  // limit, at most 4096.
+  int64_t max_connections = 0;
+  ServerLog log;
 };
+
+// The connection cap for max_connections = 0, from RLIMIT_NOFILE.
+int64_t default_max_connections();
 
 class RequestHandler {
  public:
@@ -67,6 +79,7 @@ class HttpServer {
   struct Connection;
   net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   net::awaitable<void> serve(std::shared_ptr<Connection> conn);
+  net::awaitable<void> refuse(tcp::socket socket);
 
   net::io_context& ioc_;
   RequestHandler& handler_;
@@ -76,6 +89,9 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> active_requests_{0};
   std::atomic<int64_t> open_connections_{0};
+  int64_t max_connections_ = 0;
+  std::atomic<int64_t> refused_connections_{0};        // since the last log line about them
+  std::atomic<int64_t> last_refusal_log_ms_{-1'000'000};
   std::mutex connections_mu_;
   std::vector<std::weak_ptr<Connection>> connections_;  // guarded by connections_mu_
 };

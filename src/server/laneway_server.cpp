@@ -111,6 +111,7 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
   s->id_seed_ = std::random_device{}();
+  s->options_.http.log = s->options_.log;  // the connection cap's warnings
   s->http_ = std::make_unique<HttpServer>(s->ioc_, *s, s->options_.http);
   for (const auto& lane : config.lanes) {
     if (!lane.listen_port) continue;
