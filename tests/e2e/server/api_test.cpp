@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "server_harness.h"
@@ -182,6 +183,57 @@ TEST_F(ServerApi, SeededSamplingIsReproducible) {
   const std::string a = post_json("/v1/completions", body)["choices"][0]["text"];
   const std::string b = post_json("/v1/completions", body)["choices"][0]["text"];
   EXPECT_EQ(a, b);
+  // Other seeds give other texts (20 tokens at 0.9: four seeds all equal to
+  // the first would mean the seed is ignored).
+  int differ = 0;
+  for (int seed : {1, 2, 3, 4}) {
+    body["seed"] = seed;
+    differ += post_json("/v1/completions", body)["choices"][0]["text"] != a ? 1 : 0;
+  }
+  EXPECT_GE(differ, 3);
+  // Temperature 0 is greedy: the seed changes nothing.
+  body["temperature"] = 0;
+  body["seed"] = 1;
+  const std::string greedy = post_json("/v1/completions", body)["choices"][0]["text"];
+  body["seed"] = 99999;
+  EXPECT_EQ(post_json("/v1/completions", body)["choices"][0]["text"], greedy);
+}
+
+// "auto" (or no model) picks the lane with the largest min_prompt_tokens not
+// above the prompt's token count, else the default lane: three lanes, and
+// prompts on each side of each threshold.
+TEST(ServerAutoRouting, ThreeLanesEachSideOfEachThreshold) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_auto");
+  const std::string config = (dir / "lanes.yaml").string();
+  const std::string m = stories_model_path();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: short\n    model: " + m + "\n    context: 256\n    default: true\n"
+                           "  - name: mid\n    model: " + m + "\n    context: 256\n    min_prompt_tokens: 20\n"
+                           "  - name: long\n    model: " + m + "\n    context: 256\n    min_prompt_tokens: 60\n";
+  ServerProcess server({"--config", config, "--port", "0"});
+  ASSERT_TRUE(server.started()) << server.output();
+  std::set<int64_t> seen;
+  for (int words : {16, 17, 18, 19, 20, 21, 56, 57, 58, 59, 60, 61}) {
+    std::string prompt;
+    for (int i = 0; i < words; ++i) prompt += i == 0 ? "the" : " the";
+    for (bool omit : {false, true}) {
+      json body = {{"prompt", prompt}, {"max_tokens", 1}, {"temperature", 0}};
+      if (!omit) body["model"] = "auto";
+      HttpResponse r = http_post(server.port(), "/v1/completions", body.dump());
+      ASSERT_EQ(r.status, 200) << r.body;
+      const json j = json::parse(r.body);
+      const int64_t n = j["usage"]["prompt_tokens"].get<int64_t>();
+      const std::string want = n >= 60 ? "long" : n >= 20 ? "mid" : "short";
+      EXPECT_EQ(j["model"], want) << n << " prompt tokens" << (omit ? " (model omitted)" : "");
+      seen.insert(n);
+    }
+  }
+  // The prompts covered both sides of both thresholds.
+  for (int64_t n : {19, 20, 59, 60}) EXPECT_TRUE(seen.count(n)) << "no prompt of " << n << " tokens";
+  // A lane named explicitly wins over the rule.
+  json named = {{"prompt", "the"}, {"max_tokens", 1}, {"model", "long"}};
+  EXPECT_EQ(json::parse(http_post(server.port(), "/v1/completions", named.dump()).body)["model"], "long");
 }
 
 TEST_F(ServerApi, MetricsPassPromtool) {
