@@ -68,7 +68,7 @@ void bm_matmul(benchmark::State& state, GgmlType type, CpuIsa isa, int64_t n_row
 
 void register_all() {
   for (GgmlType type : {GgmlType::q4_0, GgmlType::q8_0, GgmlType::q4_k, GgmlType::q6_k, GgmlType::f16}) {
-    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512}) {
+    for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
       for (auto [rows, cols] : {std::pair<int64_t, int64_t>{2048, 2048}, {2048, 5632}}) {
         for (bool cold : {false, true}) {
           const std::string name = std::string(ggml_type_name(type)) + "/" + std::string(cpu_isa_name(isa)) + "/" +

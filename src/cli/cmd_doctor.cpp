@@ -129,6 +129,7 @@ Result<hw::Finding> lanes_pinning_finding(const std::string& config_path, const 
 int run_doctor(const DoctorFlags& flags) {
   hw::ProbeOptions options;
   if (!flags.root.empty()) options.root = flags.root;
+  if (flags.root.empty()) options.hwcaps = hw::live_hwcaps();
   std::unique_ptr<hw::VulkanEnumerator> vulkan;
   if (!flags.vulkan_devices.empty()) {
     std::FILE* f = std::fopen(flags.vulkan_devices.c_str(), "rb");

@@ -95,7 +95,11 @@ Result<ModelLoadOptions> load_options(const EngineFlags& f, const ContextOptions
 
 hw::ProbeOptions probe_options() {
   hw::ProbeOptions o;
-  if (const char* root = std::getenv("LANEWAY_PROBE_ROOT"); root != nullptr && *root != '\0') o.root = root;
+  if (const char* root = std::getenv("LANEWAY_PROBE_ROOT"); root != nullptr && *root != '\0') {
+    o.root = root;
+  } else {
+    o.hwcaps = hw::live_hwcaps();
+  }
   return o;
 }
 

@@ -3,6 +3,10 @@
 #include <set>
 #include <utility>
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 #include <fmt/format.h>
 
 namespace laneway::hw {
@@ -112,6 +116,34 @@ CpuInfo parse_cpuinfo(std::string_view text) {
   }
   info.physical_cores = cores.empty() ? info.logical_cores : int(cores.size());
   return info;
+}
+
+void apply_aarch64_hwcaps(const CpuHwcaps& caps, CpuInfo& info) {
+  // Bit numbers from Linux's arch/arm64 uapi <asm/hwcap.h>.
+  constexpr uint64_t kAsimd = 1ull << 1, kAsimdHp = 1ull << 10, kAsimdDp = 1ull << 20, kSve = 1ull << 22;
+  constexpr uint64_t kI8mm2 = 1ull << 13;  // in AT_HWCAP2
+  if (info.arch != "aarch64") {
+    const int logical = info.logical_cores, physical = info.physical_cores;
+    info = CpuInfo{};
+    info.logical_cores = logical;
+    info.physical_cores = physical;
+    info.model_name = "unknown aarch64 CPU (/proc/cpuinfo describes another architecture: an emulator?)";
+    info.arch = "aarch64";
+  }
+  CpuFeatures& f = info.features;
+  f.neon = (caps.hwcap & kAsimd) != 0;
+  f.fp16 = (caps.hwcap & kAsimdHp) != 0;
+  f.dotprod = (caps.hwcap & kAsimdDp) != 0;
+  f.sve = (caps.hwcap & kSve) != 0;
+  f.i8mm = (caps.hwcap2 & kI8mm2) != 0;
+}
+
+std::optional<CpuHwcaps> live_hwcaps() {
+#if defined(__aarch64__)
+  return CpuHwcaps{getauxval(AT_HWCAP), getauxval(AT_HWCAP2)};
+#else
+  return std::nullopt;
+#endif
 }
 
 CpuInfo probe_cpu(const RootFs& fs) {

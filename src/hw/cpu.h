@@ -3,6 +3,8 @@
 // AVX-512 when XSAVE state is off, so these are what user code may execute).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,5 +39,22 @@ struct CpuInfo {
 CpuInfo parse_cpuinfo(std::string_view text);
 
 CpuInfo probe_cpu(const RootFs& fs);
+
+// The kernel's AT_HWCAP / AT_HWCAP2 words on aarch64: the features user code
+// may execute (what the CPU backend dispatches on). Unlike /proc/cpuinfo they
+// describe the emulated CPU under qemu-user, whose /proc/cpuinfo is the host's.
+struct CpuHwcaps {
+  uint64_t hwcap = 0;
+  uint64_t hwcap2 = 0;
+};
+
+// Pure: takes the AArch64 features from the hwcap words (they win over
+// /proc/cpuinfo's "Features"). When /proc/cpuinfo described another
+// architecture (an emulator passing the host's through) its model and
+// features are dropped; the core count is kept.
+void apply_aarch64_hwcaps(const CpuHwcaps& caps, CpuInfo& info);
+
+// This process's hwcap words on an aarch64 build; nullopt on other builds.
+std::optional<CpuHwcaps> live_hwcaps();
 
 }  // namespace laneway::hw

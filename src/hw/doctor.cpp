@@ -75,6 +75,10 @@ void cpu_findings(const HardwareInventory& inv, std::vector<Finding>& out) {
   if (c.arch == "x86_64" && !c.features.avx2) {
     add(out, "cpu", Verdict::warn, summary + "; no AVX2",
         "the CPU backend falls back to its scalar path: expect slow decoding; use a GPU or a CPU with AVX2");
+  } else if (c.arch == "aarch64" && !c.features.dotprod) {
+    add(out, "cpu", Verdict::warn, summary + "; no DOTPROD",
+        "quantized matmuls take the plain NEON path without the ARMv8.2 dot-product instructions: expect slower "
+        "decoding; use a GPU or an ARMv8.2+ CPU (Apple M1 and later, Neoverse, Cortex-A76 and later)");
   } else {
     add(out, "cpu", Verdict::ok, summary);
   }

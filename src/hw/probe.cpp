@@ -54,6 +54,7 @@ Result<HardwareInventory> probe_hardware(const ProbeOptions& options) {
   HardwareInventory inv;
   inv.root = options.root.string();
   inv.cpu = probe_cpu(fs);
+  if (options.hwcaps) apply_aarch64_hwcaps(*options.hwcaps, inv.cpu);
   inv.memory = probe_memory(fs);
   inv.cgroups = probe_cgroups(fs);
   inv.container = detect_container(fs, inv.cgroups.memberships);

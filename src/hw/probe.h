@@ -29,6 +29,9 @@ struct ProbeOptions {
   std::filesystem::path root = "/";
   // Not owned; nullptr skips Vulkan (vulkan_probed stays false).
   VulkanEnumerator* vulkan = nullptr;
+  // aarch64 feature words (live_hwcaps() when probing this machine; nullopt
+  // for fixture trees and on x86): applied over /proc/cpuinfo's features.
+  std::optional<CpuHwcaps> hwcaps;
 };
 
 struct HardwareInventory {

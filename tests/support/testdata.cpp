@@ -32,6 +32,20 @@ std::filesystem::path laneway_binary() {
   return std::filesystem::path(LANEWAY_BINARY_DIR) / "src" / "cli" / "laneway";
 }
 
+std::vector<std::string> laneway_argv0() {
+#if defined(LANEWAY_CLI_EMULATOR)
+  return {LANEWAY_CLI_EMULATOR, laneway_binary().string()};
+#else
+  return {laneway_binary().string()};
+#endif
+}
+
+std::string laneway_command() {
+  std::string cmd;
+  for (const std::string& w : laneway_argv0()) cmd += (cmd.empty() ? "" : " ") + w;
+  return cmd;
+}
+
 std::filesystem::path scratch_dir(const std::string& name) {
   auto dir = std::filesystem::path(LANEWAY_BINARY_DIR) / "test-scratch" /
              (name + "-" + std::to_string(::getpid()));

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +21,11 @@ std::string reference_path(const std::string& relative);
 bool testdata_required();  // LANEWAY_REQUIRE_TESTDATA=1
 // The laneway binary built beside the tests (for black-box CLI tests).
 std::filesystem::path laneway_binary();
+// What starts it: {laneway_binary()}, or the emulator and then the binary in
+// a cross build whose tests run under qemu-user (which does not follow exec).
+std::vector<std::string> laneway_argv0();
+// The same as one shell word list (for popen / sh -c).
+std::string laneway_command();
 // A fresh empty directory under the build tree, removed at process exit is
 // not guaranteed; names are unique per test.
 std::filesystem::path scratch_dir(const std::string& name);

@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 namespace laneway {
 
 std::string_view cpu_isa_name(CpuIsa isa) {
@@ -10,6 +14,8 @@ std::string_view cpu_isa_name(CpuIsa isa) {
     case CpuIsa::scalar: return "scalar";
     case CpuIsa::avx2: return "avx2";
     case CpuIsa::avx512: return "avx512";
+    case CpuIsa::neon: return "neon";
+    case CpuIsa::neon_dotprod: return "dotprod";
   }
   return "?";
 }
@@ -23,8 +29,19 @@ bool cpu_supports(CpuIsa isa) {
     case CpuIsa::avx512:
       return cpu_supports(CpuIsa::avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    default: return false;
   }
-  return false;
+#elif defined(__aarch64__)
+  // The kernel's hwcap bits (linux/arch/arm64 uapi asm/hwcap.h): what user
+  // code may execute, also under qemu-user, which reports its CPU model's.
+  constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimdDp = 1ul << 20;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  switch (isa) {
+    case CpuIsa::scalar: return true;
+    case CpuIsa::neon: return (hwcap & kHwcapAsimd) != 0;
+    case CpuIsa::neon_dotprod: return (hwcap & kHwcapAsimd) != 0 && (hwcap & kHwcapAsimdDp) != 0;
+    default: return false;
+  }
 #else
   return isa == CpuIsa::scalar;
 #endif
@@ -38,12 +55,15 @@ Result<CpuIsa> select_cpu_isa() {
     if (v == "scalar") want = CpuIsa::scalar;
     else if (v == "avx2") want = CpuIsa::avx2;
     else if (v == "avx512") want = CpuIsa::avx512;
-    else return invalid_argument_error("LANEWAY_ISA={} is not one of scalar, avx2, avx512", v);
+    else if (v == "neon") want = CpuIsa::neon;
+    else if (v == "dotprod") want = CpuIsa::neon_dotprod;
+    else return invalid_argument_error("LANEWAY_ISA={} is not one of scalar, avx2, avx512, neon, dotprod", v);
     if (!cpu_supports(want)) return unsupported_error("LANEWAY_ISA={}: this CPU does not support it", v);
     return want;
   }
-  if (cpu_supports(CpuIsa::avx512)) return CpuIsa::avx512;
-  if (cpu_supports(CpuIsa::avx2)) return CpuIsa::avx2;
+  for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::neon_dotprod, CpuIsa::neon}) {
+    if (cpu_supports(isa)) return isa;
+  }
   return CpuIsa::scalar;
 }
 

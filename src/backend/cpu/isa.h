@@ -1,5 +1,7 @@
 // CPU instruction-set levels the kernels are compiled for, chosen at run
-// time: the best the CPU supports, or LANEWAY_ISA=scalar|avx2|avx512.
+// time: the best the CPU supports, or LANEWAY_ISA=scalar|avx2|avx512 (x86-64)
+// or scalar|neon|dotprod (aarch64: AdvSIMD, and AdvSIMD with the ARMv8.2
+// dot-product instructions, read from getauxval(AT_HWCAP)).
 #pragma once
 
 #include <string_view>
@@ -8,7 +10,7 @@
 
 namespace laneway {
 
-enum class CpuIsa { scalar, avx2, avx512 };
+enum class CpuIsa { scalar, avx2, avx512, neon, neon_dotprod };
 
 std::string_view cpu_isa_name(CpuIsa isa);
 bool cpu_supports(CpuIsa isa);

@@ -79,8 +79,7 @@ std::optional<Child> run_pinned(const std::vector<std::string>& args, uint64_t m
   static int counter = 0;
   const auto dir = test::scratch_dir("mlock_run_" + std::to_string(counter++));
   const std::string out_path = (dir / "stdout").string(), err_path = (dir / "stderr").string();
-  const std::string binary = test::laneway_binary().string();
-  std::vector<std::string> all{binary};
+  std::vector<std::string> all = test::laneway_argv0();
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());

@@ -100,7 +100,7 @@ test::CliResult run_in_cgroup(const CgroupParent& parent, uint64_t limit_bytes, 
   if (parent.v2 && fs::exists(group / "memory.swap.max")) std::ofstream(group / "memory.swap.max") << 0;
   const auto dir = test::scratch_dir("oom_cgroup");
   const std::string cmd = "sh -c 'echo $$ > " + (group / "cgroup.procs").string() + " && exec " +
-                          test::laneway_binary().string() + " " + args + "' 2>" + (dir / "stderr").string() +
+                          test::laneway_command() + " " + args + "' 2>" + (dir / "stderr").string() +
                           " </dev/null";
   test::CliResult r;
   if (FILE* p = popen(cmd.c_str(), "r")) {

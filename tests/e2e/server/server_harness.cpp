@@ -30,8 +30,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::
                              bool wait_for_lanes) {
   int fds[2];
   if (pipe(fds) != 0) return;
-  const std::string binary = laneway_binary().string();
-  std::vector<std::string> argv_s = {binary, "serve"};
+  std::vector<std::string> argv_s = laneway_argv0();
+  const std::string binary = argv_s.front();
+  argv_s.push_back("serve");
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   // The same tests against another placement (ctest runs them again with
   // LANEWAY_TEST_SERVE_EXTRA="--gpu-layers all --device llvmpipe").

@@ -4,9 +4,11 @@
 // rounding and invariant to grouping, which the determinism guarantee rests on.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -36,7 +38,7 @@ std::vector<uint8_t> encode(GgmlType t, const std::vector<float>& x) {
 
 std::vector<CpuIsa> simd_levels() {
   std::vector<CpuIsa> v;
-  for (CpuIsa i : {CpuIsa::avx2, CpuIsa::avx512}) {
+  for (CpuIsa i : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
     if (cpu_supports(i)) v.push_back(i);
   }
   return v;
@@ -438,6 +440,48 @@ TEST(CpuKernels, ExpIsAccurateAndTheSameAtEveryLevel) {
   }
 }
 
+// The levels the comparisons above ran: each kernel table is its own level,
+// and a CPU's levels are what the build's architecture offers. The arm64
+// script (.ci/arm64) runs this under emulated CPUs with and without the
+// dot-product instructions and says which through LANEWAY_TEST_EXPECT_DOTPROD.
+TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
+  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+    if (cpu_supports(isa)) EXPECT_EQ(cpu_kernels(isa).isa, isa) << cpu_isa_name(isa);
+  }
+#if defined(__aarch64__)
+  EXPECT_TRUE(cpu_supports(CpuIsa::neon));  // AdvSIMD is in every ARMv8-A CPU
+  EXPECT_FALSE(cpu_supports(CpuIsa::avx2));
+  if (const char* want = std::getenv("LANEWAY_TEST_EXPECT_DOTPROD")) {
+    EXPECT_EQ(cpu_supports(CpuIsa::neon_dotprod), std::string(want) == "1");
+  }
+  auto best = select_cpu_isa();
+  ASSERT_TRUE(best.is_ok());
+  EXPECT_EQ(best.value(), cpu_supports(CpuIsa::neon_dotprod) ? CpuIsa::neon_dotprod : CpuIsa::neon);
+#elif defined(__x86_64__)
+  EXPECT_FALSE(cpu_supports(CpuIsa::neon));
+  EXPECT_FALSE(cpu_supports(CpuIsa::neon_dotprod));
+#endif
+}
+
+TEST(CpuIsaLevels, LaneWayIsaForcesALevelOrSaysWhyNot) {
+  const char* old = std::getenv("LANEWAY_ISA");
+  const std::string saved = old ? old : "";
+  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+    setenv("LANEWAY_ISA", std::string(cpu_isa_name(isa)).c_str(), 1);
+    auto got = select_cpu_isa();
+    if (cpu_supports(isa)) {
+      ASSERT_TRUE(got.is_ok()) << cpu_isa_name(isa);
+      EXPECT_EQ(got.value(), isa);
+    } else {
+      EXPECT_FALSE(got.is_ok()) << cpu_isa_name(isa);
+    }
+  }
+  setenv("LANEWAY_ISA", "sse9", 1);
+  EXPECT_FALSE(select_cpu_isa().is_ok());
+  if (old) setenv("LANEWAY_ISA", saved.c_str(), 1);
+  else unsetenv("LANEWAY_ISA");
+}
+
 TEST(CpuKernels, F16ConversionMatchesScalarForEveryPattern) {
   std::vector<uint16_t> all(65536);
   for (uint32_t i = 0; i < 65536; ++i) all[i] = static_cast<uint16_t>(i);
@@ -446,7 +490,7 @@ TEST(CpuKernels, F16ConversionMatchesScalarForEveryPattern) {
   for (CpuIsa isa : simd_levels()) {
     cpu_kernels(isa).f16_to_f32(reinterpret_cast<const uint8_t*>(all.data()), got.data(), 65536);
     for (size_t i = 0; i < all.size(); ++i) {
-      // Bit-identical, except that F16C quiets signaling NaNs: NaN stays NaN.
+      // Bit-identical, except that F16C and FCVTL quiet signaling NaNs: NaN stays NaN.
       if (std::isnan(want[i])) {
         EXPECT_TRUE(std::isnan(got[i])) << i;
       } else {

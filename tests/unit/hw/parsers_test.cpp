@@ -50,6 +50,35 @@ TEST(CpuInfoParse, ArmNeonDotprod) {
   EXPECT_FALSE(c.features.sve);
 }
 
+// AT_HWCAP / AT_HWCAP2 bits (Linux arm64 uapi <asm/hwcap.h>): ASIMD 1,
+// ASIMDHP 10, ASIMDDP 20, SVE 22; HWCAP2_I8MM 13.
+TEST(CpuHwcaps, AarchFeaturesComeFromTheHwcapWords) {
+  CpuInfo c = parse_cpuinfo("processor\t: 0\nFeatures\t: fp asimd asimddp\nCPU implementer\t: 0x41\n");
+  apply_aarch64_hwcaps({(1ull << 1) | (1ull << 10), 1ull << 13}, c);
+  EXPECT_EQ(c.arch, "aarch64");
+  EXPECT_EQ(c.vendor, "ARM");
+  EXPECT_TRUE(c.features.neon && c.features.fp16 && c.features.i8mm);
+  EXPECT_FALSE(c.features.dotprod);  // the kernel's word wins over the text
+  EXPECT_FALSE(c.features.sve);
+  apply_aarch64_hwcaps({(1ull << 1) | (1ull << 20) | (1ull << 22), 0}, c);
+  EXPECT_TRUE(c.features.dotprod && c.features.sve);
+  EXPECT_FALSE(c.features.i8mm || c.features.fp16);
+}
+
+// qemu-user passes the host's /proc/cpuinfo through: x86 text, ARM hwcaps.
+TEST(CpuHwcaps, ForeignCpuinfoKeepsOnlyTheCoreCount) {
+  CpuInfo c = parse_cpuinfo(
+      "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n\n"
+      "processor\t: 1\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 fma\n");
+  apply_aarch64_hwcaps({1ull << 1, 0}, c);
+  EXPECT_EQ(c.arch, "aarch64");
+  EXPECT_EQ(c.logical_cores, 2);
+  EXPECT_FALSE(c.features.avx2 || c.features.fma);
+  EXPECT_TRUE(c.features.neon);
+  EXPECT_EQ(c.vendor, "");
+  EXPECT_NE(c.model_name.find("another architecture"), std::string::npos) << c.model_name;
+}
+
 TEST(CpuInfoParse, ArmProcessorNameLineIsNotACpu) {
   // Older ARM kernels print "Processor : <name>" once.
   CpuInfo c = parse_cpuinfo("Processor\t: AArch64 Processor rev 4 (aarch64)\nprocessor\t: 0\nFeatures\t: asimd\n");

@@ -92,13 +92,23 @@ TEST(Fp16, EncodesSpecialValues) {
   EXPECT_EQ(fp32_to_fp16(-std::nanf("")) & 0x8000u, 0x8000u);
 }
 
-#if defined(__FLT16_MAX__)
-// GCC's _Float16 conversion is correctly rounded: compare on a dense sample of
+// The compiler's own half type: _Float16, or on aarch64 __fp16 (IEEE half
+// there; GCC 12 has no _Float16 in C++ for aarch64).
+#if defined(__aarch64__)
+#define LANEWAY_COMPILER_HALF 1
+using CompilerHalf = __fp16;
+#elif defined(__FLT16_MAX__)
+#define LANEWAY_COMPILER_HALF 1
+using CompilerHalf = _Float16;
+#endif
+
+#if defined(LANEWAY_COMPILER_HALF)
+// The compiler's f32-to-half conversion is correctly rounded: compare on a dense sample of
 // f32 patterns (every 97th, which hits every exponent and mantissa region).
 TEST(Fp16, AgreesWithCompilerFloat16) {
   for (uint64_t x = 0; x <= 0xFFFFFFFFu; x += 97) {
     const float f = std::bit_cast<float>(static_cast<uint32_t>(x));
-    const auto want = std::bit_cast<uint16_t>(static_cast<_Float16>(f));
+    const auto want = std::bit_cast<uint16_t>(static_cast<CompilerHalf>(f));
     const uint16_t got = fp32_to_fp16(f);
     if (std::isnan(f)) {
       ASSERT_TRUE(is_nan16(got)) << x;
