@@ -98,8 +98,12 @@ TEST(HttpLimits, ConnectionsPastTheCapGet503AndALogLine) {
     idle.push_back(connect_to(server.port()));
     ASSERT_GE(idle.back(), 0);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the server has accepted them
-  HttpResponse full = http_get(server.port(), "/health");
+  // Once the server has accepted the eight, the next connection is refused.
+  HttpResponse full;
+  for (int attempt = 0; attempt < 50 && full.status != 503; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    full = http_get(server.port(), "/health");
+  }
   EXPECT_EQ(full.status, 503) << full.body << full.error;
   EXPECT_NE(full.body.find("too_many_connections"), std::string::npos) << full.body;
   for (int i = 0; i < 4; ++i) ::close(idle[static_cast<size_t>(i)]);
