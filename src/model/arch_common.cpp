@@ -138,6 +138,19 @@ Status bind_feed_forward(const WeightBinder& b, const std::string& blk, const Mo
   return Status::ok();
 }
 
+Result<ModelWeights> bind_llama_style_weights(const GgufModel& model, ModelHparams& hp, bool biases) {
+  ModelWeights w;
+  WeightBinder b(model, w);
+  LANEWAY_TRY(bind_model_weights(b, hp, w));
+  for (int64_t i = 0; i < hp.n_layer; ++i) {
+    const std::string blk = "blk." + std::to_string(i) + ".";
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    LANEWAY_TRY(bind_attention(b, blk, hp, l, biases));
+    LANEWAY_TRY(bind_feed_forward(b, blk, hp, l));
+  }
+  return w;
+}
+
 void build_llama_style_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) {
   const bool moe = hp.n_expert > 0;
   const int64_t used = hp.n_expert_used;

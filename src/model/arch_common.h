@@ -30,6 +30,10 @@ Status bind_attention(const WeightBinder& b, const std::string& blk, const Model
 // ffn_norm and either ffn_{gate,up,down} or, with experts, the router and ffn_{gate,up,down}_exps.
 Status bind_feed_forward(const WeightBinder& b, const std::string& blk, const ModelHparams& hp, LayerWeights& l);
 
+// Every weight of a llama-style model: the model's, then per block the
+// attention (with Q/K/V biases when `biases`) and the feed-forward.
+Result<ModelWeights> bind_llama_style_weights(const GgufModel& model, ModelHparams& hp, bool biases);
+
 // RMSNorm, rotary grouped-query attention, SwiGLU feed-forward (dense or
 // experts), with Q/K/V biases where the weights have them and granite's
 // multipliers where hp has them.

@@ -3,7 +3,6 @@
 // embeddings, granite.residual_scale on each attention and feed-forward
 // branch before it is added back, granite.attention.scale in place of
 // 1/sqrt(head_dim), and granite.logit_scale dividing the logits.
-#include <string>
 
 #include "model/arch.h"
 #include "model/arch_common.h"
@@ -35,16 +34,7 @@ class GraniteArchitecture final : public Architecture {
   }
 
   Result<ModelWeights> bind_weights(const GgufModel& model, ModelHparams& hp) const override {
-    ModelWeights w;
-    WeightBinder b(model, w);
-    LANEWAY_TRY(bind_model_weights(b, hp, w));
-    for (int64_t i = 0; i < hp.n_layer; ++i) {
-      const std::string blk = "blk." + std::to_string(i) + ".";
-      LayerWeights& l = w.layers[static_cast<size_t>(i)];
-      LANEWAY_TRY(bind_attention(b, blk, hp, l, /*biases=*/false));
-      LANEWAY_TRY(bind_feed_forward(b, blk, hp, l));
-    }
-    return w;
+    return bind_llama_style_weights(model, hp, /*biases=*/false);
   }
 
   void build_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) const override {

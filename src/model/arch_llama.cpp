@@ -4,7 +4,6 @@
 // frequency factors and declared rope scaling (linear, YaRN); with
 // `llama.expert_count` a Mixtral-style mixture of experts in place of the
 // feed-forward (ffn_gate_inp router, stacked ffn_*_exps).
-#include <string>
 
 #include "model/arch.h"
 #include "model/arch_common.h"
@@ -25,16 +24,7 @@ class LlamaArchitecture final : public Architecture {
   }
 
   Result<ModelWeights> bind_weights(const GgufModel& model, ModelHparams& hp) const override {
-    ModelWeights w;
-    WeightBinder b(model, w);
-    LANEWAY_TRY(bind_model_weights(b, hp, w));
-    for (int64_t i = 0; i < hp.n_layer; ++i) {
-      const std::string blk = "blk." + std::to_string(i) + ".";
-      LayerWeights& l = w.layers[static_cast<size_t>(i)];
-      LANEWAY_TRY(bind_attention(b, blk, hp, l, /*biases=*/false));
-      LANEWAY_TRY(bind_feed_forward(b, blk, hp, l));
-    }
-    return w;
+    return bind_llama_style_weights(model, hp, /*biases=*/false);
   }
 
   void build_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) const override {

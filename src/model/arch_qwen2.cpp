@@ -2,7 +2,6 @@
 // them: the llama block with biases on the Q, K and V projections and
 // rotary positions over halves of each head (neox style), rope base from
 // the file (1e6 in Qwen2.5).
-#include <string>
 
 #include "model/arch.h"
 #include "model/arch_common.h"
@@ -24,16 +23,7 @@ class Qwen2Architecture final : public Architecture {
   }
 
   Result<ModelWeights> bind_weights(const GgufModel& model, ModelHparams& hp) const override {
-    ModelWeights w;
-    WeightBinder b(model, w);
-    LANEWAY_TRY(bind_model_weights(b, hp, w));
-    for (int64_t i = 0; i < hp.n_layer; ++i) {
-      const std::string blk = "blk." + std::to_string(i) + ".";
-      LayerWeights& l = w.layers[static_cast<size_t>(i)];
-      LANEWAY_TRY(bind_attention(b, blk, hp, l, /*biases=*/true));
-      LANEWAY_TRY(bind_feed_forward(b, blk, hp, l));
-    }
-    return w;
+    return bind_llama_style_weights(model, hp, /*biases=*/true);
   }
 
   void build_graph(const ModelHparams& hp, const ModelWeights& w, ForwardGraph& g) const override {

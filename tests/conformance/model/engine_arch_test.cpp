@@ -65,37 +65,14 @@ TEST_P(EngineArch, MatchesReference) {
   ASSERT_FALSE(ref.empty());
   Engine e = test::load(model);
   ASSERT_TRUE(e.ctx);
-  double kl_sum = 0, kl_all = 0, max_kl = 0, agree = 0;
-  int64_t rows = 0, kept = 0;
-  std::string flips;
-  for (const auto& p : ref) {
-    auto ours = teacher_forced_logits(*e.ctx, p.forced_tokens());
-    ASSERT_TRUE(ours.is_ok()) << ours.status().to_string();
-    const LogitComparison cmp = compare_logits(p.logits, *ours, p.n_vocab);
-    ASSERT_EQ(cmp.rows * p.n_vocab, static_cast<int64_t>(p.logits.size()));
-    agree += cmp.top1 * static_cast<double>(cmp.rows);
-    for (size_t r = 0; r < cmp.row_kl.size(); ++r) {
-      const double kl = cmp.row_kl[r];
-      kl_all += kl;
-      max_kl = std::max(max_kl, kl);
-      ++rows;
-      if (c.max_routing_flips > 0 && kl > 0.1) {
-        flips += " \"" + p.prompt.substr(0, 12) + "...\" row " + std::to_string(r) + " (KL " + std::to_string(kl) + ")";
-        continue;
-      }
-      kl_sum += kl;
-      ++kept;
-    }
-  }
-  const double mean_kl = kl_sum / static_cast<double>(kept);
-  const double top1 = agree / static_cast<double>(rows);
-  std::printf("%s: vs %s mean KL %.3e (all rows %.3e) max %.3e top-1 %.4f over %lld rows\n", c.name, c.reference,
-              mean_kl, kl_all / static_cast<double>(rows), max_kl, top1, static_cast<long long>(rows));
-  if (!flips.empty()) std::printf("%s: rows routed to other experts:%s\n", c.name, flips.c_str());
-  RecordProperty("mean_kl", std::to_string(mean_kl));
-  EXPECT_LE(mean_kl, c.max_mean_kl);
-  EXPECT_GE(top1, c.min_top1);
-  EXPECT_LE(rows - kept, c.max_routing_flips) << flips;
+  const test::RoutedFidelity f = test::evaluate_with_routing_flips(e, ref, c.max_routing_flips > 0);
+  std::printf("%s: vs %s mean KL %.3e (all rows %.3e) max %.3e top-1 %.4f over %lld rows\n", c.name,
+              c.reference, f.mean_kl, f.mean_kl_all, f.max_kl, f.top1, static_cast<long long>(f.rows));
+  if (!f.flips.empty()) std::printf("%s: rows routed to other experts:%s\n", c.name, f.flips.c_str());
+  RecordProperty("mean_kl", std::to_string(f.mean_kl));
+  EXPECT_LE(f.mean_kl, c.max_mean_kl);
+  EXPECT_GE(f.top1, c.min_top1);
+  EXPECT_LE(f.flipped, c.max_routing_flips) << f.flips;
   if (c.greedy) {
     for (const auto& p : ref) expect_greedy_prefix(e, p, c.name);
   }

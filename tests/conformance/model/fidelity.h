@@ -86,4 +86,50 @@ inline Overall evaluate(Engine& e, const std::vector<test::ReferencePrompt>& ref
   return o;
 }
 
+// Teacher-forced rows against a reference where a mixture of experts may
+// route a token to another expert than the reference did (a router near-tie
+// broken the other way by rounding): with count_flips, rows of KL above 0.1
+// are counted (and listed in `flips`) and left out of the mean.
+struct RoutedFidelity {
+  double mean_kl = 0;      // over the rows kept
+  double mean_kl_all = 0;  // over every row
+  double max_kl = 0;
+  double top1 = 0;
+  int64_t rows = 0;
+  int64_t flipped = 0;
+  std::string flips;       // which rows, for messages
+};
+
+inline RoutedFidelity evaluate_with_routing_flips(Engine& e, const std::vector<test::ReferencePrompt>& ref,
+                                                  bool count_flips) {
+  RoutedFidelity f;
+  double kl_sum = 0, kl_all = 0, agree = 0;
+  for (const auto& p : ref) {
+    auto ours = teacher_forced_logits(*e.ctx, p.forced_tokens());
+    EXPECT_TRUE(ours.is_ok()) << ours.status().to_string();
+    if (!ours.is_ok()) return f;
+    const LogitComparison cmp = compare_logits(p.logits, *ours, p.n_vocab);
+    EXPECT_EQ(cmp.rows * p.n_vocab, static_cast<int64_t>(p.logits.size()));
+    agree += cmp.top1 * static_cast<double>(cmp.rows);
+    for (size_t r = 0; r < cmp.row_kl.size(); ++r) {
+      const double kl = cmp.row_kl[r];
+      kl_all += kl;
+      f.max_kl = std::max(f.max_kl, kl);
+      ++f.rows;
+      if (count_flips && kl > 0.1) {
+        ++f.flipped;
+        f.flips += " \"" + p.prompt.substr(0, 12) + "...\" row " + std::to_string(r) + " (KL " + std::to_string(kl) + ")";
+        continue;
+      }
+      kl_sum += kl;
+    }
+  }
+  const int64_t kept = f.rows - f.flipped;
+  EXPECT_GT(kept, 0);
+  f.mean_kl = kept > 0 ? kl_sum / static_cast<double>(kept) : 0;
+  f.mean_kl_all = f.rows > 0 ? kl_all / static_cast<double>(f.rows) : 0;
+  f.top1 = f.rows > 0 ? agree / static_cast<double>(f.rows) : 0;
+  return f;
+}
+
 }  // namespace laneway::test
