@@ -368,7 +368,8 @@ void CpuBackend::geglu(const float* gate, const float* up, int64_t n, float* out
 }
 
 void CpuBackend::moe_route(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, float* route) {
-  std::vector<int64_t> order(static_cast<size_t>(n_expert));
+  std::vector<int64_t>& order = moe_order_;  // kept between calls: no allocation per layer and step
+  order.resize(static_cast<size_t>(n_expert));
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* l = logits + t * n_expert;
     float* r = route + t * 2 * n_used;

@@ -137,6 +137,7 @@ class CpuBackend final : public Backend {
   std::vector<float> moe_in_;
   std::vector<float> moe_out_;
   std::vector<int64_t> moe_rows_;
+  std::vector<int64_t> moe_order_;  // moe_route's ranking of one token's experts
   // The graph's activation buffers ([max_tokens][width] each; empty where unused).
   std::vector<std::vector<float>> acts_;
   std::vector<int64_t> act_widths_;
