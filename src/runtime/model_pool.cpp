@@ -587,8 +587,9 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
 }
 
 void LaneLease::Shared::do_unload(size_t i) {
-  // The lane reads `draining` (no new leases) until its memory is really
-  // gone; only then `unloaded`, so whoever sees that state may count on it.
+  // The loader marked the lane `draining` (no new leases) in the same hold
+  // of mu that chose to unload it; it reads so until its memory is really
+  // gone, then `unloaded`, so whoever sees that state may count on it.
   std::shared_ptr<EmbeddedLane> engine;
   bool failed = false;
   {
@@ -596,7 +597,6 @@ void LaneLease::Shared::do_unload(size_t i) {
     Lane& l = lanes[i];
     engine = l.engine;
     failed = l.state == LaneState::failed;
-    if (!failed) l.state = LaneState::draining;
   }
   const auto t0 = Clock::now();
   engine->shutdown(0);
@@ -649,9 +649,16 @@ void LaneLease::Shared::loader_loop(const std::shared_ptr<Shared>& self) {
       else cv.wait_until(lock, wake);
       continue;
     }
+    // No lease may be handed out between choosing to unload a lane (no
+    // leases) and shutting its engine down: it stops being `ready` now.
+    if (a == Action::unload && lanes[lane].state != LaneState::failed) lanes[lane].state = LaneState::draining;
     lock.unlock();
-    if (a == Action::load) do_load(self, lane);
-    else do_unload(lane);
+    if (a == Action::load) {
+      do_load(self, lane);
+    } else {
+      if (options.on_unload_chosen) options.on_unload_chosen(lane);
+      do_unload(lane);
+    }
     lock.lock();
   }
 }

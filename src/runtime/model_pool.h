@@ -130,6 +130,9 @@ class ModelPool {
  public:
   struct Options {
     uint64_t budget_bytes = UINT64_MAX;  // what the lanes may hold together
+    // Tests: runs on the loader thread once it has chosen to unload a lane,
+    // before the lane's engine stops (the window a request may arrive in).
+    std::function<void(size_t lane)> on_unload_chosen;
   };
   ModelPool(std::vector<PoolLaneSpec> lanes, Options options);
   ~ModelPool();  // shutdown(0)

@@ -203,6 +203,31 @@ TEST(ModelPool, SwapsWithinTheBudgetAndNeverUnloadsABusyLane) {
   EXPECT_EQ(pool.status(1).unloads, 1);
 }
 
+// A request that arrives after the loader chose to unload an idle lane, but
+// before its engine stopped, must not get a lease on that engine (it would
+// refuse the work: "shutting down"); it waits and gets the reloaded lane.
+TEST(ModelPool, ARequestInTheUnloadWindowWaitsForTheReload) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  ModelPool::Options options;
+  std::shared_ptr<std::future<Result<LaneLease>>> in_window;
+  ModelPool* pool_ptr = nullptr;
+  options.on_unload_chosen = [&](size_t lane) {
+    if (!in_window) in_window = std::make_shared<std::future<Result<LaneLease>>>(acquire(*pool_ptr, lane));
+  };
+  ModelPool pool({spec_for(lane_options("a", 64), true, 0ms)}, options);
+  pool_ptr = &pool;
+  pool.start();
+  { ASSERT_TRUE(acquire(pool, 0).get().is_ok()); }  // released at once: keep_alive 0 unloads it
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (!in_window && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(in_window) << "the loader never chose to unload the idle lane";
+  auto lease = in_window->get();
+  ASSERT_TRUE(lease.is_ok()) << lease.status().to_string();
+  EXPECT_FALSE(generate(lease->engine()).empty());
+  EXPECT_GE(pool.status(0).unloads, 1);
+  EXPECT_EQ(pool.status(0).loads, 2) << "the request waited for the reload";
+}
+
 TEST(ModelPool, ALaneThatCanNeverFitBesideThePinnedOnesIsRefusedAtOnce) {
   LANEWAY_REQUIRE_FILE(model_path());
   auto pinned = spec_for(lane_options("pinned", 4096), false, -1ms);  // eager and not pausable: never makes room
