@@ -41,6 +41,7 @@ struct ServeFlags {
   int64_t max_connections = 0;
   int64_t request_timeout_ms = 600'000;
   int64_t shutdown_grace_ms = 10'000;
+  int64_t drain_delay_ms = 0;
   int64_t health_interval_ms = 2'000;
   int64_t debug_token_delay_ms = 0;
   int64_t debug_load_delay_ms = 0;
@@ -223,8 +224,18 @@ Status serve(ServeFlags& f, int& exit_code) {
     std::fflush(stdout);
     sigwait(&signals, &sig);
   }
-  std::fprintf(stderr, "laneway serve: %s: finishing in-flight requests (up to %lld ms)\n",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(f.shutdown_grace_ms));
+  const char* sig_name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (f.drain_delay_ms > 0) {
+    // Readiness turns 503 while requests are still served, so a load balancer
+    // stops sending before the listener closes; a second signal cuts it short.
+    srv->begin_drain();
+    std::fprintf(stderr, "laneway serve: %s: readiness is 503; serving for %lld ms more before the drain\n", sig_name,
+                 static_cast<long long>(f.drain_delay_ms));
+    const timespec delay{static_cast<time_t>(f.drain_delay_ms / 1000), static_cast<long>(f.drain_delay_ms % 1000) * 1'000'000};
+    sigtimedwait(&signals, nullptr, &delay);
+  }
+  std::fprintf(stderr, "laneway serve: %s: finishing in-flight requests (up to %lld ms)\n", sig_name,
+               static_cast<long long>(f.shutdown_grace_ms));
   srv->shutdown(std::chrono::milliseconds(f.shutdown_grace_ms));
   srv.reset();
   std::fprintf(stderr, "laneway serve: stopped\n");
@@ -258,6 +269,10 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shutdown-grace-ms", f->shutdown_grace_ms, "How long SIGTERM waits for in-flight requests")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--drain-delay-ms", f->drain_delay_ms,
+                  "After SIGTERM, keep serving this long with readiness (/health?lane=) answering 503 before the "
+                  "drain, so load balancers stop sending first (default 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{600'000}));
   cmd->add_option("--health-interval-ms", f->health_interval_ms, "Upstream health probe interval")
       ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
   cmd->add_option("--memory-budget", f->memory_budget,

@@ -120,6 +120,10 @@ class LanewayServer final : public RequestHandler {
   // Starts the io threads, the accept loops, the upstream health loops and
   // the background loads of eager lanes.
   void start();
+  // The start of a drain (SIGTERM with --drain-delay-ms): readiness answers
+  // 503 `draining` so load balancers stop sending, while everything else is
+  // still served. shutdown() follows. Idempotent.
+  void begin_drain() { draining_ = true; }
   // Stops accepting, lets in-flight requests finish within `grace`, cancels
   // what is left, and stops every thread. Blocking; idempotent.
   void shutdown(std::chrono::milliseconds grace);
@@ -217,6 +221,7 @@ class LanewayServer final : public RequestHandler {
   std::vector<std::thread> threads_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};  // readiness says 503 from begin_drain() on
   bool shut_down_ = false;
 };
 

@@ -13,6 +13,11 @@ using json = nlohmann::json;
 namespace {
 // Readiness (LANES.md): 200 for ready and unloaded (a request loads it), 503 otherwise.
 bool ready_state(LaneState s) { return s == LaneState::ready || s == LaneState::unloaded; }
+
+std::string draining_json(const std::string& lane) {
+  return json{{"status", "draining"}, {"lane", lane}, {"state", "draining"}, {"error", "the server is shutting down"}}
+      .dump();
+}
 }  // namespace
 
 std::string LanewayServer::lane_health_json(size_t lane) const {
@@ -32,6 +37,12 @@ net::awaitable<void> LanewayServer::route_health(HttpExchange& ex, std::optional
     // Liveness: the process listens and has read its config. It never turns
     // 503 because one upstream is down (orchestrators would restart a healthy process).
     co_await ex.send_json(http::status::ok, std::string(R"({"status":"ok"})"));
+    co_return;
+  }
+  if (draining_) {
+    // The server is going away: the load balancer should stop sending here.
+    const std::string body = draining_json(lanes_[*lane]->config->name);
+    co_await ex.send(http::status::service_unavailable, body, "application/json", 5);
     co_return;
   }
   if (ready_state(lane_state(*lane))) {

@@ -64,6 +64,41 @@ TEST(ServerShutdown, GraceRunsOutCancelsWhatIsLeft) {
   EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body.substr(r.body.size() > 400 ? r.body.size() - 400 : 0);
 }
 
+// --drain-delay-ms (orchestrators, docs/kubernetes.md): from SIGTERM on,
+// readiness answers 503 `draining` while liveness and requests are still
+// served for the delay; then the usual drain, and exit 0.
+TEST(ServerShutdown, DrainDelayTurnsReadinessFirstAndKeepsServing) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  ServerProcess server({"-m", stories_model_path(), "--port", "0", "--drain-delay-ms", "3000"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  const json lanes = json::parse(http_request(port, "GET", "/v1/lanes", "", {}).body);
+  const std::string lane = lanes["data"][0]["name"];
+  ASSERT_EQ(http_request(port, "GET", "/health?lane=" + lane, "", {}).status, 200);
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(server.pid(), SIGTERM);
+  // Readiness turns 503 at once (poll: the signal is handled asynchronously).
+  HttpResponse ready;
+  for (int i = 0; i < 100; ++i) {
+    ready = http_request(port, "GET", "/health?lane=" + lane, "", {});
+    if (ready.status != 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(ready.status, 503) << ready.body;
+  const json rj = json::parse(ready.body, nullptr, false);
+  EXPECT_EQ(rj["state"], "draining") << ready.body;
+  EXPECT_EQ(http_request(port, "GET", "/lanes/" + lane + "/health", "", {}).status, 503);
+  // Liveness and real requests still answer during the delay.
+  EXPECT_EQ(http_request(port, "GET", "/health", "", {}).status, 200);
+  const std::string body = json{{"prompt", "Once upon a time"}, {"max_tokens", 4}, {"temperature", 0}}.dump();
+  const HttpResponse r = http_request(port, "POST", "/v1/completions", body, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500)) << "the checks above took too long to mean anything";
+  EXPECT_EQ(server.stop(0, std::chrono::seconds(20)), 0) << server.output();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2900)) << "the delay was not kept";
+  EXPECT_NE(server.output().find("readiness is 503"), std::string::npos) << server.output();
+}
+
 TEST(ServerShutdown, SigtermRefusesQueuedRequestsAtOnce) {
   LANEWAY_REQUIRE_FILE(stories_model_path());
   ServerProcess server({"-m", stories_model_path(), "--port", "0", "--slots", "1", "--queue", "4", "--ctx", "256",
