@@ -6,6 +6,7 @@
 // Binds 127.0.0.1:8080 unless --host/--port or the config say otherwise.
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish within
 // --shutdown-grace-ms, then exit 0.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -183,7 +184,14 @@ Status serve(ServeFlags& f, int& exit_code) {
   if (!f.memory_budget.empty()) {
     LANEWAY_ASSIGN_OR_RETURN(options.memory_budget_bytes, parse_size_bytes(f.memory_budget));
   } else if (auto usable = probe_usable_memory(probe_options()); usable.is_ok()) {
-    options.memory_budget_bytes = usable->bytes;
+    // What the machine can use now, less the config's reserves as `plan
+    // --lanes` counts them on this-machine (reserve_os only beyond what is in use).
+    uint64_t reserved = 0;
+    if (const auto& m = options.config.machine) {
+      reserved = effective_reserve_os(m->reserve_os_bytes.value_or(0), usable->in_use_bytes) +
+                 m->reserve_other_bytes.value_or(0);
+    }
+    options.memory_budget_bytes = usable->bytes - std::min(usable->bytes, reserved);
   }
   LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), prepare, f.strict));
   LANEWAY_TRY(srv->listen());

@@ -57,7 +57,10 @@ json to_json(const LaneMap& map, const LanesConfig& config) {
                   {"theoretical_bandwidth_bytes_per_s", p.theoretical_bandwidth_bytes_per_s},
                   {"bandwidth_source", p.bandwidth_source},
                   {"threads", p.threads}};
-  j["reserves"] = {{"os_bytes", map.reserve_os_bytes}, {"other_bytes", map.reserve_other_bytes}};
+  j["reserves"] = {{"os_bytes", map.reserve_os_bytes},
+                   {"os_configured_bytes", map.reserve_os_configured_bytes},
+                   {"os_in_use_bytes", p.in_use_bytes},
+                   {"other_bytes", map.reserve_other_bytes}};
   j["services"] = json::array();
   for (const auto& s : map.services) {
     j["services"].push_back(
@@ -145,7 +148,13 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
   o += fmt::format("bandwidth  {:.1f} GB/s  {}\n", p.bandwidth_bytes_per_s / 1e9, p.bandwidth_source);
 
   o += "\nmemory map: every lane loaded at its configured context\n";
-  o += fmt::format("  {:<28}{:>12}  kept free for the OS\n", "reserve_os", gib(map.reserve_os_bytes));
+  if (map.reserve_os_bytes == map.reserve_os_configured_bytes) {
+    o += fmt::format("  {:<28}{:>12}  kept free for the OS\n", "reserve_os", gib(map.reserve_os_bytes));
+  } else {
+    o += fmt::format("  {:<28}{:>12}  kept free for the OS: machine.reserve_os {} less the {} it uses now "
+                     "(already outside the usable memory)\n",
+                     "reserve_os", gib(map.reserve_os_bytes), gib(map.reserve_os_configured_bytes), gib(p.in_use_bytes));
+  }
   o += fmt::format("  {:<28}{:>12}  Laneway's own overhead and co-located services\n", "reserve_other",
                    gib(map.reserve_other_bytes));
   for (const auto& s : map.services) {

@@ -219,7 +219,8 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
   LaneMap map;
   map.profile = profile;
   if (config.machine) {
-    map.reserve_os_bytes = config.machine->reserve_os_bytes.value_or(0);
+    map.reserve_os_configured_bytes = config.machine->reserve_os_bytes.value_or(0);
+    map.reserve_os_bytes = effective_reserve_os(map.reserve_os_configured_bytes, profile.in_use_bytes);
     map.reserve_other_bytes = config.machine->reserve_other_bytes.value_or(0);
   }
   if (profile.name != "this-machine" && (!config.machine || !config.machine->reserve_os_bytes)) {

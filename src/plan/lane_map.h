@@ -112,7 +112,9 @@ struct ContextTable {
 
 struct LaneMap {
   MachineProfile profile;
-  uint64_t reserve_os_bytes = 0;
+  uint64_t reserve_os_bytes = 0;             // what the map keeps free for the OS
+  uint64_t reserve_os_configured_bytes = 0;  // machine.reserve_os; more than the above on this-machine
+                                             // when the OS already uses part of it (profile.in_use_bytes)
   uint64_t reserve_other_bytes = 0;
   std::vector<MappedService> services;
   std::vector<MappedLane> lanes;

@@ -60,7 +60,8 @@ Result<UsableMemory> probe_usable_memory(const hw::ProbeOptions& options) {
   LANEWAY_ASSIGN_OR_RETURN(hw::HardwareInventory inv, hw::probe_hardware(options));
   const hw::MemoryPool* cpu = inv.pool("cpu");
   if (cpu == nullptr) return not_found_error("the hardware probe found no system memory pool");
-  return UsableMemory{cpu->usable_bytes, cpu->usable_reason};
+  return UsableMemory{cpu->usable_bytes, cpu->usable_reason,
+                      cpu->total_bytes > cpu->usable_bytes ? cpu->total_bytes - cpu->usable_bytes : 0};
 }
 
 Result<MachineProfile> probe_this_machine(const hw::ProbeOptions& options) {
@@ -72,6 +73,7 @@ Result<MachineProfile> probe_this_machine(const hw::ProbeOptions& options) {
   p.label = inv.cpu.model_name.empty() ? "this machine" : inv.cpu.model_name;
   p.memory_bytes = cpu->usable_bytes;
   p.memory_source = "usable now: " + cpu->usable_reason;
+  p.in_use_bytes = cpu->total_bytes > cpu->usable_bytes ? cpu->total_bytes - cpu->usable_bytes : 0;
   const hw::BandwidthMeasurement m = hw::measure_read_bandwidth();
   p.bandwidth_bytes_per_s = m.bytes_per_s;
   p.bandwidth_source = fmt::format("measured now: best of {} reads of {} MiB with {} threads", m.passes,

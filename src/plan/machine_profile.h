@@ -24,6 +24,10 @@ struct MachineProfile {
   double theoretical_bandwidth_bytes_per_s = 0;  // 0 = not known
   std::string bandwidth_source;
   int threads = 1;  // hardware threads (they size the compute scratch of each lane)
+  // this-machine: what the OS and other processes use now (the pool's total
+  // less memory_bytes). memory_bytes already leaves it out, so
+  // machine.reserve_os counts only as far as it exceeds it (LANES.md).
+  uint64_t in_use_bytes = 0;
 };
 
 // Every name --profile and machine.profile accept, "this-machine" included.
@@ -36,7 +40,14 @@ std::optional<MachineProfile> find_machine_profile(std::string_view name);
 struct UsableMemory {
   uint64_t bytes = 0;
   std::string source;  // how it was derived, for messages
+  uint64_t in_use_bytes = 0;  // the pool's total less `bytes`: what others use now
 };
+// machine.reserve_os on a profile: all of it on a named profile; on
+// this-machine only what exceeds the memory in use now (LANES.md: the probe's
+// usable memory already excludes it; never counted twice).
+inline uint64_t effective_reserve_os(uint64_t reserve_os, uint64_t in_use_bytes) {
+  return reserve_os > in_use_bytes ? reserve_os - in_use_bytes : 0;
+}
 Result<UsableMemory> probe_usable_memory(const hw::ProbeOptions& options);
 
 // "this-machine": memory from probe_usable_memory, bandwidth from a short

@@ -57,6 +57,35 @@ lanes:
   - { name: governance, model: /nonexistent/gov.gguf, shape: llama-3.2-1b, context: 8k, slots: 2, priority: 5 }
 )";
 
+// LANES.md: on this-machine the usable memory already leaves out what the OS
+// uses now, so machine.reserve_os is kept only as far as it exceeds that.
+TEST(LaneMap, ReserveOsOnThisMachineCountsOnlyBeyondWhatIsInUse) {
+  const LanesConfig c = parse(R"(
+machine: { reserve_os: 8GiB, reserve_other: 1GiB }
+lanes:
+  - { name: a, model: /nonexistent/a.gguf, shape: llama-3.2-1b, context: 4k }
+)");
+  auto model = plan_model_for_lane(c.lanes[0]);
+  ASSERT_TRUE(model.is_ok());
+  const std::map<std::string, LaneModel> models = {{"a", *model}};
+  MachineProfile here;
+  here.name = "this-machine";
+  here.memory_bytes = 16 * kGiB;  // usable now
+  here.bandwidth_bytes_per_s = 50e9;
+  for (const auto& [in_use, kept] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {0, 8 * kGiB}, {5 * kGiB, 3 * kGiB}, {8 * kGiB, 0}, {12 * kGiB, 0}}) {
+    here.in_use_bytes = in_use;
+    auto map = plan_lane_map(c, models, here, {});
+    ASSERT_TRUE(map.is_ok());
+    EXPECT_EQ(map->reserve_os_bytes, kept) << "in use " << gib(in_use) << " GiB";
+    EXPECT_EQ(map->reserve_os_configured_bytes, 8 * kGiB);
+    EXPECT_EQ(map->total_bytes, kept + 1 * kGiB + map->lanes[0].bill.total_bytes);
+  }
+  // A named profile is a whole machine: all of it.
+  EXPECT_EQ(plan(c, "ryzen-vega8-16g").reserve_os_bytes, 8 * kGiB);
+  EXPECT_EQ(effective_reserve_os(8 * kGiB, 3 * kGiB), 5 * kGiB);
+}
+
 TEST(LaneMap, ServicesCountOnceAndReservesAddUp) {
   const LaneMap map = plan(parse(kStrix));
   ASSERT_EQ(map.services.size(), 1u);
