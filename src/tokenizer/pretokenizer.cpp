@@ -6,6 +6,8 @@
 #include <array>
 #include <span>
 
+#include <fmt/format.h>
+
 #include "tokenizer/unicode.h"
 
 namespace laneway {
@@ -144,7 +146,102 @@ struct MatchContextDeleter {
   void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
 };
 
+// --- Unicode versions -------------------------------------------------------
+// \p{N}, \p{L} and the other major categories in the regexes mean what the
+// tokenizers' own tables say (Python's `regex` module, llama.cpp: Unicode 15
+// and later), but PCRE2 answers from the tables of its release (10.42 in
+// Debian 12: Unicode 14), where newer characters are unassigned: the Kawi and
+// Nag Mundari digits and the Kaktovik numerals would not be numbers, CJK
+// Extension H not letters. utf8proc is as new as the tokenizers' tables, so
+// each \p{X} gets, as explicit ranges, the code points utf8proc puts in X
+// and PCRE2 does not.
+
+// "\x{A}-\x{B}\x{C}...": the code points of major category `cat` that PCRE2's \p{cat} misses.
+std::string missing_from_pcre2(char cat) {
+  const std::string probe = fmt::format("\\p{{{}}}", cat);
+  int error_code = 0;
+  PCRE2_SIZE error_offset = 0;
+  std::unique_ptr<pcre2_code, CodeDeleter> code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(probe.data()), probe.size(),
+                                                              PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &error_code,
+                                                              &error_offset, nullptr));
+  if (!code) return "";
+  std::unique_ptr<pcre2_match_data, MatchDataDeleter> data(pcre2_match_data_create_from_pattern(code.get(), nullptr));
+  std::string out;
+  std::string ch;
+  int64_t run_start = -1, run_end = -1;
+  auto flush = [&] {
+    if (run_start < 0) return;
+    out += run_start == run_end ? fmt::format("\\x{{{:X}}}", run_start)
+                                : fmt::format("\\x{{{:X}}}-\\x{{{:X}}}", run_start, run_end);
+    run_start = -1;
+  };
+  for (uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    if (unicode::major_category(cp) != cat) continue;
+    ch.clear();
+    unicode::utf8_append(ch, cp);
+    const bool pcre2_has = pcre2_match(code.get(), reinterpret_cast<PCRE2_SPTR>(ch.data()), ch.size(), 0, 0,
+                                       data.get(), nullptr) > 0;
+    if (pcre2_has) continue;
+    if (run_start >= 0 && int64_t(cp) == run_end + 1) {
+      run_end = cp;
+    } else {
+      flush();
+      run_start = run_end = cp;
+    }
+  }
+  flush();
+  return out;
+}
+
+const std::string& pcre2_missing(char cat) {
+  static const std::array<std::string, 5> kMissing = {missing_from_pcre2('L'), missing_from_pcre2('M'),
+                                                      missing_from_pcre2('N'), missing_from_pcre2('P'),
+                                                      missing_from_pcre2('S')};
+  static const std::string kNone;
+  static constexpr std::string_view kCats = "LMNPS";
+  const size_t i = kCats.find(cat);
+  return i == std::string_view::npos ? kNone : kMissing[i];
+}
+
 }  // namespace
+
+std::string widen_unicode_properties(std::string_view pattern) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size();) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      // \p{X} of a major category: in a class the ranges join it, outside it
+      // becomes a class of its own (a quantifier after it still applies).
+      if (pattern[i + 1] == 'p' && i + 4 < pattern.size() && pattern[i + 2] == '{' && pattern[i + 4] == '}') {
+        const std::string_view property = pattern.substr(i, 5);
+        const std::string& extra = pcre2_missing(pattern[i + 3]);
+        if (extra.empty()) out += property;
+        else if (in_class) out += std::string(property) + extra;
+        else out += "[" + std::string(property) + extra + "]";
+        i += 5;
+        continue;
+      }
+      out += pattern.substr(i, 2);  // any other escape, \] and \[ included
+      i += 2;
+      continue;
+    }
+    if (!in_class && c == '[') {
+      in_class = true;
+      out += c;
+      ++i;
+      if (i < pattern.size() && pattern[i] == '^') out += pattern[i++];
+      if (i < pattern.size() && pattern[i] == ']') out += pattern[i++];  // a leading ] is literal
+      continue;
+    }
+    if (in_class && c == ']') in_class = false;
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
 
 struct PreTokenizer::Regex {
   std::unique_ptr<pcre2_code, CodeDeleter> code;
@@ -160,6 +257,13 @@ std::vector<std::string_view> PreTokenizer::known_names() {
   return names;
 }
 
+std::vector<std::string> PreTokenizer::patterns_of(std::string_view pre) {
+  for (const auto& e : kPreTokenizers) {
+    if (e.name == pre) return {e.patterns.begin(), e.patterns.end()};
+  }
+  return {};
+}
+
 Result<PreTokenizer> PreTokenizer::for_name(std::string_view pre) {
   for (const auto& e : kPreTokenizers) {
     if (e.name == pre) {
@@ -173,7 +277,8 @@ Result<PreTokenizer> PreTokenizer::for_name(std::string_view pre) {
 Result<PreTokenizer> PreTokenizer::from_patterns(const std::vector<std::string>& patterns, bool ignore_merges) {
   PreTokenizer p;
   p.ignore_merges_ = ignore_merges;
-  for (const std::string& pattern : patterns) {
+  for (const std::string& written : patterns) {
+    const std::string pattern = widen_unicode_properties(written);
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),

@@ -34,6 +34,8 @@ class PreTokenizer {
   static Result<PreTokenizer> from_patterns(const std::vector<std::string>& patterns, bool ignore_merges);
   // Every name for_name() accepts.
   static std::vector<std::string_view> known_names();
+  // The regexes of a known name as its tokenizer publishes them (empty for unknown names).
+  static std::vector<std::string> patterns_of(std::string_view pre);
 
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
@@ -52,5 +54,10 @@ class PreTokenizer {
   std::vector<std::unique_ptr<Regex>> regexes_;
   bool ignore_merges_ = false;
 };
+
+// A pattern with each \p{X} of a major category (L, M, N, P, S) widened by
+// the code points utf8proc puts in X and PCRE2's older Unicode tables do not
+// (see pretokenizer.cpp); from_patterns() applies it. Exposed for tests.
+std::string widen_unicode_properties(std::string_view pattern);
 
 }  // namespace laneway

@@ -51,6 +51,8 @@ int byte_level_byte(uint32_t cp);
 
 // Unicode general category helpers backed by utf8proc.
 bool is_letter(uint32_t cp);
+// The major general category: 'L', 'M', 'N', 'P', 'S', 'Z' or 'C' (utf8proc's Unicode version).
+char major_category(uint32_t cp);
 bool is_mark_nonspacing(uint32_t cp);     // Mn
 bool is_punctuation(uint32_t cp);         // P*
 bool is_other_category(uint32_t cp);      // C* (control, format, unassigned, private use, surrogate)
