@@ -103,7 +103,7 @@ std::string ServerProcess::output() {
 int ServerProcess::ollama_port() {
   std::smatch m;
   const std::string out = output();
-  static const std::regex line("Ollama API also on https?://[^ ]+:([0-9]+)");
+  static const std::regex line("Ollama API also on https?://[^:\\s]+:([0-9]+)");
   return std::regex_search(out, m, line) ? std::stoi(m[1]) : 0;
 }
 
@@ -262,6 +262,51 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
   } catch (const std::exception& e) {
     out.status = 0;
     out.error = e.what();
+  }
+  return out;
+}
+
+struct TlsConnection::Impl {
+  net::io_context ioc;
+  net::ssl::context ctx{net::ssl::context::tls_client};
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+};
+
+TlsConnection::TlsConnection(int port, const std::string& ca_file) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->ctx.load_verify_file(ca_file);
+    impl_->ctx.set_verify_mode(net::ssl::verify_peer);
+    impl_->stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(impl_->ioc, impl_->ctx);
+    auto& tcp_layer = beast::get_lowest_layer(*impl_->stream);
+    tcp_layer.expires_after(std::chrono::seconds(30));
+    tcp_layer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    impl_->stream->handshake(net::ssl::stream_base::client);
+    tcp_layer.expires_never();
+  } catch (const std::exception& e) {
+    error_ = e.what();
+  }
+}
+
+TlsConnection::~TlsConnection() = default;
+
+bool TlsConnection::send(const std::string& bytes) {
+  if (!ok()) return false;
+  boost::system::error_code ec;
+  beast::get_lowest_layer(*impl_->stream).expires_after(std::chrono::seconds(30));
+  net::write(*impl_->stream, net::buffer(bytes), ec);
+  return !ec;
+}
+
+std::string TlsConnection::read_until_close(std::chrono::milliseconds timeout) {
+  std::string out;
+  if (!ok()) return out;
+  beast::get_lowest_layer(*impl_->stream).expires_after(timeout);
+  char buf[4096];
+  for (;;) {
+    boost::system::error_code ec;
+    const size_t n = impl_->stream->read_some(net::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,26 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
                            const std::string& body = "", const std::map<std::string, std::string>& headers = {},
                            std::chrono::milliseconds timeout = std::chrono::seconds(60),
                            const std::string& host = "127.0.0.1");
+
+// One TLS connection (verified against `ca_file`) to hold open or to feed
+// piece by piece, for tests of slow and hostile clients over TLS.
+class TlsConnection {
+ public:
+  TlsConnection(int port, const std::string& ca_file);  // connects and finishes the handshake
+  ~TlsConnection();
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool send(const std::string& bytes);
+  // What the server sends until it closes (or ends TLS) or `timeout` passes.
+  std::string read_until_close(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string error_;
+};
 
 // A test PKI made with the `openssl` command in `dir`: ca.pem (a self-signed
 // CA), server.pem + server.key (signed by it, for 127.0.0.1 and localhost),

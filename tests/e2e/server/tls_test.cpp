@@ -255,5 +255,90 @@ TEST(ServerTls, ConfigCheckWantsTheTlsFiles) {
   EXPECT_NE(ok.out.find("tls: cert " + (dir / "cert.pem").string()), std::string::npos) << ok.out;
 }
 
+// The limits of plain HTTP hold after the handshake: header size (431), body
+// size (413), a body that stops arriving (408 after the inactivity timeout),
+// a header that never ends (408 after the header timeout).
+TEST(ServerTls, RequestLimitsHoldOverTls) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  TlsSetup setup("server_tls_limits");
+  ASSERT_EQ(setup.error, "");
+  std::ofstream(setup.config, std::ios::app) << "    max_body_bytes: 1KiB\n";
+  ServerProcess server({"--config", setup.config, "--port", "0", "--debug-body-idle-timeout-ms", "700",
+                        "--debug-header-timeout-ms", "1500"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  {
+    TlsConnection c(port, setup.ca());
+    ASSERT_TRUE(c.ok()) << c.error();
+    c.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70'000, 'a') + "\r\n\r\n");
+    const std::string reply = c.read_until_close(std::chrono::seconds(10));
+    EXPECT_EQ(reply.rfind("HTTP/1.1 431 ", 0), 0u) << reply.substr(0, 200);
+  }
+  {
+    TlsConnection c(port, setup.ca());
+    ASSERT_TRUE(c.ok()) << c.error();
+    c.send("POST /lanes/stories/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: 5000\r\n\r\n" + std::string(5000, ' '));
+    const std::string reply = c.read_until_close(std::chrono::seconds(10));
+    EXPECT_EQ(reply.rfind("HTTP/1.1 413 ", 0), 0u) << reply.substr(0, 200);
+  }
+  {
+    TlsConnection c(port, setup.ca());
+    ASSERT_TRUE(c.ok()) << c.error();
+    const auto t0 = Clock::now();
+    c.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+           "{\"prompt\": \"Once u");
+    const std::string reply = c.read_until_close(std::chrono::seconds(10));
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 408 ", 0), 0u) << reply.substr(0, 200);
+    EXPECT_NE(reply.find("Request body timed out"), std::string::npos) << reply;
+    EXPECT_GE(s, 0.6);
+    EXPECT_LT(s, 8.0);
+    std::printf("TLS body stalled: 408 after %.3f s (inactivity timeout 0.7 s)\n", s);
+  }
+  {
+    TlsConnection c(port, setup.ca());
+    ASSERT_TRUE(c.ok()) << c.error();
+    const auto t0 = Clock::now();
+    c.send("GET /health HTTP/1.1\r\nHo");
+    const std::string reply = c.read_until_close(std::chrono::seconds(10));
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_EQ(reply.rfind("HTTP/1.1 408 ", 0), 0u) << reply.substr(0, 200);
+    EXPECT_GE(s, 1.2);
+    EXPECT_LT(s, 9.0);
+  }
+  EXPECT_EQ(https_request(port, setup.ca(), "GET", "/health").status, 200);
+}
+
+// --max-connections counts TLS connections: past it a client gets a 503
+// over TLS, and is served again once some close.
+TEST(ServerTls, MaxConnectionsHoldsOverTls) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  TlsSetup setup("server_tls_max_connections");
+  ASSERT_EQ(setup.error, "");
+  ServerProcess server({"--config", setup.config, "--port", "0", "--max-connections", "6"});
+  ASSERT_TRUE(server.started()) << server.output();
+  std::vector<std::unique_ptr<TlsConnection>> idle;
+  for (int i = 0; i < 6; ++i) {
+    idle.push_back(std::make_unique<TlsConnection>(server.port(), setup.ca()));
+    ASSERT_TRUE(idle.back()->ok()) << idle.back()->error();
+  }
+  HttpResponse full;
+  for (int attempt = 0; attempt < 50 && full.status != 503; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    full = https_request(server.port(), setup.ca(), "GET", "/health", "", {}, std::chrono::seconds(10));
+  }
+  EXPECT_EQ(full.status, 503) << full.body << full.error;
+  EXPECT_NE(full.body.find("too_many_connections"), std::string::npos) << full.body;
+  idle.resize(3);  // three close
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    served = https_request(server.port(), setup.ca(), "GET", "/health", "", {}, std::chrono::seconds(10)).status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+  EXPECT_NE(server.output().find("too many open connections"), std::string::npos) << server.output();
+}
+
 }  // namespace
 }  // namespace laneway::test
