@@ -3,7 +3,9 @@
 // default filled in. Exit 0 when valid, 2 with the parser's message (file,
 // line, key, "did you mean") when not.
 //   laneway config check lanes.yaml [--json]
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -12,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/serve_models.h"
 #include "cli/units.h"
 #include "config/lane_config.h"
 
@@ -42,6 +45,7 @@ nlohmann::json lane_json(const LaneConfig& l) {
     j.update({{"service", l.service}, {"upstream_model", l.upstream_model}});
   }
   if (!l.fallback.empty()) j["fallback"] = l.fallback;
+  if (!l.api_keys.empty()) j["api_keys"] = l.api_keys.size();
   return j;
 }
 
@@ -64,14 +68,35 @@ std::string lane_text(const LanesConfig& c, const LaneConfig& l) {
                      l.upstream_model.empty() ? "" : ", model " + l.upstream_model);
   }
   if (!l.fallback.empty()) o += fmt::format("    fallback {}\n", l.fallback);
+  if (!l.api_keys.empty()) o += fmt::format("    {} API key(s) of its own\n", l.api_keys.size());
   return o;
+}
+
+// server.tls: both files must be there and readable for `serve` to start
+// (serve then also checks that they hold a certificate and its key).
+Status check_tls_files(const LanesConfig& c) {
+  if (!c.server.tls) return Status::ok();
+  for (const auto& [what, path] : {std::pair{"cert", c.server.tls->cert}, std::pair{"key", c.server.tls->key}}) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return io_error("{}: server.tls.{}: {} {}", c.source, what, path,
+                      std::filesystem::exists(path, ec) ? "is not a file" : "does not exist");
+    }
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return io_error("{}: server.tls.{}: cannot read {}: {}", c.source, what, path, std::strerror(errno));
+    std::fclose(file);
+  }
+  return Status::ok();
 }
 
 Status check(const ConfigCheckFlags& f) {
   LANEWAY_ASSIGN_OR_RETURN(LanesConfig c, load_lanes_config(f.path));
+  resolve_config_tls_paths(c, f.path);
+  LANEWAY_TRY(check_tls_files(c));
   if (f.json) {
     nlohmann::json j = {{"config", f.path}, {"valid", true}};
     j["server"] = {{"host", c.server.host}, {"port", c.server.port}, {"api_keys", c.server.api_keys.size()}};
+    if (c.server.tls) j["server"]["tls"] = {{"cert", c.server.tls->cert}, {"key", c.server.tls->key}};
     j["lanes"] = nlohmann::json::array();
     for (const auto& l : c.lanes) j["lanes"].push_back(lane_json(l));
     j["services"] = nlohmann::json::array();
@@ -85,6 +110,7 @@ Status check(const ConfigCheckFlags& f) {
                               c.lanes.size() == 1 ? "" : "s", c.services.size(), c.services.size() == 1 ? "" : "s");
   o += fmt::format("  server {}:{}{}\n", c.server.host, c.server.port,
                    c.server.api_keys.empty() ? ", no API keys" : fmt::format(", {} API key(s)", c.server.api_keys.size()));
+  if (c.server.tls) o += fmt::format("  tls: cert {}, key {} (every port speaks HTTPS)\n", c.server.tls->cert, c.server.tls->key);
   for (const auto& s : c.services) {
     o += fmt::format("  service {}: {}{}\n", s.name, s.url,
                      s.memory_budget_bytes ? ", memory_budget " + format_bytes(*s.memory_budget_bytes) : "");

@@ -36,6 +36,8 @@ struct ServeFlags {
   int port = 8080;
   std::vector<std::string> api_keys;
   std::vector<std::string> cors_origins;
+  std::string tls_cert;  // --tls-cert / --tls-key: server.tls from the command line
+  std::string tls_key;
   int64_t slots = 1;
   int64_t queue = 8;
   int http_threads = 4;
@@ -47,6 +49,7 @@ struct ServeFlags {
   int64_t debug_token_delay_ms = 0;
   int64_t debug_load_delay_ms = 0;
   int64_t debug_body_idle_timeout_ms = 0;
+  int64_t debug_header_timeout_ms = 0;
   std::string memory_budget;  // "" = what the machine can use
   bool strict = false;
   LogFlags log;
@@ -72,6 +75,7 @@ Result<LanesConfig> build_config(ServeFlags& f) {
     }
     LANEWAY_ASSIGN_OR_RETURN(config, load_lanes_config(f.config_path));
     add_config_model_sources(config, f.config_path, f.sources);
+    resolve_config_tls_paths(config, f.config_path);
   } else {
     config.source = "<command line>";
     // No model named: folders and stores given by flag, else the places
@@ -112,6 +116,10 @@ Result<LanesConfig> build_config(ServeFlags& f) {
   if (f.config_path.empty() || f.port_opt->count() > 0) config.server.port = f.port;
   for (const auto& key : f.api_keys) config.server.api_keys.push_back(key);
   for (const auto& o : f.cors_origins) config.server.cors_origins.push_back(o);
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    return invalid_argument_error("--tls-cert and --tls-key go together: TLS needs the certificate and its key");
+  }
+  if (!f.tls_cert.empty()) config.server.tls = TlsFiles{f.tls_cert, f.tls_key};
   LANEWAY_TRY(validate_lanes_config(config));
   return config;
 }
@@ -135,6 +143,7 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.http_threads = f.http_threads;
   options.http.max_connections = f.max_connections;
   if (f.debug_body_idle_timeout_ms > 0) options.http.body_idle_timeout = std::chrono::milliseconds(f.debug_body_idle_timeout_ms);
+  if (f.debug_header_timeout_ms > 0) options.http.header_timeout = std::chrono::milliseconds(f.debug_header_timeout_ms);
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
@@ -200,7 +209,8 @@ Status serve(ServeFlags& f, int& exit_code) {
 
   const auto& c = srv->config();
   const std::string host = c.server.host == "0.0.0.0" || c.server.host == "::" ? "127.0.0.1" : c.server.host;
-  const std::string base = fmt::format("http://{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, srv->port());
+  const char* scheme = c.server.tls ? "https" : "http";
+  const std::string base = fmt::format("{}://{}:{}", scheme, host.find(':') != std::string::npos ? "[" + host + "]" : host, srv->port());
   std::string lanes;
   for (const auto& lane : c.lanes) lanes += (lanes.empty() ? "" : ", ") + lane.name;
   const LaneConfig* first = nullptr;
@@ -215,7 +225,7 @@ Status serve(ServeFlags& f, int& exit_code) {
               first->name.c_str());
   std::printf("  Ollama clients use the same address: OLLAMA_HOST=%s ollama run %s\n", base.c_str(), first->name.c_str());
   if (srv->ollama_port() > 0) {
-    std::printf("laneway serve: Ollama API also on http://%s:%d\n", host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
+    std::printf("laneway serve: Ollama API also on %s://%s:%d\n", scheme, host.find(':') != std::string::npos ? ("[" + host + "]").c_str() : host.c_str(),
                 srv->ollama_port());
   }
   std::fflush(stdout);
@@ -265,6 +275,8 @@ void register_serve(CLI::App& app, int& exit_code) {
   f->host_opt = cmd->add_option("--host", f->host, "Address to bind (default 127.0.0.1)");
   f->port_opt = cmd->add_option("--port", f->port, "Port (default 8080; 0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", f->api_keys, "Require 'Authorization: Bearer KEY' (repeatable)");
+  cmd->add_option("--tls-cert", f->tls_cert, "Serve HTTPS on every port with this PEM certificate chain (with --tls-key)");
+  cmd->add_option("--tls-key", f->tls_key, "The PEM private key of --tls-cert");
   cmd->add_option("--cors-origin", f->cors_origins,
                   "Let browser pages from this origin call the API, e.g. http://localhost:3000, or * (repeatable)");
   cmd->add_option("--slots", f->slots, "Parallel sequences of the -m lane")->check(CLI::Range(1, 1024));
@@ -291,6 +303,10 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");
   cmd->add_option("--debug-body-idle-timeout-ms", f->debug_body_idle_timeout_ms,
                   "Test-only: a request body pausing this long gets 408 (default 30 s)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("");
+  cmd->add_option("--debug-header-timeout-ms", f->debug_header_timeout_ms,
+                  "Test-only: a request header (or TLS handshake) not complete after this long is dropped (default 30 s)")
       ->check(CLI::NonNegativeNumber)
       ->group("");
   cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,

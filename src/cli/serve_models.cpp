@@ -57,15 +57,23 @@ Status add_sources(const std::vector<ModelSource>& sources, const ModelSourceFla
 
 }  // namespace
 
+std::string resolve_config_path(const std::string& config_path, const std::string& path) {
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return (fs::path(home ? home : "") / path.substr(std::min<size_t>(2, path.size()))).string();
+  }
+  if (fs::path(path).is_absolute()) return path;
+  return (fs::absolute(config_path).parent_path() / path).lexically_normal().string();
+}
+
+void resolve_config_tls_paths(LanesConfig& config, const std::string& config_path) {
+  if (!config.server.tls) return;
+  config.server.tls->cert = resolve_config_path(config_path, config.server.tls->cert);
+  config.server.tls->key = resolve_config_path(config_path, config.server.tls->key);
+}
+
 void add_config_model_sources(const LanesConfig& config, const std::string& config_path, ModelSourceFlags& flags) {
-  auto resolve = [&](const std::string& path) {
-    if (path == "~" || path.rfind("~/", 0) == 0) {
-      const char* home = std::getenv("HOME");
-      return (fs::path(home ? home : "") / path.substr(std::min<size_t>(2, path.size()))).string();
-    }
-    if (fs::path(path).is_absolute()) return path;
-    return (fs::absolute(config_path).parent_path() / path).lexically_normal().string();
-  };
+  auto resolve = [&](const std::string& path) { return resolve_config_path(config_path, path); };
   if (!config.models_dir.empty()) flags.models_dirs.push_back(resolve(config.models_dir));
   if (!config.ollama_models.empty()) flags.ollama_stores.push_back(resolve(config.ollama_models));
 }

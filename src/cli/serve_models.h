@@ -35,6 +35,13 @@ struct ModelSourceFlags {
 // folder of the config file.
 void add_config_model_sources(const LanesConfig& config, const std::string& config_path, ModelSourceFlags& flags);
 
+// A path written in the config file: "~/" is the home folder, a relative
+// path is relative to the folder of the config file.
+std::string resolve_config_path(const std::string& config_path, const std::string& path);
+
+// server.tls's files, resolved as resolve_config_path says.
+void resolve_config_tls_paths(LanesConfig& config, const std::string& config_path);
+
 // --models-dir, --ollama-models, --no-discover.
 void add_model_source_flags(CLI::App* cmd, ModelSourceFlags& flags);
 

@@ -163,7 +163,7 @@ class Reader {
 
   Status read_server(const YAML::Node& node, ServerSection& out) {
     if (!node.IsMap()) return error(node, "server", "expected a mapping");
-    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes", "ollama_port", "cors_origins"}));
+    LANEWAY_TRY(check_keys(node, "server", {"host", "port", "api_keys", "max_body_bytes", "open_routes", "ollama_port", "cors_origins", "tls"}));
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       const std::string full = "server." + key;
@@ -193,9 +193,29 @@ class Reader {
       } else if (key == "ollama_port") {
         LANEWAY_ASSIGN_OR_RETURN(int64_t port, integer(kv.second, full, 0, 65535));
         out.ollama_port = static_cast<int>(port);
+      } else if (key == "tls") {
+        LANEWAY_ASSIGN_OR_RETURN(out.tls, read_tls(kv.second, full));
       }
     }
     return Status::ok();
+  }
+
+  // server.tls: { cert: PATH, key: PATH }, both required.
+  Result<TlsFiles> read_tls(const YAML::Node& node, const std::string& path) {
+    if (!node.IsMap()) return error(node, path, "expected a mapping like { cert: cert.pem, key: key.pem }");
+    LANEWAY_TRY(check_keys(node, path, {"cert", "key"}));
+    TlsFiles tls;
+    for (const char* key : {"cert", "key"}) {
+      const std::string full = path + "." + key;
+      if (!node[key]) {
+        return error(node, full, std::string("is missing: TLS needs both `cert` (the PEM certificate chain) and `key` "
+                                             "(its PEM private key)"));
+      }
+      LANEWAY_ASSIGN_OR_RETURN(std::string file, string(node[key], full));
+      if (file.empty()) return error(node[key], full, "must name a PEM file");
+      (std::string_view(key) == "cert" ? tls.cert : tls.key) = std::move(file);
+    }
+    return tls;
   }
 
   Status read_machine(const YAML::Node& node, MachineSection& out) {
@@ -275,7 +295,7 @@ class Reader {
                            {"name", "aliases", "service", "upstream_model", "model", "context", "burst_context",
                             "cache_type_k", "cache_type_v", "slots", "queue", "min_prompt_tokens", "max_body_bytes",
                             "priority", "gpu_layers", "device", "mlock", "fallback", "default", "listen", "shape",
-                            "shape_type", "load", "keep_alive", "pausable", "on_pause", "memory_budget"}));
+                            "shape_type", "load", "keep_alive", "pausable", "on_pause", "memory_budget", "api_keys"}));
     const bool has_model = static_cast<bool>(node["model"]);
     const bool has_service = static_cast<bool>(node["service"]);
     if (has_model && has_service) {
@@ -303,6 +323,8 @@ class Reader {
         if (!is_lane_name(out.name)) return error(kv.second, full, "must match [a-z0-9_-]+, got '" + out.name + "'");
       } else if (key == "aliases") {
         LANEWAY_ASSIGN_OR_RETURN(out.aliases, string_list(kv.second, full));
+      } else if (key == "api_keys") {
+        LANEWAY_ASSIGN_OR_RETURN(out.api_keys, string_list(kv.second, full));
       } else if (key == "service") {
         LANEWAY_ASSIGN_OR_RETURN(out.service, string(kv.second, full));
       } else if (key == "upstream_model") {

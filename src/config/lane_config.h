@@ -25,10 +25,19 @@ namespace laneway {
 
 inline constexpr uint64_t kDefaultMaxBodyBytes = 64ull << 20;  // 64 MiB
 
+// `server.tls`: every listener speaks HTTPS with this certificate chain and
+// private key (PEM files; paths as written, the CLI resolves relative ones
+// against the config file's folder).
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+};
+
 struct ServerSection {
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::vector<std::string> api_keys;  // empty: no key checks
+  std::vector<std::string> api_keys;  // empty: no key checks (lanes may still have their own)
+  std::optional<TlsFiles> tls;        // unset: plain HTTP
   uint64_t max_body_bytes = kDefaultMaxBodyBytes;
   std::vector<std::string> open_routes;  // answered without a key: readiness, lanes, metrics
   std::vector<std::string> cors_origins;  // browser origins allowed ("http://localhost:3000", or "*"); none by default
@@ -107,6 +116,7 @@ struct LaneConfig {
   std::string fallback;                      // lane used while this one is unhealthy or paused
   bool is_default = false;                   // `default: true`
   std::optional<int> listen_port;            // `listen: PORT`
+  std::vector<std::string> api_keys;         // open this lane's routes too, besides server.api_keys
   int line = 0;                              // 1-based line of the entry
 
   bool embedded() const { return kind == LaneKind::embedded; }

@@ -17,7 +17,7 @@ net::awaitable<void> expire_after(std::chrono::milliseconds d) {
 }  // namespace
 
 net::awaitable<bool> HttpExchange::write_with_timeout(net::const_buffer data) {
-  auto r = co_await (net::async_write(socket_, data, net::as_tuple(net::use_awaitable)) || expire_after(write_timeout_));
+  auto r = co_await (net::async_write(stream_, data, net::as_tuple(net::use_awaitable)) || expire_after(write_timeout_));
   if (r.index() == 1) {
     // The client stopped reading: give up on it rather than hold the stream.
     keep_alive_ = false;
@@ -46,7 +46,7 @@ net::awaitable<bool> HttpExchange::send(http::status status, std::string body, s
   keep_alive_ = res.keep_alive();
   res.body() = std::move(body);
   res.prepare_payload();
-  auto r = co_await (http::async_write(socket_, res, net::as_tuple(net::use_awaitable)) || expire_after(write_timeout_));
+  auto r = co_await (http::async_write(stream_, res, net::as_tuple(net::use_awaitable)) || expire_after(write_timeout_));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
     keep_alive_ = false;
     client_gone_ = true;
@@ -72,7 +72,7 @@ net::awaitable<bool> HttpExchange::begin_stream(http::status status, std::string
   keep_alive_ = res.keep_alive();
   res.chunked(true);
   http::response_serializer<http::empty_body> sr{res};
-  auto r = co_await (http::async_write_header(socket_, sr, net::as_tuple(net::use_awaitable)) ||
+  auto r = co_await (http::async_write_header(stream_, sr, net::as_tuple(net::use_awaitable)) ||
                      expire_after(write_timeout_));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
     keep_alive_ = false;
@@ -103,7 +103,7 @@ net::awaitable<bool> HttpExchange::end_stream() {
 net::awaitable<void> HttpExchange::watch_hangup() {
   if (client_gone_) co_return;
   if (watching_) {
-    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), net::as_tuple(net::use_awaitable));
     if (ec == net::error::operation_aborted) co_return;  // cancelled: the other side of the race won
     if (ec) {
       client_gone_ = true;
@@ -115,7 +115,7 @@ net::awaitable<void> HttpExchange::watch_hangup() {
     buffer_.commit(n);
     watching_ = false;
   }
-  net::steady_timer never(socket_.get_executor(), net::steady_timer::time_point::max());
+  net::steady_timer never(stream_.get_executor(), net::steady_timer::time_point::max());
   co_await never.async_wait(net::as_tuple(net::use_awaitable));
 }
 

@@ -4,8 +4,8 @@
 // encoding so server-sent events reach the client as they are produced.
 //
 // Thread-safety: none; it lives on its connection's strand, like the
-// coroutine that uses it. The socket and buffer are borrowed from the
-// connection and outlive the exchange.
+// coroutine that uses it. The stream (plain TCP or TLS) and buffer are
+// borrowed from the connection and outlive the exchange.
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 
 #include "server/api_error.h"
+#include "server/http_stream.h"
 
 namespace laneway::server {
 
@@ -31,9 +32,9 @@ using HttpRequest = http::request<http::string_body>;
 
 class HttpExchange {
  public:
-  HttpExchange(tcp::socket& socket, beast::flat_buffer& buffer, HttpRequest& request,
+  HttpExchange(HttpStream& stream, beast::flat_buffer& buffer, HttpRequest& request,
                std::chrono::milliseconds write_timeout)
-      : socket_(socket), buffer_(buffer), request_(request), write_timeout_(write_timeout) {}
+      : stream_(stream), buffer_(buffer), request_(request), write_timeout_(write_timeout) {}
 
   // A header every response of this exchange carries (CORS, ...). Call
   // before responding.
@@ -41,7 +42,7 @@ class HttpExchange {
 
   const HttpRequest& request() const { return request_; }
   HttpRequest& request() { return request_; }
-  net::any_io_executor executor() { return socket_.get_executor(); }
+  net::any_io_executor executor() { return stream_.get_executor(); }
 
   // Whole responses. Return false when the client is gone or too slow.
   net::awaitable<bool> send(http::status status, std::string body, std::string_view content_type,
@@ -80,12 +81,12 @@ class HttpExchange {
   };
   AccessNote& access_note() { return access_note_; }
 
-  tcp::socket& socket() { return socket_; }
+  HttpStream& stream() { return stream_; }
 
  private:
   net::awaitable<bool> write_with_timeout(net::const_buffer data);
 
-  tcp::socket& socket_;
+  HttpStream& stream_;  // the connection: plain TCP or TLS
   beast::flat_buffer& buffer_;
   AccessNote access_note_;
   HttpRequest& request_;

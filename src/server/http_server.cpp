@@ -4,15 +4,19 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 namespace laneway::server {
 
 using namespace net::experimental::awaitable_operators;
 
 struct HttpServer::Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-  tcp::socket socket;
+  Connection(tcp::socket s, net::ssl::context* tls) : stream(std::move(s), tls) {}
+  HttpStream stream;
   bool idle = true;  // waiting for the next request (touched on the strand only)
 };
 
@@ -31,7 +35,7 @@ ApiError http_error(int status, const char* code, std::string message) {
 }
 
 // Writes a complete error response outside of an exchange (bad HTTP, body too large).
-net::awaitable<void> write_error(tcp::socket& socket, const ApiError& error, unsigned version,
+net::awaitable<void> write_error(HttpStream& stream, const ApiError& error, unsigned version,
                                  std::chrono::milliseconds timeout) {
   http::response<http::string_body> res{static_cast<http::status>(error.http_status), version ? version : 11};
   res.set(http::field::server, "laneway");
@@ -39,12 +43,13 @@ net::awaitable<void> write_error(tcp::socket& socket, const ApiError& error, uns
   res.keep_alive(false);
   res.body() = error.to_json();
   res.prepare_payload();
-  co_await (http::async_write(socket, res, net::as_tuple(net::use_awaitable)) || expire_after(timeout));
+  co_await (http::async_write(stream, res, net::as_tuple(net::use_awaitable)) || expire_after(timeout));
 }
 
 // Reads and drops what the client still sends, until it closes or time is up.
 // Closing a socket with unread bytes makes the kernel send a reset, which
-// can destroy the error response before the client reads it.
+// can destroy the error response before the client reads it. (Raw TCP even
+// on a TLS connection: the bytes are thrown away, there is nothing to decrypt.)
 net::awaitable<void> drain(tcp::socket& socket) {
   std::array<char, 16384> scratch;
   for (;;) {
@@ -106,12 +111,13 @@ void HttpServer::stop_accepting() {
   std::lock_guard<std::mutex> lock(connections_mu_);
   for (auto& weak : connections_) {
     if (auto conn = weak.lock()) {
-      net::post(conn->socket.get_executor(), [conn] {
-        // An idle connection would otherwise sit in its header read until
-        // the timeout; busy ones finish their request and then close.
+      net::post(conn->stream.get_executor(), [conn] {
+        // An idle connection would otherwise sit in its header read (or its
+        // TLS handshake) until the timeout; busy ones finish their request
+        // and then close.
         if (conn->idle) {
           boost::system::error_code ignored;
-          conn->socket.cancel(ignored);
+          conn->stream.socket().cancel(ignored);
         }
       });
     }
@@ -136,24 +142,25 @@ net::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acce
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // SSE events are small; send them now
+    auto conn = std::make_shared<Connection>(std::move(socket), options_.tls.get());
     if (open_connections_.load() >= max_connections_) {
       // Full: a short answer and close, so the descriptors left serve the
       // connections already open.
-      net::co_spawn(socket.get_executor(), refuse(std::move(socket)), net::detached);
+      auto ex = conn->stream.get_executor();
+      net::co_spawn(ex, refuse(std::move(conn)), net::detached);
       continue;
     }
-    auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard<std::mutex> lock(connections_mu_);
       std::erase_if(connections_, [](const auto& w) { return w.expired(); });
       connections_.push_back(conn);
     }
-    auto ex = conn->socket.get_executor();
+    auto ex = conn->stream.get_executor();
     net::co_spawn(ex, serve(std::move(conn)), net::detached);
   }
 }
 
-net::awaitable<void> HttpServer::refuse(tcp::socket socket) {
+net::awaitable<void> HttpServer::refuse(std::shared_ptr<Connection> conn) {
   ++refused_connections_;
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now().time_since_epoch())
@@ -168,10 +175,39 @@ net::awaitable<void> HttpServer::refuse(tcp::socket socket) {
   }
   const ApiError e = http_error(503, "too_many_connections",
                                 "The server has too many open connections; retry shortly");
-  co_await write_error(socket, e, 11, std::chrono::milliseconds(1000));
+  // Over TLS the answer needs a handshake first; a short one, so refusals
+  // stay cheap (a client that stalls it is just closed).
+  bool can_answer = true;
+  if (conn->stream.tls()) can_answer = co_await handshake(conn->stream, std::chrono::milliseconds(1000));
+  if (can_answer) co_await write_error(conn->stream, e, 11, std::chrono::milliseconds(1000));
   boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  socket.close(ignored);
+  conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn->stream.socket().close(ignored);
+}
+
+net::awaitable<bool> HttpServer::handshake(HttpStream& stream, std::chrono::milliseconds timeout) {
+  auto hs = co_await (stream.tls_stream()->async_handshake(net::ssl::stream_base::server,
+                                                           net::as_tuple(net::use_awaitable)) ||
+                      expire_after(timeout));
+  if (hs.index() == 1) co_return false;  // never finished: closed like a silent client
+  const auto [ec] = std::get<0>(hs);
+  if (!ec) co_return true;
+  // Plain HTTP sent to the TLS port: OpenSSL recognises the request line. Say
+  // so in plain HTTP (the client reads no TLS) and close.
+  if (ec.category() == net::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+    static constexpr std::string_view kBody = "This port speaks HTTPS: send the request to https:// instead\n";
+    const std::string answer = fmt::format(
+        "HTTP/1.1 400 Bad Request\r\nServer: laneway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        kBody.size(), kBody);
+    co_await (net::async_write(stream.socket(), net::buffer(answer), net::as_tuple(net::use_awaitable)) ||
+              expire_after(options_.write_timeout));
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await (drain(stream.socket()) || expire_after(std::chrono::milliseconds(1000)));
+  }
+  co_return false;
 }
 
 net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
@@ -180,16 +216,28 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     HttpServer* self;
     ~Closer() { --self->open_connections_; }
   } closer{this};
-  tcp::socket& socket = conn->socket;
+  HttpStream& stream = conn->stream;
   beast::flat_buffer buffer;
   bool drain_before_close = false;  // after an error answered without reading the whole request
+  // TLS: the handshake first, within the header timeout (stop_accepting()
+  // cancels it like an idle header read).
+  if (stream.tls()) {
+    // (co_await kept out of compound conditions: GCC 12's coroutines.)
+    bool shaken = !stopping_;
+    if (shaken) shaken = co_await handshake(stream, options_.header_timeout);
+    if (!shaken) {
+      boost::system::error_code ignored;
+      stream.socket().close(ignored);
+      co_return;
+    }
+  }
   for (;;) {
     conn->idle = true;
     if (stopping_) break;
     http::request_parser<http::string_body> parser;
     parser.header_limit(options_.header_limit_bytes);
     parser.body_limit(boost::none);  // set per request once the header is known
-    auto header = co_await (http::async_read_header(socket, buffer, parser, net::as_tuple(net::use_awaitable)) ||
+    auto header = co_await (http::async_read_header(stream, buffer, parser, net::as_tuple(net::use_awaitable)) ||
                             expire_after(options_.header_timeout));
     conn->idle = false;
     if (header.index() == 1) {
@@ -197,7 +245,7 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
       // half-sent header gets 408.
       if (buffer.size() > 0) {
         const ApiError e = http_error(408, "request_timeout", "Request header timed out");
-        co_await write_error(socket, e, 11, options_.write_timeout);
+        co_await write_error(stream, e, 11, options_.write_timeout);
         drain_before_close = true;
       }
       break;
@@ -210,14 +258,14 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
       const int status = ec == http::error::header_limit ? 431 : 400;
       const ApiError e = http_error(status, status == 431 ? "header_too_large" : "bad_http",
                                     "Malformed HTTP request: " + ec.message());
-      co_await write_error(socket, e, 11, options_.write_timeout);
+      co_await write_error(stream, e, 11, options_.write_timeout);
       drain_before_close = true;
       break;
     }
     const auto limit = handler_.body_limit(parser.get().base());
     if (auto len = parser.content_length(); len && *len > limit.bytes) {
       const ApiError e = payload_too_large(limit.bytes, limit.lane);
-      co_await write_error(socket, e, parser.get().version(), options_.write_timeout);
+      co_await write_error(stream, e, parser.get().version(), options_.write_timeout);
       drain_before_close = true;
       break;
     }
@@ -235,7 +283,7 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
           timed_out = true;
           break;
         }
-        auto piece = co_await (http::async_read_some(socket, buffer, parser, net::as_tuple(net::use_awaitable)) ||
+        auto piece = co_await (http::async_read_some(stream, buffer, parser, net::as_tuple(net::use_awaitable)) ||
                                expire_after(std::min(left, options_.body_idle_timeout)));
         if (piece.index() == 1) {
           timed_out = true;
@@ -246,23 +294,23 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
       }
       if (timed_out) {
         const ApiError e = http_error(408, "request_timeout", "Request body timed out");
-        co_await write_error(socket, e, parser.get().version(), options_.write_timeout);
+        co_await write_error(stream, e, parser.get().version(), options_.write_timeout);
         break;
       }
       if (ec) {
         if (ec == http::error::body_limit) {
           const ApiError e = payload_too_large(limit.bytes, limit.lane);
-          co_await write_error(socket, e, parser.get().version(), options_.write_timeout);
+          co_await write_error(stream, e, parser.get().version(), options_.write_timeout);
           drain_before_close = true;
         } else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != net::error::connection_reset) {
           const ApiError e = http_error(400, "bad_http", "Malformed HTTP body: " + ec.message());
-          co_await write_error(socket, e, parser.get().version(), options_.write_timeout);
+          co_await write_error(stream, e, parser.get().version(), options_.write_timeout);
         }
         break;
       }
     }
     HttpRequest request = parser.release();
-    HttpExchange exchange(socket, buffer, request, options_.write_timeout);
+    HttpExchange exchange(stream, buffer, request, options_.write_timeout);
     ++active_requests_;
     std::string failure;
     try {
@@ -280,10 +328,16 @@ net::awaitable<void> HttpServer::serve(std::shared_ptr<Connection> conn) {
     }
     if (exchange.streaming() || !exchange.keep_alive() || exchange.client_gone() || !request.keep_alive()) break;
   }
+  if (stream.tls() && !drain_before_close) {
+    // close_notify, so the client can tell the end from a cut; its answer is
+    // not waited for long (clients often just close).
+    co_await (stream.tls_stream()->async_shutdown(net::as_tuple(net::use_awaitable)) ||
+              expire_after(std::chrono::milliseconds(250)));
+  }
   boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  if (drain_before_close) co_await (drain(socket) || expire_after(std::chrono::milliseconds(1000)));
-  socket.close(ignored);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (drain_before_close) co_await (drain(stream.socket()) || expire_after(std::chrono::milliseconds(1000)));
+  stream.socket().close(ignored);
 }
 
 }  // namespace laneway::server

@@ -9,6 +9,12 @@
 // HttpExchange to the handler, keep-alive, and answer malformed HTTP,
 // oversized bodies and timeouts with OpenAI-shaped errors.
 //
+// TLS (options.tls set): every connection starts with the TLS handshake,
+// which races the header timeout like a slow header does (a client that
+// never finishes it is closed and holds no one up); a plain HTTP request to
+// such a port gets a plain-text 400 saying to use https, and the port keeps
+// serving. Everything after the handshake is the same as plain HTTP.
+//
 // Thread-safety: listen/start/stop_accepting/close_idle may be called from
 // any thread; the handler is called concurrently from the io_context's
 // threads (one call per request, each on its connection's strand).
@@ -38,6 +44,8 @@ struct HttpServerOptions {
   // every 10 s, with the count). 0: half the process's file descriptor
   // limit, at most 4096.
   int64_t max_connections = 0;
+  // Set: every connection speaks TLS with this context (tls_context.h); null: plain HTTP.
+  std::shared_ptr<net::ssl::context> tls;
   ServerLog log;
 };
 
@@ -79,7 +87,9 @@ class HttpServer {
   struct Connection;
   net::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   net::awaitable<void> serve(std::shared_ptr<Connection> conn);
-  net::awaitable<void> refuse(tcp::socket socket);
+  net::awaitable<void> refuse(std::shared_ptr<Connection> conn);
+  // TLS: the handshake within the header timeout; false when it failed or timed out.
+  net::awaitable<bool> handshake(HttpStream& stream, std::chrono::milliseconds timeout);
 
   net::io_context& ioc_;
   RequestHandler& handler_;

@@ -12,6 +12,7 @@
 
 #include "gguf/types.h"
 #include "server/status_page.h"
+#include "server/tls_context.h"
 
 namespace laneway::server {
 
@@ -62,6 +63,12 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
   s->prepare_ = prepare;
   LANEWAY_ASSIGN_OR_RETURN(s->open_routes_, OpenRoutes::parse(s->options_.config.server.open_routes));
+  s->keys_ = KeyRing(s->options_.config);
+  // server.tls: the files are read now, so a bad certificate or key stops
+  // the start (with the path and OpenSSL's reason), before any lane loads.
+  if (const auto& tls = s->options_.config.server.tls) {
+    LANEWAY_ASSIGN_OR_RETURN(s->options_.http.tls, make_tls_server_context(tls->cert, tls->key));
+  }
   const LanesConfig& config = s->options_.config;
   for (const auto& sc : config.services) {
     LANEWAY_ASSIGN_OR_RETURN(auto service, UpstreamService::create(sc));
@@ -381,24 +388,25 @@ std::optional<size_t> LanewayServer::lane_index(std::string_view name) const {
   return std::nullopt;
 }
 
-bool LanewayServer::authorized(const HttpRequest& req) const {
-  const auto& keys = options_.config.server.api_keys;
-  if (keys.empty()) return true;
+Credentials LanewayServer::credentials(const HttpRequest& req) const {
   auto it = req.find(http::field::authorization);
-  if (it == req.end()) return false;
-  std::string_view value = it->value();
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() <= kBearer.size() || value.substr(0, kBearer.size()) != kBearer) return false;
-  value.remove_prefix(kBearer.size());
-  bool match = false;
-  for (const auto& key : keys) {
-    // Compare every byte of equal-length keys so timing says nothing about a prefix.
-    if (key.size() != value.size()) continue;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ value[i]);
-    match |= diff == 0;
+  if (it == req.end()) return keys_.identify(std::nullopt);
+  return keys_.identify(it->value());
+}
+
+bool LanewayServer::key_allows(const RouteMatch& route, const Credentials& who) const {
+  if (!keys_.enabled()) return true;
+  switch (route_key_scope(route, open_routes_)) {
+    case KeyScope::none: return true;
+    case KeyScope::server: return keys_.opens_server(who);
+    case KeyScope::any: return keys_.opens_any(who);
+    case KeyScope::lane: return keys_.opens_lane(who, lane_index(route.lane));
   }
-  return match;
+  return false;
+}
+
+std::string LanewayServer::key_refusal(const Credentials& who) {
+  return who.presented ? "Invalid API key" : "Missing API key: send 'Authorization: Bearer <key>'";
 }
 
 void LanewayServer::count(const std::string& lane, std::string_view route, int status) {
@@ -525,10 +533,9 @@ net::awaitable<void> LanewayServer::dispatch(HttpExchange& ex) {
     co_return;
   }
   // The key comes before anything that tells whether a lane exists.
-  if (route_needs_key(route.id, open_routes_) && !authorized(req)) {
-    const ApiError e = unauthorized(req.find(http::field::authorization) == req.end()
-                                        ? "Missing API key: send 'Authorization: Bearer <key>'"
-                                        : "Invalid API key");
+  const Credentials who = credentials(req);
+  if (!key_allows(route, who)) {
+    const ApiError e = unauthorized(key_refusal(who));
     co_await ex.send_error(e);
     co_return finish(no_lane);
   }
@@ -561,7 +568,7 @@ net::awaitable<void> LanewayServer::dispatch(HttpExchange& ex) {
     case RouteId::models:
     case RouteId::lanes:
       if (method != http::verb::get) co_await ex.send_error(wrong_method);
-      else if (route.id == RouteId::models) co_await route_models(ex, url_lane);
+      else if (route.id == RouteId::models) co_await route_models(ex, url_lane, who);
       else co_await route_lanes(ex);
       co_return finish(no_lane);
     case RouteId::chat:
@@ -570,7 +577,7 @@ net::awaitable<void> LanewayServer::dispatch(HttpExchange& ex) {
         co_await ex.send_error(wrong_method);
         co_return finish(no_lane);
       }
-      co_await route_generation(ex, route.api_path, url_lane);  // counts itself, with its lane
+      co_await route_generation(ex, route.api_path, url_lane, who);  // counts itself, with its lane
       co_return;
     case RouteId::lane_api:
       // Other OpenAI routes (embeddings, ...) exist only on upstream lanes reached by URL.

@@ -9,9 +9,12 @@
 // /v1/completions, POST /v1/lanes/NAME/reload|unload, and per lane
 // /lanes/NAME/health and /lanes/NAME/v1/...; Ollama's API at / and /api/...
 // (routes_ollama.cpp); the status page at /ui (status_page.cpp).
-// Bearer keys (server.api_keys) guard every route but liveness and /ui, as
-// route_table.h says (readiness, /v1/lanes and /metrics unless open_routes);
-// CORS preflights of server.cors_origins are answered before the key check.
+// Bearer keys guard every route but liveness and /ui: server.api_keys open
+// every route, a lane's api_keys open that lane's routes (key_ring.h;
+// route_table.h gives each route's scope; readiness, /v1/lanes and /metrics
+// are open when open_routes lists them). The check is made in dispatch, and
+// again after routing for routes that name their lane in the body. CORS
+// preflights of server.cors_origins are answered before the key check.
 //
 // Embedded lanes live in a runtime ModelPool (residency, keep_alive, burst
 // pauses); a request holds a LaneLease on its lane's engine while it runs.
@@ -39,6 +42,7 @@
 #include "runtime/router.h"
 #include "server/chat_prompt.h"
 #include "server/http_server.h"
+#include "server/key_ring.h"
 #include "server/metrics.h"
 #include "server/ollama_api.h"
 #include "server/ollama_models.h"
@@ -147,16 +151,19 @@ class LanewayServer final : public RequestHandler {
 
   // routes_health.cpp
   net::awaitable<void> route_health(HttpExchange& ex, std::optional<size_t> lane, bool lane_from_query);
-  net::awaitable<void> route_models(HttpExchange& ex, std::optional<size_t> lane);
+  net::awaitable<void> route_models(HttpExchange& ex, std::optional<size_t> lane, const Credentials& who);
   net::awaitable<void> route_lanes(HttpExchange& ex);
   net::awaitable<void> route_metrics(HttpExchange& ex);
   net::awaitable<void> route_lane_control(HttpExchange& ex, size_t lane, std::string_view action);
   std::string lane_health_json(size_t lane) const;
-  std::string models_json(std::optional<size_t> lane) const;
+  // The lanes `who` opens (all of them for a server key or with no keys).
+  std::string models_json(std::optional<size_t> lane, const Credentials& who) const;
   std::string lanes_json() const;
   std::string metrics_text() const;
   // routes_openai.cpp
-  net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane);
+  // `who`: the request's key; the lane routing picks must be one it opens.
+  net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane,
+                                        const Credentials& who);
   // Runs the request on `engine` (the lane's, held by the caller's lease).
   net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
                                          const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
@@ -181,9 +188,11 @@ class LanewayServer final : public RequestHandler {
   bool lane_coming(size_t lane) const;
   // routes_ollama.cpp: GET|HEAD / and /api/* (keys, errors and metrics in Ollama's shape).
   net::awaitable<void> route_ollama(HttpExchange& ex, const RouteMatch& route);
-  net::awaitable<void> ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint, const std::string& label);
-  net::awaitable<void> ollama_show(HttpExchange& ex);
-  std::string ollama_models_json(bool resident_only);  // /api/tags (false), /api/ps (true)
+  net::awaitable<void> ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint, const std::string& label,
+                                       const Credentials& who);
+  net::awaitable<void> ollama_show(HttpExchange& ex, const Credentials& who);
+  // /api/tags (false), /api/ps (true): the lanes `who` opens.
+  std::string ollama_models_json(bool resident_only, const Credentials& who);
   std::optional<size_t> ollama_lane(std::string_view model) const;  // lane name or alias, ":latest" implied
   // upstream_proxy.cpp: forwards to lane's service; false when the service
   // could not be reached before anything was sent (the caller may fall back).
@@ -191,7 +200,12 @@ class LanewayServer final : public RequestHandler {
                                          const std::string& body, const std::string& requested_model, bool stream);
 
   std::optional<size_t> lane_index(std::string_view name) const;
-  bool authorized(const HttpRequest& req) const;
+  // The request's key and what it opens (key_ring.h); key_allows: whether it
+  // opens `route` as far as the URL tells (routing checks the lane again).
+  Credentials credentials(const HttpRequest& req) const;
+  bool key_allows(const RouteMatch& route, const Credentials& who) const;
+  // The 401 text for a request whose key does not open what it asked for.
+  static std::string key_refusal(const Credentials& who);
   std::string next_id(std::string_view prefix);
   // `route` is one of route_labels() (anything else is counted as "unknown"),
   // `lane` a configured lane name or "".
@@ -207,6 +221,7 @@ class LanewayServer final : public RequestHandler {
   std::unique_ptr<Router> router_;
   Metrics metrics_;
   OpenRoutes open_routes_;
+  KeyRing keys_;
   ModelInfoCache model_info_;  // /api/tags, /api/show, /api/ps: GGUF details and digests
   int64_t created_unix_s_ = 0;
   uint64_t id_seed_ = 0;

@@ -162,4 +162,25 @@ bool route_needs_key(RouteId route, const OpenRoutes& open) {
   return true;
 }
 
+KeyScope route_key_scope(const RouteMatch& route, const OpenRoutes& open) {
+  if (!route_needs_key(route.id, open)) return KeyScope::none;
+  switch (route.id) {
+    case RouteId::readiness:
+    case RouteId::lane_api: return KeyScope::lane;
+    case RouteId::models:
+    case RouteId::chat:
+    case RouteId::completions: return route.lane_from_url ? KeyScope::lane : KeyScope::any;
+    case RouteId::unknown_api: return route.lane_from_url ? KeyScope::lane : KeyScope::server;
+    case RouteId::ollama_api: return KeyScope::any;
+    case RouteId::lanes:
+    case RouteId::metrics:
+    case RouteId::lane_control: return KeyScope::server;
+    case RouteId::liveness:
+    case RouteId::unknown:
+    case RouteId::ollama_root:
+    case RouteId::ui: return KeyScope::none;
+  }
+  return KeyScope::server;
+}
+
 }  // namespace laneway::server

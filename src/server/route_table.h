@@ -69,4 +69,15 @@ struct OpenRoutes {
 // 404 either way.
 bool route_needs_key(RouteId route, const OpenRoutes& open);
 
+// Which key a route takes once any key is configured (key_ring.h says what
+// each key opens).
+enum class KeyScope {
+  none,    // answered without a key (liveness, /ui, open_routes, ...)
+  server,  // server-wide: /v1/lanes, /metrics, lane control, unknown /v1/... routes
+  any,     // any valid key: listings (filtered to the lanes the key opens) and the
+           // shared generation routes, whose lane is known only after routing
+  lane,    // the lane RouteMatch::lane names (by URL or ?lane=)
+};
+KeyScope route_key_scope(const RouteMatch& route, const OpenRoutes& open);
+
 }  // namespace laneway::server

@@ -52,14 +52,15 @@ net::awaitable<void> LanewayServer::route_health(HttpExchange& ex, std::optional
   }
 }
 
-net::awaitable<void> LanewayServer::route_models(HttpExchange& ex, std::optional<size_t> lane) {
-  co_await ex.send_json(http::status::ok, models_json(lane));
+net::awaitable<void> LanewayServer::route_models(HttpExchange& ex, std::optional<size_t> lane, const Credentials& who) {
+  co_await ex.send_json(http::status::ok, models_json(lane, who));
 }
 
-std::string LanewayServer::models_json(std::optional<size_t> lane) const {
+std::string LanewayServer::models_json(std::optional<size_t> lane, const Credentials& who) const {
   json data = json::array();
   for (const auto& l : lanes_) {
     if (lane && l->index != *lane) continue;
+    if (!keys_.opens_lane(who, l->index)) continue;  // a lane key lists its own lanes (and the open ones)
     auto entry = [&](const std::string& id) {
       return json{{"id", id}, {"object", "model"}, {"created", created_unix_s_}, {"owned_by", "laneway"},
                   {"lane", l->config->name}, {"ready", lane_state(l->index) == LaneState::ready}};

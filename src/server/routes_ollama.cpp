@@ -84,10 +84,12 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
   const auto method = req.method();
   const std::string_view api = route.api_path;
 
-  if (route_needs_key(route.id, open_routes_) && !authorized(req)) {
-    const OllamaError e{401, req.find(http::field::authorization) == req.end()
-                                 ? "unauthorized: send 'Authorization: Bearer <key>'"
-                                 : "unauthorized: invalid API key"};
+  // Any valid key gets past here; generate, chat and show check the lane
+  // they name, and the listings show the lanes the key opens.
+  const Credentials who = credentials(req);
+  if (!key_allows(route, who)) {
+    const OllamaError e{401, who.presented ? "unauthorized: invalid API key"
+                                           : "unauthorized: send 'Authorization: Bearer <key>'"};
     co_await send_ollama_error(ex, e);
     co_return count(no_lane, label, ex.status_code());
   }
@@ -114,7 +116,7 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
       co_await send_ollama_error(ex, error_);
       co_return count(no_lane, label, ex.status_code());
     }
-    co_await ollama_generate(ex, api == "/chat" ? OllamaEndpoint::chat : OllamaEndpoint::generate, label);
+    co_await ollama_generate(ex, api == "/chat" ? OllamaEndpoint::chat : OllamaEndpoint::generate, label, who);
     co_return;  // counted there, with its lane
   }
   if (api == "/version" || api == "/tags" || api == "/ps") {
@@ -125,7 +127,7 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
       std::string out = json{{"version", kOllamaApiVersion}}.dump();
       co_await ex.send_json(http::status::ok, std::move(out));
     } else {
-      std::string out = ollama_models_json(api == "/ps");
+      std::string out = ollama_models_json(api == "/ps", who);
       co_await ex.send_json(http::status::ok, std::move(out));
     }
     co_return count(no_lane, label, ex.status_code());
@@ -135,7 +137,7 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
       const OllamaError error_ = wrong_method("POST");
       co_await send_ollama_error(ex, error_);
     } else {
-      co_await ollama_show(ex);
+      co_await ollama_show(ex, who);
     }
     co_return count(no_lane, label, ex.status_code());
   }
@@ -168,10 +170,11 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
   count(no_lane, label, ex.status_code());
 }
 
-std::string LanewayServer::ollama_models_json(bool resident_only) {
+std::string LanewayServer::ollama_models_json(bool resident_only, const Credentials& who) {
   json models = json::array();
   for (const auto& l : lanes_) {
     if (!l->embedded()) continue;  // the Ollama routes generate on embedded lanes only
+    if (!keys_.opens_lane(who, l->index)) continue;
     const LaneStatus st = pool_->status(*l->pool_lane);
     if (resident_only && !st.resident) continue;
     auto info = model_info_.get(l->config->model_path);
@@ -201,7 +204,7 @@ std::string LanewayServer::ollama_models_json(bool resident_only) {
   return json{{"models", models}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex) {
+net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex, const Credentials& who) {
   std::optional<OllamaError> error;
   // The answer, or "" with `error` set (not a coroutine: no co_await inside).
   const std::string answer = [&]() -> std::string {
@@ -230,6 +233,11 @@ net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex) {
       return "";
     }
     const auto lane = ollama_lane(model);
+    if (!keys_.opens_lane(who, lane)) {
+      error = OllamaError{401, who.presented ? "unauthorized: invalid API key"
+                                             : "unauthorized: send 'Authorization: Bearer <key>'"};
+      return "";
+    }
     if (!lane || !lanes_[*lane]->embedded()) {
       error = OllamaError{404, fmt::format("model '{}' not found", model)};
       return "";
@@ -260,7 +268,7 @@ net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex) {
 }
 
 net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndpoint endpoint,
-                                                    const std::string& label) {
+                                                    const std::string& label, const Credentials& who) {
   const auto t_start = std::chrono::steady_clock::now();
   const std::string created_at = rfc3339_utc(std::chrono::system_clock::now());
   std::string lane_name;
@@ -293,6 +301,11 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
     }
     const std::string& model = req.completion.model;
     const auto lane_index = ollama_lane(model);
+    if (!keys_.opens_lane(who, lane_index)) {
+      error = OllamaError{401, who.presented ? "unauthorized: invalid API key"
+                                             : "unauthorized: send 'Authorization: Bearer <key>'"};
+      return;
+    }
     if (!lane_index) {
       error = OllamaError{404, fmt::format("model '{}' not found", model)};
       return;

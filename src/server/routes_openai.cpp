@@ -37,7 +37,7 @@ int64_t unix_now() {
 }  // namespace
 
 net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::string_view api_path,
-                                                     std::optional<size_t> url_lane) {
+                                                     std::optional<size_t> url_lane, const Credentials& who) {
   const Endpoint endpoint = api_path == "/chat/completions" ? Endpoint::chat : Endpoint::completions;
   const std::string route = (url_lane ? "/lanes/{lane}/v1" : "/v1") + std::string(api_path);
   const std::string& raw = ex.request().body();
@@ -135,6 +135,19 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   // then picks its fallback (or answers 503).
   for (size_t attempt = 0; attempt <= lanes_.size(); ++attempt) {
     const RouteResult r = url_lane ? router_->route_to(*url_lane, query) : router_->route(model, query);
+    // The key must open the lane that would answer, fallbacks included (a
+    // model that names no lane is judged as a lane without keys): checked
+    // before anything about the lane (its context, its state) is told.
+    if (keys_.enabled()) {
+      std::optional<size_t> judged;
+      if (r.outcome != RouteOutcome::model_not_found) {
+        judged = r.outcome == RouteOutcome::unavailable && lane_coming(r.requested_lane) ? r.requested_lane : r.lane;
+      }
+      if (!keys_.opens_lane(who, judged)) {
+        error = unauthorized(key_refusal(who));
+        break;
+      }
+    }
     lane_name = lanes_[r.lane]->config->name;
     switch (r.outcome) {
       case RouteOutcome::ok: break;

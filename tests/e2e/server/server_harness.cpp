@@ -12,6 +12,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/asio/ssl.hpp>
+#include <fstream>
 #include <cstdlib>
 #include <regex>
 #include <sstream>
@@ -56,11 +59,14 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::
   out_fd_ = fds[0];
   fcntl(out_fd_, F_SETFL, O_NONBLOCK);
   const auto deadline = std::chrono::steady_clock::now() + start_timeout;
-  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  const std::regex listening("listening on (https?)://[^:]+:([0-9]+)");
   while (std::chrono::steady_clock::now() < deadline) {
     drain();
     std::smatch m;
-    if (!port_ && std::regex_search(output_, m, listening)) port_ = std::stoi(m[1]);
+    if (!port_ && std::regex_search(output_, m, listening)) {
+      tls_ = m[1] == "https";
+      port_ = std::stoi(m[2]);
+    }
     // Lanes load in the background after the server listens: tests start
     // once the eager loads are over (ready or failed).
     if (port_ && (!wait_for_lanes || output_.find("laneway serve: lanes settled:") != std::string::npos)) return;
@@ -92,6 +98,13 @@ void ServerProcess::drain() {
 std::string ServerProcess::output() {
   drain();
   return output_;
+}
+
+int ServerProcess::ollama_port() {
+  std::smatch m;
+  const std::string out = output();
+  static const std::regex line("Ollama API also on https?://[^:\\s]+:([0-9]+)");
+  return std::regex_search(out, m, line) ? std::stoi(m[1]) : 0;
 }
 
 bool ServerProcess::alive() {
@@ -204,5 +217,128 @@ bool wait_for_status(int port, const std::string& target, int status, std::chron
 }
 
 std::string stories_model_path() { return testdata_path("models/stories260K.gguf"); }
+
+HttpResponse https_request(int port, const std::string& ca_file, const std::string& method, const std::string& target,
+                           const std::string& body, const std::map<std::string, std::string>& headers,
+                           std::chrono::milliseconds timeout, const std::string& host) {
+  namespace ssl = net::ssl;
+  HttpResponse out;
+  try {
+    net::io_context ioc;
+    ssl::context ctx(ssl::context::tls_client);
+    if (ca_file.empty()) ctx.set_default_verify_paths();
+    else ctx.load_verify_file(ca_file);
+    ctx.set_verify_mode(ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    stream.set_verify_callback(ssl::host_name_verification(host));
+    boost::system::error_code not_an_address;
+    net::ip::make_address(host, not_an_address);
+    if (not_an_address) SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());  // SNI for names only
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    beast::get_lowest_layer(stream).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    stream.handshake(ssl::stream_base::client);
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    if (req.method() == http::verb::unknown) req.method_string(method);
+    req.set(http::field::host, host);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    http::read(stream, buffer, parser);
+    const auto& res = parser.get();
+    out.status = res.result_int();
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+    boost::system::error_code ignored;
+    stream.shutdown(ignored);  // close_notify both ways (the server answers it)
+  } catch (const std::exception& e) {
+    out.status = 0;
+    out.error = e.what();
+  }
+  return out;
+}
+
+struct TlsConnection::Impl {
+  net::io_context ioc;
+  net::ssl::context ctx{net::ssl::context::tls_client};
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+};
+
+TlsConnection::TlsConnection(int port, const std::string& ca_file) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->ctx.load_verify_file(ca_file);
+    impl_->ctx.set_verify_mode(net::ssl::verify_peer);
+    impl_->stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(impl_->ioc, impl_->ctx);
+    auto& tcp_layer = beast::get_lowest_layer(*impl_->stream);
+    tcp_layer.expires_after(std::chrono::seconds(30));
+    tcp_layer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    impl_->stream->handshake(net::ssl::stream_base::client);
+    tcp_layer.expires_never();
+  } catch (const std::exception& e) {
+    error_ = e.what();
+  }
+}
+
+TlsConnection::~TlsConnection() = default;
+
+bool TlsConnection::send(const std::string& bytes) {
+  if (!ok()) return false;
+  boost::system::error_code ec;
+  beast::get_lowest_layer(*impl_->stream).expires_after(std::chrono::seconds(30));
+  net::write(*impl_->stream, net::buffer(bytes), ec);
+  return !ec;
+}
+
+std::string TlsConnection::read_until_close(std::chrono::milliseconds timeout) {
+  std::string out;
+  if (!ok()) return out;
+  beast::get_lowest_layer(*impl_->stream).expires_after(timeout);
+  char buf[4096];
+  for (;;) {
+    boost::system::error_code ec;
+    const size_t n = impl_->stream->read_some(net::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+std::string make_test_certificates(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "server.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                        "basicConstraints=CA:FALSE\n"
+                                        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                                        "extendedKeyUsage=serverAuth\n";
+  const std::string d = "'" + dir.string() + "'";
+  // EC keys: quick to make, and what the TLS clients under test all accept.
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::vector<std::string> steps = {
+      "openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d + "/ca.pem -days 3 -subj '/CN=Laneway test CA'"
+          " -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'",
+      "openssl req" + ec + " -keyout " + d + "/server.key -out " + d + "/server.csr -subj '/CN=localhost'",
+      "openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d + "/ca.key -CAcreateserial -out " + d +
+          "/server.pem -days 3 -extfile " + d + "/server.ext",
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out " + d + "/other.key",
+  };
+  for (const auto& cmd : steps) {
+    const int rc = std::system((cmd + " >" + d + "/openssl.log 2>&1").c_str());
+    if (rc != 0) return "`" + cmd + "` failed: " + read_file(dir / "openssl.log");
+  }
+  return "";
+}
+
+int free_port() {
+  net::io_context ioc;
+  tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
 
 }  // namespace laneway::test

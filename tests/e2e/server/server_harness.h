@@ -1,12 +1,15 @@
 // Black-box helpers for `laneway serve` tests: start the real binary on a
 // free port (--port 0; the port is read from its "listening on" line), talk
-// HTTP to it, and always stop it (SIGKILL in the destructor if still alive).
+// HTTP (or HTTPS, with a test CA) to it, and always stop it (SIGKILL in the
+// destructor if still alive).
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,7 +29,10 @@ class ServerProcess {
   bool started() const { return port_ > 0; }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // https:// when the server said it listens with TLS.
+  std::string base_url() const { return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_); }
+  // The port of `--ollama-port` (from its "Ollama API also on" line); 0 when none.
+  int ollama_port();
   // What the process printed so far (stdout + stderr), for failure messages.
   std::string output();
 
@@ -40,6 +46,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int port_ = 0;
+  bool tls_ = false;
   std::string output_;
   int exit_code_ = -2;  // -2: not reaped yet
 };
@@ -72,5 +79,41 @@ std::vector<std::string> sse_events(const std::string& body);
 bool wait_for_status(int port, const std::string& target, int status, std::chrono::milliseconds timeout);
 
 std::string stories_model_path();  // testdata models/stories260K.gguf
+
+// HTTPS with Boost.Asio SSL: verifies the server's certificate against
+// `ca_file` and the name `host` (an IP address or DNS name); `ca_file` ""
+// uses the system's CAs (a test certificate then fails: status 0, error says why).
+HttpResponse https_request(int port, const std::string& ca_file, const std::string& method, const std::string& target,
+                           const std::string& body = "", const std::map<std::string, std::string>& headers = {},
+                           std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                           const std::string& host = "127.0.0.1");
+
+// One TLS connection (verified against `ca_file`) to hold open or to feed
+// piece by piece, for tests of slow and hostile clients over TLS.
+class TlsConnection {
+ public:
+  TlsConnection(int port, const std::string& ca_file);  // connects and finishes the handshake
+  ~TlsConnection();
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool send(const std::string& bytes);
+  // What the server sends until it closes (or ends TLS) or `timeout` passes.
+  std::string read_until_close(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string error_;
+};
+
+// A test PKI made with the `openssl` command in `dir`: ca.pem (a self-signed
+// CA), server.pem + server.key (signed by it, for 127.0.0.1 and localhost),
+// other.key (a key of no certificate). "" on success, else what failed.
+std::string make_test_certificates(const std::filesystem::path& dir);
+
+// A TCP port that was free a moment ago (for `listen: PORT` in tests).
+int free_port();
 
 }  // namespace laneway::test

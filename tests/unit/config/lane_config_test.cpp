@@ -340,5 +340,67 @@ TEST(LaneConfig, CorsOrigins) {
   }
 }
 
+TEST(LaneConfig, TlsFiles) {
+  const std::string lane = "lanes:\n  - name: a\n    model: /m/a.gguf\n";
+  auto c = parse_lanes_config("server:\n  tls: { cert: /etc/l/cert.pem, key: key.pem }\n" + lane, "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  ASSERT_TRUE(c->server.tls.has_value());
+  EXPECT_EQ(c->server.tls->cert, "/etc/l/cert.pem");
+  EXPECT_EQ(c->server.tls->key, "key.pem");
+  auto plain = parse_lanes_config(lane, "lanes.yaml");
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_FALSE(plain->server.tls.has_value()) << "no tls key: plain HTTP";
+}
+
+TEST(LaneConfig, TlsErrors) {
+  const std::string lane = "lanes:\n  - name: a\n    model: /m/a.gguf\n";
+  // A missing half names the key that is missing, with the line of the mapping.
+  const std::string no_key = parse_error("server:\n  tls: { cert: cert.pem }\n" + lane);
+  EXPECT_NE(no_key.find("lanes.yaml:2: server.tls.key: is missing"), std::string::npos) << no_key;
+  const std::string no_cert = parse_error("server:\n  tls:\n    key: key.pem\n" + lane);
+  EXPECT_NE(no_cert.find("server.tls.cert: is missing"), std::string::npos) << no_cert;
+  EXPECT_NE(parse_error("server:\n  tls: { cert: c.pem, key: \"\" }\n" + lane).find("server.tls.key: must name a PEM file"),
+            std::string::npos);
+  EXPECT_NE(parse_error("server:\n  tls: { cert: c.pem, key: k.pem, ca: x }\n" + lane).find("server.tls.ca: unknown key"),
+            std::string::npos);
+  EXPECT_NE(parse_error("server:\n  tls: cert.pem\n" + lane).find("server.tls: expected a mapping"), std::string::npos);
+  EXPECT_NE(parse_error("server:\n  tls: { cert: [a], key: k.pem }\n" + lane).find("server.tls.cert: expected a string"),
+            std::string::npos);
+}
+
+TEST(LaneConfig, LaneApiKeys) {
+  auto c = parse_lanes_config(
+      "server:\n  api_keys: [ sk-server ]\n"
+      "lanes:\n"
+      "  - name: a\n    model: /m/a.gguf\n    api_keys: [ sk-a, sk-shared ]\n"
+      "  - name: b\n    model: /m/b.gguf\n    api_keys:\n      - sk-b\n      - sk-shared\n"
+      "  - name: c\n    model: /m/c.gguf\n    api_keys: []\n"
+      "  - name: d\n    model: /m/d.gguf\n",
+      "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->server.api_keys, std::vector<std::string>{"sk-server"});
+  EXPECT_EQ(c->lanes[0].api_keys, (std::vector<std::string>{"sk-a", "sk-shared"}));
+  EXPECT_EQ(c->lanes[1].api_keys, (std::vector<std::string>{"sk-b", "sk-shared"}));
+  EXPECT_TRUE(c->lanes[2].api_keys.empty());
+  EXPECT_TRUE(c->lanes[3].api_keys.empty());
+  // Upstream lanes take keys as well.
+  auto up = parse_lanes_config(
+      "services:\n  - name: s\n    url: http://x/v1\nlanes:\n  - name: u\n    service: s\n    api_keys: [ sk-u ]\n",
+      "lanes.yaml");
+  ASSERT_TRUE(up.is_ok()) << up.status().to_string();
+  EXPECT_EQ(up->lanes[0].api_keys, std::vector<std::string>{"sk-u"});
+}
+
+TEST(LaneConfig, LaneApiKeyErrors) {
+  const std::string lane = "lanes:\n  - name: a\n    model: /m/a.gguf\n";
+  EXPECT_NE(parse_error(lane + "    api_keys: sk-a\n").find("lanes[0].api_keys: expected a list of strings"),
+            std::string::npos);
+  EXPECT_NE(parse_error(lane + "    api_keys: [ \"\" ]\n").find("lanes[0].api_keys[0]: must not be empty"),
+            std::string::npos);
+  EXPECT_NE(parse_error(lane + "    api_keys: [ sk-a, { k: v } ]\n").find("lanes[0].api_keys[1]: expected a string"),
+            std::string::npos);
+  EXPECT_NE(parse_error(lane + "    api_key: [ sk-a ]\n").find("did you mean 'api_keys'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace laneway
