@@ -15,7 +15,8 @@ so this is what keeps a change from breaking them unnoticed:
   name no CPU architecture, and only COPY what .containerignore lets in.
 - RuntimeLibrariesTest: every shared library the built laneway binary links
   (ldd) comes from a package the runtime stages install or the base image has
-  (dpkg -S); skipped without the binary, ldd or dpkg.
+  (dpkg -S), and the images' default lane file passes `laneway config check`;
+  skipped without the binary (ldd and dpkg too for the first).
 - HealthcheckTest: deploy/healthcheck against a small HTTP server: 200 is
   healthy, 503 and a closed port are not.
 
@@ -309,9 +310,18 @@ BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1"}
 
 
 class RuntimeLibrariesTest(unittest.TestCase):
-    def test_every_linked_library_is_installed(self):
+    def setUp(self):
         if not LANEWAY_BINARY or not os.path.exists(LANEWAY_BINARY):
             self.skipTest(f"no laneway binary at {LANEWAY_BINARY!r} (--laneway; built with the laneway target)")
+
+    def test_default_lane_file_is_valid(self):
+        result = subprocess.run([LANEWAY_BINARY, "config", "check", os.path.join(DEPLOY, "lanes.container.yaml")],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("server 0.0.0.0:8080", result.stdout)
+        self.assertIn("models_dir /models", result.stdout)
+
+    def test_every_linked_library_is_installed(self):
         if not shutil.which("ldd") or not shutil.which("dpkg"):
             self.skipTest("no ldd or dpkg here")
         ldd = subprocess.run(["ldd", LANEWAY_BINARY], capture_output=True, text=True, check=True).stdout
