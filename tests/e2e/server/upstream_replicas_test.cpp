@@ -1,0 +1,290 @@
+// Three `laneway serve` instances as replicas of one service behind a fourth:
+// uniform load spreads evenly (least_busy), prompts sharing a long prefix
+// stick to one replica (affinity: prefix) and spread without it, and a
+// replica killed mid-load loses no request (retried before the first byte),
+// is ejected at once and comes back after a restart (re-probed with backoff).
+// Shares are counted by the replicas themselves (their own /metrics).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "server_harness.h"
+#include "support/testdata.h"
+
+namespace laneway::test {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+constexpr int kReplicas = 3;
+
+// Completions the replica's own engine answered (its laneway_requests_total for lane "story").
+int64_t served(int port) {
+  const HttpResponse r = http_get(port, "/metrics");
+  if (r.status != 200) return -1;
+  int64_t n = 0;
+  const std::regex line(R"(^laneway_requests_total\{lane="story",route="completions",status="200"\} ([0-9]+)$)");
+  std::istringstream in(r.body);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, line)) n += std::stoll(m[1]);
+  }
+  return n;
+}
+
+struct Replicas {
+  std::filesystem::path dir;
+  std::string config;
+  std::vector<std::unique_ptr<ServerProcess>> procs;
+  std::vector<int> ports;
+
+  std::unique_ptr<ServerProcess> start(int port) const {
+    return std::make_unique<ServerProcess>(std::vector<std::string>{"--config", config, "--port", std::to_string(port),
+                                                                    "--debug-token-delay-ms", "10"});
+  }
+  std::array<int64_t, kReplicas> counts() const {
+    std::array<int64_t, kReplicas> c{};
+    for (int i = 0; i < kReplicas; ++i) c[i] = procs[i] ? served(ports[i]) : -1;
+    return c;
+  }
+};
+
+std::array<int64_t, kReplicas> diff(const std::array<int64_t, kReplicas>& after, const std::array<int64_t, kReplicas>& before) {
+  std::array<int64_t, kReplicas> d{};
+  for (int i = 0; i < kReplicas; ++i) d[i] = after[i] - before[i];
+  return d;
+}
+
+// The front's view of one replica in /v1/lanes.
+json replica_state(int port, const std::string& lane, int replica) {
+  const json lanes = json::parse(http_get(port, "/v1/lanes").body, nullptr, false);
+  if (!lanes.is_object()) return json();
+  for (const auto& l : lanes["data"]) {
+    if (l["name"] == lane) return l["upstream"]["replicas"][replica];
+  }
+  return json();
+}
+
+bool wait_replica_health(int port, const std::string& lane, int replica, bool healthy, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    const json r = replica_state(port, lane, replica);
+    if (r.is_object() && r["healthy"] == healthy) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+json completion_body(const std::string& lane, const std::string& prompt) {
+  return {{"model", lane}, {"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}};
+}
+
+// `threads` clients each send `per_thread` completions; returns the statuses that were not 200.
+std::vector<std::string> run_load(int port, int threads, int per_thread, const std::function<json(int, int)>& body) {
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const HttpResponse r = http_post(port, "/v1/completions", body(t, i).dump());
+        if (r.status != 200) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(std::to_string(r.status) + " " + r.error + " " + r.body);
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  return failures;
+}
+
+// A long prefix a replica would keep in its prefix cache, and a question after it.
+std::string prefixed_prompt(int prefix, int i) {
+  static const char* kThemes[] = {"a little red fox who lived under an old oak tree",
+                                  "a girl named Lily who loved to paint the sea",
+                                  "a tiny robot that wanted to learn how to sing",
+                                  "two brothers who built a boat out of boxes"};
+  std::string p = "Once upon a time there was " + std::string(kThemes[prefix]) + ". ";
+  while (p.size() < 320) p += "Every day was sunny and happy, and everyone in the town smiled and played together. ";
+  return p + "Question " + std::to_string(i) + ": what happened next?";
+}
+
+// The share of each prefix's requests that its most-used replica served, over all prefixes.
+double hit_rate(int port, Replicas& reps, const std::string& lane, const char* label) {
+  int64_t hits = 0, total = 0;
+  for (int prefix = 0; prefix < 4; ++prefix) {
+    const auto before = reps.counts();
+    const auto failures = run_load(port, 4, 6, [&](int t, int i) { return completion_body(lane, prefixed_prompt(prefix, t * 6 + i)); });
+    EXPECT_TRUE(failures.empty()) << failures.front();
+    const auto d = diff(reps.counts(), before);
+    const int64_t sum = d[0] + d[1] + d[2];
+    const int64_t top = std::max({d[0], d[1], d[2]});
+    std::printf("  %s prefix %d: replicas served %lld / %lld / %lld\n", label, prefix, static_cast<long long>(d[0]),
+                static_cast<long long>(d[1]), static_cast<long long>(d[2]));
+    EXPECT_EQ(sum, 24) << label << " prefix " << prefix;
+    hits += top;
+    total += sum;
+  }
+  const double rate = total > 0 ? static_cast<double>(hits) / total : 0.0;
+  std::printf("%s: hit rate %.3f (%lld of %lld requests on their prefix's most-used replica)\n", label, rate,
+              static_cast<long long>(hits), static_cast<long long>(total));
+  return rate;
+}
+
+TEST(ServerUpstreamReplicas, BalanceAffinityFailoverAndRecovery) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto t_start = Clock::now();
+  Replicas reps;
+  reps.dir = scratch_dir("server_upstream_replicas");
+  reps.config = write_file(reps.dir / "replica.yaml", "lanes:\n  - name: story\n    model: " + stories_model_path() +
+                                                          "\n    context: 1024\n    slots: 2\n    queue: 64\n");
+  for (int i = 0; i < kReplicas; ++i) {
+    reps.procs.push_back(reps.start(0));
+    ASSERT_TRUE(reps.procs.back()->started()) << reps.procs.back()->output();
+    reps.ports.push_back(reps.procs.back()->port());
+  }
+  std::string urls;
+  for (int p : reps.ports) urls += (urls.empty() ? "" : ", ") + std::string("\"http://127.0.0.1:") + std::to_string(p) + "/v1\"";
+  const std::string front_cfg = write_file(reps.dir / "front.yaml",
+                                           "services:\n"
+                                           "  - name: reps\n    urls: [ " + urls + " ]\n    balance: least_busy\n"
+                                           "  - name: sticky\n    urls: [ " + urls + " ]\n    affinity: prefix\n"
+                                           "lanes:\n"
+                                           "  - name: pool\n    service: reps\n    upstream_model: story\n"
+                                           "  - name: sticky\n    service: sticky\n    upstream_model: story\n");
+  ServerProcess front({"--config", front_cfg, "--port", "0", "--health-interval-ms", "200"});
+  ASSERT_TRUE(front.started()) << front.output();
+  const int port = front.port();
+  for (int i = 0; i < kReplicas; ++i) {
+    ASSERT_TRUE(wait_replica_health(port, "pool", i, true, std::chrono::seconds(10))) << front.output();
+    ASSERT_TRUE(wait_replica_health(port, "sticky", i, true, std::chrono::seconds(10))) << front.output();
+  }
+  const json health = json::parse(http_get(port, "/health?lane=pool").body);
+  EXPECT_EQ(health["healthy_replicas"], kReplicas) << health.dump();
+  EXPECT_EQ(health["replicas"].size(), static_cast<size_t>(kReplicas));
+
+  // 1. Uniform load from six clients: nothing lost, shares even (within 20%).
+  {
+    const auto before = reps.counts();
+    const auto t0 = Clock::now();
+    const auto failures = run_load(port, 6, 30, [](int t, int i) {
+      return completion_body("pool", "Once upon a time, story " + std::to_string(t * 100 + i));
+    });
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
+    const auto d = diff(reps.counts(), before);
+    const int64_t total = d[0] + d[1] + d[2];
+    EXPECT_EQ(total, 180);
+    std::printf("least_busy: 180 requests from 6 clients in %.2f s; replicas served %lld / %lld / %lld (shares", secs,
+                static_cast<long long>(d[0]), static_cast<long long>(d[1]), static_cast<long long>(d[2]));
+    for (int i = 0; i < kReplicas; ++i) std::printf(" %.3f", static_cast<double>(d[i]) / std::max<int64_t>(total, 1));
+    std::printf("; even = 0.333)\n");
+    for (int i = 0; i < kReplicas; ++i) {
+      EXPECT_GE(d[i], total / 3.0 * 0.8) << "replica " << i;
+      EXPECT_LE(d[i], total / 3.0 * 1.2) << "replica " << i;
+    }
+    // The front counts what the replicas counted.
+    for (int i = 0; i < kReplicas; ++i) EXPECT_EQ(replica_state(port, "pool", i)["requests_total"], d[i]) << i;
+  }
+
+  // 2. Prefix affinity: each of four long prefixes stays on one replica;
+  //    least_busy alone spreads them.
+  const double with_affinity = hit_rate(port, reps, "sticky", "affinity: prefix");
+  const double without = hit_rate(port, reps, "pool", "least_busy only");
+  EXPECT_GE(with_affinity, 0.9);
+  EXPECT_LE(without, 0.75);
+  EXPECT_GT(with_affinity, without + 0.2);
+
+  // 3. Kill replica 1 under load: no request fails, it is ejected at once and
+  //    comes back once restarted.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> sent{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; !stop.load(); ++i) {
+        const HttpResponse r =
+            http_post(port, "/v1/completions", completion_body("pool", "A story " + std::to_string(t * 1000 + i)).dump());
+        ++sent;
+        if (r.status != 200) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back(std::to_string(r.status) + " " + r.error + " " + r.body);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const int killed_port = reps.ports[1];
+  const auto t_kill = Clock::now();
+  kill(reps.procs[1]->pid(), SIGKILL);
+  const bool ejected = wait_replica_health(port, "pool", 1, false, std::chrono::seconds(5));
+  const double eject_s = std::chrono::duration<double>(Clock::now() - t_kill).count();
+  EXPECT_TRUE(ejected) << "the killed replica stays in rotation";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // load on the two survivors
+  EXPECT_EQ(http_get(port, "/health?lane=pool").status, 200);  // the lane is healthy while any replica is
+  const json down = replica_state(port, "pool", 1);
+  EXPECT_EQ(down["healthy"], false);
+  EXPECT_FALSE(down["last_error"].is_null());
+  EXPECT_GE(down["ejections_total"].get<int64_t>(), 1);
+  reps.procs[1].reset();  // reap it
+  reps.procs[1] = reps.start(killed_port);
+  ASSERT_TRUE(reps.procs[1]->started()) << reps.procs[1]->output();
+  const auto t_restarted = Clock::now();
+  const bool back = wait_replica_health(port, "pool", 1, true, std::chrono::seconds(40));
+  const double back_s = std::chrono::duration<double>(Clock::now() - t_restarted).count();
+  EXPECT_TRUE(back) << "the restarted replica is not probed back into rotation";
+  const int64_t after_back = served(killed_port);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // load on all three again
+  stop = true;
+  for (auto& c : clients) c.join();
+  const int64_t served_after_restart = served(killed_port) - std::max<int64_t>(after_back, 0);
+  const json metrics_lanes = json::parse(http_get(port, "/v1/lanes").body);
+  int64_t retries = 0;
+  for (const auto& l : metrics_lanes["data"]) {
+    if (l["name"] == "pool") retries = l["upstream"]["retries_total"].get<int64_t>();
+  }
+  std::printf("failover: %lld requests under load, %zu failed; replica ejected %.3f s after SIGKILL, %lld retried on "
+              "another replica; back in rotation %.2f s after its restart, then served %lld\n",
+              static_cast<long long>(sent.load()), failures.size(), eject_s, static_cast<long long>(retries), back_s,
+              static_cast<long long>(served_after_restart));
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
+  EXPECT_GT(served_after_restart, 0);
+  EXPECT_GE(retries, 1);  // requests were in flight on the killed replica (or refused before its ejection)
+
+  // Metrics: per-replica families, and the whole text passes promtool when installed.
+  const std::string metrics = http_get(port, "/metrics").body;
+  EXPECT_NE(metrics.find("laneway_upstream_replica_healthy{service=\"reps\",replica=\"http://127.0.0.1:" +
+                         std::to_string(killed_port) + "/v1\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("laneway_upstream_replica_ejections_total{service=\"reps\""), std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    const auto file = reps.dir / "metrics.txt";
+    std::ofstream(file) << metrics;
+    EXPECT_EQ(std::system(("promtool check metrics < '" + file.string() + "'").c_str()), 0);
+  }
+  std::printf("test took %.1f s\n", std::chrono::duration<double>(Clock::now() - t_start).count());
+}
+
+}  // namespace
+}  // namespace laneway::test
