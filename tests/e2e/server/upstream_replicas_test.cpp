@@ -40,7 +40,7 @@ int64_t served(int port) {
   const HttpResponse r = http_get(port, "/metrics");
   if (r.status != 200) return -1;
   int64_t n = 0;
-  const std::regex line(R"(^laneway_requests_total\{lane="story",route="completions",status="200"\} ([0-9]+)$)");
+  const std::regex line(R"(^laneway_requests_total\{lane="story",route="/v1/completions",status="200"\} ([0-9]+)$)");
   std::istringstream in(r.body);
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
@@ -57,7 +57,12 @@ struct Replicas {
 
   std::unique_ptr<ServerProcess> start(int port) const {
     return std::make_unique<ServerProcess>(std::vector<std::string>{"--config", config, "--port", std::to_string(port),
-                                                                    "--debug-token-delay-ms", "10"});
+                                                                    "--debug-token-delay-ms", "10",
+                                                                    // One engine thread each: four processes share
+                                                                    // the CI box's two cores, and a replica whose
+                                                                    // threads wait on each other runs ~2x slower
+                                                                    // (least_busy then rightly sends it less).
+                                                                    "--threads", "1"});
   }
   std::array<int64_t, kReplicas> counts() const {
     std::array<int64_t, kReplicas> c{};
@@ -93,7 +98,7 @@ bool wait_replica_health(int port, const std::string& lane, int replica, bool he
 }
 
 json completion_body(const std::string& lane, const std::string& prompt) {
-  return {{"model", lane}, {"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}};
+  return {{"model", lane}, {"prompt", prompt}, {"max_tokens", 6}, {"temperature", 0}, {"ignore_eos", true}};
 }
 
 // `threads` clients each send `per_thread` completions; returns the statuses that were not 200.
@@ -185,9 +190,25 @@ TEST(ServerUpstreamReplicas, BalanceAffinityFailoverAndRecovery) {
   {
     const auto before = reps.counts();
     const auto t0 = Clock::now();
+    // The front's outstanding requests per replica, sampled while the load runs (printed).
+    std::atomic<bool> done{false};
+    std::array<double, kReplicas> outstanding_sum{};
+    int samples = 0;
+    std::thread sampler([&] {
+      while (!done.load()) {
+        for (int i = 0; i < kReplicas; ++i) outstanding_sum[i] += replica_state(port, "pool", i)["outstanding"].get<double>();
+        ++samples;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
     const auto failures = run_load(port, 6, 30, [](int t, int i) {
       return completion_body("pool", "Once upon a time, story " + std::to_string(t * 100 + i));
     });
+    done = true;
+    sampler.join();
+    std::printf("least_busy: mean outstanding per replica %.2f / %.2f / %.2f over %d samples\n",
+                outstanding_sum[0] / std::max(samples, 1), outstanding_sum[1] / std::max(samples, 1),
+                outstanding_sum[2] / std::max(samples, 1), samples);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
     const auto d = diff(reps.counts(), before);

@@ -8,6 +8,8 @@
 // certificate failure.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
