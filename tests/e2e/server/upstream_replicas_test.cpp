@@ -3,10 +3,13 @@
 // stick to one replica (affinity: prefix) and spread without it, and a
 // replica killed mid-load loses no request (retried before the first byte),
 // is ejected at once and comes back after a restart (re-probed with backoff).
-// Shares are counted by the replicas themselves (their own /metrics).
+// Shares are counted by the replicas themselves (their own /metrics). And a
+// request whose replica and retry replica both fail before answering gets 502
+// after exactly one retry.
 #include <gtest/gtest.h>
 
 #include <array>
+#include <boost/asio.hpp>
 #include <atomic>
 #include <cstdio>
 #include <csignal>
@@ -305,6 +308,79 @@ TEST(ServerUpstreamReplicas, BalanceAffinityFailoverAndRecovery) {
     EXPECT_EQ(std::system(("promtool check metrics < '" + file.string() + "'").c_str()), 0);
   }
   std::printf("test took %.1f s\n", std::chrono::duration<double>(Clock::now() - t_start).count());
+}
+
+
+// A replica that passes its health checks but resets every POST before answering.
+class ResettingReplica {
+ public:
+  ResettingReplica() : acceptor_(ioc_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
+    port_ = acceptor_.local_endpoint().port();
+    boost::asio::co_spawn(ioc_, accept_loop(), boost::asio::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~ResettingReplica() {
+    ioc_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int posts() const { return posts_.load(); }
+
+ private:
+  boost::asio::awaitable<void> accept_loop() {
+    namespace net = boost::asio;
+    for (;;) {
+      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
+      if (ec) co_return;
+      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
+    }
+  }
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket sock) {
+    namespace net = boost::asio;
+    std::string head;
+    auto [ec, n] = co_await net::async_read_until(sock, net::dynamic_buffer(head), "\r\n\r\n", net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+    if (head.rfind("POST", 0) == 0) {
+      ++posts_;
+      boost::system::error_code ignored;
+      sock.set_option(net::socket_base::linger(true, 0), ignored);  // close with RST: "reset before the response header"
+      sock.close(ignored);
+      co_return;
+    }
+    const std::string ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n"
+                           "{\"status\":\"ok\"}";
+    co_await net::async_write(sock, net::buffer(ok), net::as_tuple(net::use_awaitable));
+  }
+
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  int port_ = 0;
+  std::atomic<int> posts_{0};
+  std::thread thread_;
+};
+
+TEST(ServerUpstreamReplicas, OneRetryThen502) {
+  const auto dir = scratch_dir("server_upstream_retry");
+  ResettingReplica a, b, c;
+  std::string urls;
+  for (const auto* r : {&a, &b, &c}) {
+    urls += (urls.empty() ? "" : ", ") + std::string("\"http://127.0.0.1:") + std::to_string(r->port()) + "/v1\"";
+  }
+  const std::string cfg = write_file(dir / "front.yaml", "services:\n  - name: flaky\n    urls: [ " + urls +
+                                                             " ]\nlanes:\n  - name: flaky\n    service: flaky\n");
+  ServerProcess front({"--config", cfg, "--port", "0", "--health-interval-ms", "200"});
+  ASSERT_TRUE(front.started()) << front.output();
+  const int port = front.port();
+  for (int i = 0; i < kReplicas; ++i) ASSERT_TRUE(wait_replica_health(port, "flaky", i, true, std::chrono::seconds(10)));
+  const HttpResponse r = http_post(port, "/v1/completions", json{{"model", "flaky"}, {"prompt", "hi"}}.dump());
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_NE(r.body.find("failed before answering"), std::string::npos) << r.body;
+  EXPECT_EQ(a.posts() + b.posts() + c.posts(), 2);  // the first replica and one retry, never a third
+  int ejected = 0;
+  for (int i = 0; i < kReplicas; ++i) ejected += replica_state(port, "flaky", i)["ejections_total"].get<int>();
+  EXPECT_EQ(ejected, 2);
+  std::printf("two replicas reset before answering: HTTP %d after %d POSTs: %s\n", r.status,
+              a.posts() + b.posts() + c.posts(), r.body.c_str());
 }
 
 }  // namespace
