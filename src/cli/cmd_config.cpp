@@ -10,6 +10,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -64,7 +65,7 @@ std::string lane_text(const LanesConfig& c, const LaneConfig& l) {
                      keep_alive_text(l), l.priority, l.pausable ? "" : ", not pausable");
   } else {
     const ServiceConfig* s = c.find_service(l.service);
-    o += fmt::format("    upstream: service {} ({}){}\n", l.service, s ? s->url : "?",
+    o += fmt::format("    upstream: service {} ({}){}\n", l.service, s ? fmt::format("{}", fmt::join(s->urls, ", ")) : "?",
                      l.upstream_model.empty() ? "" : ", model " + l.upstream_model);
   }
   if (!l.fallback.empty()) o += fmt::format("    fallback {}\n", l.fallback);
@@ -100,7 +101,7 @@ Status check(const ConfigCheckFlags& f) {
     j["lanes"] = nlohmann::json::array();
     for (const auto& l : c.lanes) j["lanes"].push_back(lane_json(l));
     j["services"] = nlohmann::json::array();
-    for (const auto& s : c.services) j["services"].push_back({{"name", s.name}, {"url", s.url}});
+    for (const auto& s : c.services) j["services"].push_back({{"name", s.name}, {"urls", s.urls}});
     if (!c.models_dir.empty()) j["models_dir"] = c.models_dir;
     if (!c.ollama_models.empty()) j["ollama_models"] = c.ollama_models;
     std::puts(j.dump(2).c_str());
@@ -112,7 +113,10 @@ Status check(const ConfigCheckFlags& f) {
                    c.server.api_keys.empty() ? ", no API keys" : fmt::format(", {} API key(s)", c.server.api_keys.size()));
   if (c.server.tls) o += fmt::format("  tls: cert {}, key {} (every port speaks HTTPS)\n", c.server.tls->cert, c.server.tls->key);
   for (const auto& s : c.services) {
-    o += fmt::format("  service {}: {}{}\n", s.name, s.url,
+    o += fmt::format("  service {}: {}{}{}\n", s.name, fmt::join(s.urls, ", "),
+                     s.urls.size() > 1 ? fmt::format(" ({} replicas, least_busy{})", s.urls.size(),
+                                                     s.affinity == ServiceAffinity::prefix ? ", prefix affinity" : "")
+                                       : "",
                      s.memory_budget_bytes ? ", memory_budget " + format_bytes(*s.memory_budget_bytes) : "");
   }
   for (const auto& l : c.lanes) o += lane_text(c, l);

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -236,10 +237,23 @@ class Reader {
     return Status::ok();
   }
 
+  Status check_service_url(const YAML::Node& node, const std::string& key, const std::string& url) {
+    const bool http = url.rfind("http://", 0) == 0, https = url.rfind("https://", 0) == 0;
+    const size_t host_at = http ? 7 : 8;
+    if ((!http && !https) || url.size() <= host_at || url[host_at] == '/') {
+      return error(node, key, "expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got '" + url + "'");
+    }
+    return Status::ok();
+  }
+
   Status read_service(const YAML::Node& node, const std::string& path, ServiceConfig& out) {
     if (!node.IsMap()) return error(node, path, "expected a mapping");
     out.line = node.Mark().line + 1;
-    LANEWAY_TRY(check_keys(node, path, {"name", "url", "api_key", "memory_budget", "sleep"}));
+    LANEWAY_TRY(check_keys(node, path,
+                           {"name", "url", "urls", "balance", "affinity", "ca_file", "api_key", "memory_budget", "sleep"}));
+    if (node["url"] && node["urls"]) {
+      return error(node["urls"], path + ".urls", "a service has `url` (one server) or `urls` (replicas), not both");
+    }
     for (const auto& kv : node) {
       const std::string key = kv.first.Scalar();
       const std::string full = path + "." + key;
@@ -247,12 +261,35 @@ class Reader {
         LANEWAY_ASSIGN_OR_RETURN(out.name, string(kv.second, full));
         if (!is_lane_name(out.name)) return error(kv.second, full, "must match [a-z0-9_-]+, got '" + out.name + "'");
       } else if (key == "url") {
-        LANEWAY_ASSIGN_OR_RETURN(out.url, string(kv.second, full));
-        const bool http = out.url.rfind("http://", 0) == 0, https = out.url.rfind("https://", 0) == 0;
-        const size_t host_at = http ? 7 : 8;
-        if ((!http && !https) || out.url.size() <= host_at || out.url[host_at] == '/') {
-          return error(kv.second, full, "expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got '" +
-                                            out.url + "'");
+        LANEWAY_ASSIGN_OR_RETURN(std::string url, string(kv.second, full));
+        LANEWAY_TRY(check_service_url(kv.second, full, url));
+        out.urls = {std::move(url)};
+      } else if (key == "urls") {
+        if (!kv.second.IsSequence() || kv.second.size() == 0) {
+          return error(kv.second, full, "expected a non-empty list of URLs, one per replica");
+        }
+        for (size_t i = 0; i < kv.second.size(); ++i) {
+          const std::string item = fmt::format("{}[{}]", full, i);
+          LANEWAY_ASSIGN_OR_RETURN(std::string url, string(kv.second[i], item));
+          LANEWAY_TRY(check_service_url(kv.second[i], item, url));
+          if (std::find(out.urls.begin(), out.urls.end(), url) != out.urls.end()) {
+            return error(kv.second[i], item, "'" + url + "' is listed twice");
+          }
+          out.urls.push_back(std::move(url));
+        }
+      } else if (key == "balance") {
+        // least_busy is the only rule so far; anything else is a clear error.
+        if (auto b = one_of(kv.second, full, {"least_busy"}); !b) return b.status();
+        out.balance = ServiceBalance::least_busy;
+      } else if (key == "affinity") {
+        LANEWAY_ASSIGN_OR_RETURN(std::string a, one_of(kv.second, full, {"prefix", "none"}));
+        out.affinity = a == "prefix" ? ServiceAffinity::prefix : ServiceAffinity::none;
+      } else if (key == "ca_file") {
+        LANEWAY_ASSIGN_OR_RETURN(out.ca_file, string(kv.second, full));
+        std::error_code ec;
+        if (out.ca_file.empty()) return error(kv.second, full, "must name a PEM file");
+        if (!std::filesystem::is_regular_file(out.ca_file, ec) || !std::ifstream(out.ca_file).good()) {
+          return error(kv.second, full, "'" + out.ca_file + "' is not a readable file (expected PEM certificates)");
         }
       } else if (key == "api_key") {
         LANEWAY_ASSIGN_OR_RETURN(out.api_key, string(kv.second, full));
@@ -284,7 +321,11 @@ class Reader {
       }
     }
     if (out.name.empty()) return error(node, path + ".name", "missing");
-    if (out.url.empty()) return error(node, path + ".url", "missing");
+    if (out.urls.empty()) return error(node, path + ".url", "missing (`url`, or `urls` for replicas)");
+    if (!out.ca_file.empty() &&
+        std::none_of(out.urls.begin(), out.urls.end(), [](const std::string& u) { return u.rfind("https://", 0) == 0; })) {
+      return error(node["ca_file"], path + ".ca_file", "applies only to https:// URLs (this service has none)");
+    }
     return Status::ok();
   }
 
@@ -469,6 +510,12 @@ Status validate_lanes_config(const LanesConfig& c) {
   for (size_t i = 0; i < c.services.size(); ++i) {
     if (!service_names.insert(c.services[i].name).second) {
       return invalid_argument_error("{}services[{}].name: service '{}' is defined twice", where(c, c.services[i].line), i,
+                                    c.services[i].name);
+    }
+  }
+  for (size_t i = 0; i < c.services.size(); ++i) {
+    if (c.services[i].urls.empty()) {
+      return invalid_argument_error("{}services[{}].urls: service '{}' has no URL", where(c, c.services[i].line), i,
                                     c.services[i].name);
     }
   }

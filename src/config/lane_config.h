@@ -57,9 +57,19 @@ struct ServiceSleep {
   std::string frees;  // "all" | "none" (what sleeping really frees)
 };
 
+// How a replicated service picks a replica (`balance`); least_busy is the only rule so far.
+enum class ServiceBalance { least_busy };
+// `affinity`: none, or prefix (prompts sharing their first bytes go to one replica).
+enum class ServiceAffinity { none, prefix };
+
 struct ServiceConfig {
   std::string name;
-  std::string url;      // base URL ending in the API root, e.g. http://127.0.0.1:8000/v1
+  // Base URLs ending in the API root, e.g. http://127.0.0.1:8000/v1: one per
+  // replica, from `url` (one) or `urls` (several), never both. http:// or https://.
+  std::vector<std::string> urls;
+  ServiceBalance balance = ServiceBalance::least_busy;
+  ServiceAffinity affinity = ServiceAffinity::none;
+  std::string ca_file;  // "" = the system CAs only; else a PEM file trusted in addition (https replicas)
   std::string api_key;  // as written: a literal key, "env:NAME", or "" for none
   std::optional<uint64_t> memory_budget_bytes;
   std::optional<ServiceSleep> sleep;

@@ -338,8 +338,10 @@ void LanewayServer::start() {
   for (auto& port : lane_ports_) port->http->start();
   if (ollama_port_) ollama_port_->http->start();
   for (auto& service : services_) {
-    net::co_spawn(net::make_strand(ioc_), upstream_health_loop(*service, options_.health_interval, stopping_),
-                  net::detached);
+    for (size_t r = 0; r < service->replicas().size(); ++r) {
+      net::co_spawn(net::make_strand(ioc_), upstream_health_loop(*service, r, options_.health_interval, stopping_),
+                    net::detached);
+    }
   }
   const int n = std::max(1, options_.http_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });

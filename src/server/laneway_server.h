@@ -194,8 +194,9 @@ class LanewayServer final : public RequestHandler {
   // /api/tags (false), /api/ps (true): the lanes `who` opens.
   std::string ollama_models_json(bool resident_only, const Credentials& who);
   std::optional<size_t> ollama_lane(std::string_view model) const;  // lane name or alias, ":latest" implied
-  // upstream_proxy.cpp: forwards to lane's service; false when the service
-  // could not be reached before anything was sent (the caller may fall back).
+  // upstream_proxy.cpp: forwards to a replica of lane's service (one retry on
+  // another replica before the first byte); false when no replica could be
+  // reached before anything was sent and none is healthy (the caller may fall back).
   net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
                                          const std::string& body, const std::string& requested_model, bool stream);
 

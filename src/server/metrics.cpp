@@ -115,7 +115,7 @@ std::string Metrics::render(const std::vector<LaneGauges>& lanes, const std::vec
   per_lane("laneway_kv_cache_bytes", "gauge", "Bytes allocated for the lane's KV cache.",
            [](const LaneGauges& l) { return l.stats.kv_bytes; }, true);
 
-  family(out, "laneway_upstream_healthy", "gauge", "1 when the upstream service's last health check passed.");
+  family(out, "laneway_upstream_healthy", "gauge", "1 when the upstream service's last health check passed (any replica's, for replicated services).");
   for (const auto& s : services) {
     out += fmt::format("laneway_upstream_healthy{{service=\"{}\"}} {}\n", prometheus_label(s.service), s.healthy ? 1 : 0);
   }
@@ -128,6 +128,36 @@ std::string Metrics::render(const std::vector<LaneGauges>& lanes, const std::vec
     out += fmt::format("laneway_upstream_health_check_failures_total{{service=\"{}\"}} {}\n", prometheus_label(s.service),
                        s.failures);
   }
+  family(out, "laneway_upstream_retries_total", "counter",
+         "Requests retried on another replica after one failed before its first byte.");
+  for (const auto& s : services) {
+    out += fmt::format("laneway_upstream_retries_total{{service=\"{}\"}} {}\n", prometheus_label(s.service), s.retries);
+  }
+  // Per replica: labelled by service and the replica's URL.
+  auto per_replica = [&](const char* name, const char* type, const char* help, auto value) {
+    family(out, name, type, help);
+    for (const auto& s : services) {
+      for (const auto& r : s.replicas) {
+        out += fmt::format("{}{{service=\"{}\",replica=\"{}\"}} {}\n", name, prometheus_label(s.service),
+                           prometheus_label(r.url), value(r));
+      }
+    }
+  };
+  per_replica("laneway_upstream_replica_healthy", "gauge", "1 while the replica is in rotation (not ejected).",
+              [](const ReplicaGauges& r) { return r.healthy ? 1 : 0; });
+  per_replica("laneway_upstream_replica_outstanding_requests", "gauge", "Requests sent to the replica, not answered yet.",
+              [](const ReplicaGauges& r) { return r.outstanding; });
+  per_replica("laneway_upstream_replica_requests_total", "counter", "Requests sent to the replica (retries included).",
+              [](const ReplicaGauges& r) { return r.requests; });
+  per_replica("laneway_upstream_replica_failures_total", "counter",
+              "Requests to the replica that failed (before the first byte or mid-response).",
+              [](const ReplicaGauges& r) { return r.failures; });
+  per_replica("laneway_upstream_replica_ejections_total", "counter", "Times the replica was taken out of rotation.",
+              [](const ReplicaGauges& r) { return r.ejections; });
+  per_replica("laneway_upstream_replica_health_checks_total", "counter", "Health checks sent to the replica.",
+              [](const ReplicaGauges& r) { return r.checks; });
+  per_replica("laneway_upstream_replica_health_check_failures_total", "counter", "Health checks the replica failed.",
+              [](const ReplicaGauges& r) { return r.check_failures; });
   family(out, "laneway_upstream_response_bytes_total", "counter", "Response bytes relayed from upstream lanes.");
   for (const auto& [lane, bytes] : upstream_bytes_) {
     out += fmt::format("laneway_upstream_response_bytes_total{{lane=\"{}\"}} {}\n", prometheus_label(lane), bytes);

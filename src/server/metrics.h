@@ -29,11 +29,25 @@ struct LaneGauges {
   LaneStats stats;  // the engine's counters (zero for upstream lanes)
 };
 
+// One replica of an upstream service (its URL is the `replica` label).
+struct ReplicaGauges {
+  std::string url;
+  bool healthy = false;
+  int64_t outstanding = 0;       // requests sent, not answered yet
+  int64_t requests = 0;          // requests sent (retries included)
+  int64_t failures = 0;          // requests that failed (before the first byte, or mid-response)
+  int64_t ejections = 0;         // healthy -> unhealthy transitions
+  int64_t checks = 0;            // health checks sent
+  int64_t check_failures = 0;
+};
+
 struct ServiceGauges {
   std::string service;
-  bool healthy = false;
-  int64_t checks = 0;
+  bool healthy = false;  // any replica healthy
+  int64_t checks = 0;    // over all replicas
   int64_t failures = 0;
+  int64_t retries = 0;   // requests retried on another replica
+  std::vector<ReplicaGauges> replicas;
 };
 
 class Metrics {

@@ -18,6 +18,26 @@ std::string draining_json(const std::string& lane) {
   return json{{"status", "draining"}, {"lane", lane}, {"state", "draining"}, {"error", "the server is shutting down"}}
       .dump();
 }
+
+// Each replica of a service: its URL, health, load and, while unhealthy, why
+// and how long until it is probed again at most (the backoff).
+json replicas_json(const UpstreamService& s) {
+  json out = json::array();
+  for (const auto& r : s.replicas()) {
+    const bool healthy = r->healthy();
+    json item = {{"url", r->url_text()},
+                 {"healthy", healthy},
+                 {"outstanding", r->outstanding()},
+                 {"requests_total", r->requests()},
+                 {"failures_total", r->request_failures()},
+                 {"ejections_total", r->ejections()}};
+    const std::string err = healthy ? std::string() : r->last_error();
+    item["last_error"] = err.empty() ? json(nullptr) : json(err);
+    item["backoff_ms"] = healthy ? json(nullptr) : json(r->backoff().count());
+    out.push_back(std::move(item));
+  }
+  return out;
+}
 }  // namespace
 
 std::string LanewayServer::lane_health_json(size_t lane) const {
@@ -27,6 +47,11 @@ std::string LanewayServer::lane_health_json(size_t lane) const {
   json body = {{"status", ready_state(st) ? "ok" : state}, {"lane", l.config->name}, {"state", state}};
   if (!ready_state(st)) {
     if (const std::string why = lane_error(lane); !why.empty()) body["error"] = why;
+  }
+  if (l.service) {
+    body["service"] = l.service->name();
+    body["healthy_replicas"] = l.service->healthy_replicas();
+    body["replicas"] = replicas_json(*l.service);
   }
   return body.dump();
 }
@@ -140,6 +165,12 @@ std::string LanewayServer::lanes_json() const {
       item["upstream"] = {{"service", l->service->name()}, {"url", l->service->url_text()},
                           {"upstream_model", c.upstream_model.empty() ? json(nullptr) : json(c.upstream_model)},
                           {"healthy", l->service->healthy()}};
+      item["upstream"]["urls"] = json::array();
+      for (const auto& r : l->service->replicas()) item["upstream"]["urls"].push_back(r->url_text());
+      item["upstream"]["affinity"] = l->service->affinity() == ServiceAffinity::prefix ? "prefix" : "none";
+      item["upstream"]["balance"] = "least_busy";
+      item["upstream"]["retries_total"] = l->service->retries();
+      item["upstream"]["replicas"] = replicas_json(*l->service);
       item["context_tokens"] = c.context_tokens > 0 ? json(c.context_tokens) : json(nullptr);
       item["last_error"] = err.empty() ? json(nullptr) : json(err);
     }
@@ -153,7 +184,10 @@ std::string LanewayServer::lanes_json() const {
   for (const auto& sc : options_.config.services) {
     json svc = {{"name", sc.name}, {"memory_budget_bytes", sc.memory_budget_bytes ? json(*sc.memory_budget_bytes) : json(nullptr)}};
     for (const auto& up : services_) {
-      if (up->name() == sc.name) svc["healthy"] = up->healthy();
+      if (up->name() == sc.name) {
+        svc["healthy"] = up->healthy();
+        svc["replicas"] = replicas_json(*up);
+      }
     }
     services.push_back(std::move(svc));
   }
@@ -209,7 +243,15 @@ std::string LanewayServer::metrics_text() const {
     lanes.push_back(std::move(g));
   }
   std::vector<ServiceGauges> services;
-  for (const auto& s : services_) services.push_back({s->name(), s->healthy(), s->checks(), s->failures()});
+  for (const auto& s : services_) {
+    ServiceGauges g{s->name(), s->healthy(), s->checks(), s->failures()};
+    g.retries = s->retries();
+    for (const auto& r : s->replicas()) {
+      g.replicas.push_back({r->url_text(), r->healthy(), r->outstanding(), r->requests(), r->request_failures(),
+                            r->ejections(), r->checks(), r->check_failures()});
+    }
+    services.push_back(std::move(g));
+  }
   return metrics_.render(lanes, services);
 }
 

@@ -1,14 +1,21 @@
 // Streaming pass-through to an upstream lane's service. The body goes out as
 // the client sent it, with `model` replaced by the lane's upstream_model; the
 // answer comes back chunk by chunk as it arrives (SSE events are relayed as
-// they are read, never buffered to the end). A service that fails is marked
-// unhealthy at once (its lanes' /health turns 503 before the next probe);
-// one that dies mid-stream ends the client's stream with an error event.
+// they are read, never buffered to the end).
+//
+// Replicas: the service picks one (least busy, or by prompt prefix). A
+// replica that fails before the client got a byte (connect refused or timed
+// out, TLS refused, reset before the response header) is ejected at once and
+// the request goes once more to another healthy replica; with none left the
+// caller routes again (fallback or 503). Nothing is retried once bytes went
+// to the client: a replica that dies mid-stream ends the client's stream with
+// an error event.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "server/json_patch.h"
 #include "server/laneway_server.h"
 #include "server/sse.h"
+#include "server/upstream_connection.h"
 
 namespace laneway::server {
 
@@ -23,6 +30,127 @@ net::awaitable<void> expire_at(net::steady_timer::time_point t) {
 
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 
+struct ProxyTarget {
+  UpstreamService& service;
+  UpstreamReplica& replica;
+  const std::string& lane;
+  std::string_view api_path;
+  const std::string& body;  // as forwarded (model patched)
+  net::steady_timer::time_point started;
+  net::steady_timer::time_point deadline;
+  std::chrono::milliseconds request_timeout;
+};
+
+// One try on one replica. "" when the exchange is over (answered, relayed,
+// failed mid-stream or the client left); else why the replica failed before
+// anything reached the client (the replica is ejected by the caller).
+net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, Metrics& metrics) {
+  UpstreamService& svc = t.service;
+  UpstreamReplica& rep = t.replica;
+  UpstreamConnection up(co_await net::this_coro::executor);
+  if (std::string why = co_await up.open(svc, rep, std::min(t.deadline, net::steady_timer::clock_type::now() + kConnectTimeout));
+      !why.empty()) {
+    co_return why;
+  }
+
+  // Request: the client's method, path below the API root and query; our own
+  // credentials for the service (the client's key is for Laneway only).
+  const HttpRequest& in = ex.request();
+  std::string target = UpstreamService::target(rep, t.api_path);
+  const std::string_view in_target = in.target();
+  if (auto q = in_target.find('?'); q != std::string_view::npos) target += std::string(in_target.substr(q));
+  http::request<http::string_body> req{in.method(), target, 11};
+  req.set(http::field::host, UpstreamConnection::host_header(rep.url()));
+  req.set(http::field::user_agent, "laneway");
+  if (auto it = in.find(http::field::content_type); it != in.end()) req.set(http::field::content_type, it->value());
+  else if (!t.body.empty()) req.set(http::field::content_type, "application/json");
+  if (auto it = in.find(http::field::accept); it != in.end()) req.set(http::field::accept, it->value());
+  if (!svc.api_key().empty()) req.set(http::field::authorization, "Bearer " + svc.api_key());
+  req.keep_alive(false);
+  req.body() = t.body;
+  req.prepare_payload();
+  {
+    auto w = co_await (up.write(req) || expire_at(t.deadline));
+    if (w.index() == 1) co_return "sending the request timed out";
+    if (auto [ec, n] = std::get<0>(w); ec) co_return "sending the request failed: " + ec.message();
+  }
+
+  // Response header: the client may hang up while the upstream thinks.
+  beast::flat_buffer upbuf;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  {
+    auto h = co_await (up.read_header(upbuf, parser) || ex.watch_hangup() || expire_at(t.deadline));
+    if (h.index() == 1) co_return "";  // client gone; closing `up` tells the upstream
+    if (h.index() == 2) {
+      // It may still be working on it: not retried, not ejected.
+      const ApiError e = gateway_timeout(fmt::format("upstream service '{}' ({}) did not answer within {} ms", svc.name(),
+                                                     rep.url_text(), t.request_timeout.count()));
+      co_await ex.send_error(e);
+      co_return "";
+    }
+    if (auto [ec, n] = std::get<0>(h); ec) co_return "no response: " + ec.message();
+  }
+  const auto& head = parser.get();
+  metrics.observe_ttft(t.lane, std::chrono::duration<double>(net::steady_timer::clock_type::now() - t.started).count());
+  std::string content_type = "application/json";
+  if (auto it = head.find(http::field::content_type); it != head.end()) content_type = std::string(it->value());
+  const bool sse = content_type.find("text/event-stream") != std::string::npos;
+  if (!co_await ex.begin_stream(head.result(), content_type)) co_return "";
+
+  // Body, relayed as it comes.
+  std::array<char, 16 * 1024> buf;
+  uint64_t relayed = 0;
+  std::string failure;
+  while (!parser.is_done()) {
+    parser.get().body().data = buf.data();
+    parser.get().body().size = buf.size();
+    auto r = co_await (up.read_some(upbuf, parser) || ex.watch_hangup() || expire_at(t.deadline));
+    if (r.index() == 1) co_return "";  // client gone
+    if (r.index() == 2) {
+      failure = fmt::format("upstream service '{}' did not finish within {} ms", svc.name(), t.request_timeout.count());
+      break;
+    }
+    const auto [ec, n] = std::get<0>(r);
+    const size_t got = buf.size() - parser.get().body().size;
+    if (got > 0) {
+      relayed += got;
+      if (!co_await ex.write_chunk(std::string_view(buf.data(), got))) co_return "";
+    }
+    if (ec && ec != http::error::need_buffer) {
+      failure = fmt::format("upstream service '{}' ({}) closed the connection mid-response ({})", svc.name(),
+                            rep.url_text(), ec.message());
+      rep.mark_unhealthy(failure, true);
+      break;
+    }
+  }
+  metrics.count_upstream_bytes(t.lane, relayed);
+  if (!failure.empty()) {
+    if (sse) {
+      // A clean SSE ending with an error event: clients raise it instead of hanging.
+      co_await ex.write_chunk(SseFormatter::error_event(upstream_error(failure)));
+      co_await ex.end_stream();
+    }
+    // Otherwise leave the chunked body unterminated: the connection closes and
+    // the client sees a truncated response, never a complete-looking one.
+    co_return "";
+  }
+  co_await ex.end_stream();
+  co_return "";
+}
+
+// (Outside the coroutine: GCC 12 miscompiles some braced JSON initializers inside coroutines.)
+void log_retry(const ServerLog& log, const UpstreamService& svc, const UpstreamReplica& failed, const std::string& why,
+               const UpstreamReplica& next) {
+  if (!log.enabled(spdlog::level::warn)) return;
+  log.write(spdlog::level::warn, "upstream",
+            fmt::format("{}: replica {} failed before answering ({}); retrying on {}", svc.name(), failed.url_text(), why,
+                        next.url_text()),
+            log.json() ? nlohmann::ordered_json{{"service", svc.name()}, {"replica", failed.url_text()}, {"error", why},
+                                                {"retry", next.url_text()}}
+                       : nlohmann::ordered_json::object());
+}
+
 }  // namespace
 
 net::awaitable<bool> LanewayServer::proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
@@ -33,129 +161,36 @@ net::awaitable<bool> LanewayServer::proxy_to_upstream(HttpExchange& ex, LaneRunt
   UpstreamService& svc = *lane.service;
   const auto started = net::steady_timer::clock_type::now();
   const auto deadline = started + options_.request_timeout;
-  auto executor = co_await net::this_coro::executor;
 
   std::string out_body = body;
   if (!lane.config->upstream_model.empty() && !body.empty()) {
     if (auto patched = replace_json_model(body, lane.config->upstream_model)) out_body = std::move(*patched);
   }
+  const std::string key = svc.affinity() == ServiceAffinity::prefix ? affinity_prefix(body) : std::string();
 
-  // Connect. An IP literal skips the resolver (a thread hop per request).
-  std::vector<tcp::endpoint> endpoints;
-  boost::system::error_code aec;
-  const auto address = net::ip::make_address(svc.url().host, aec);
-  if (!aec) {
-    endpoints.emplace_back(address, static_cast<unsigned short>(std::stoul(svc.url().port)));
-  } else {
-    tcp::resolver resolver(executor);
-    auto [rec, results] = co_await resolver.async_resolve(svc.url().host, svc.url().port, net::as_tuple(net::use_awaitable));
-    if (rec) {
-      svc.mark_unhealthy("cannot resolve " + svc.url().host + ": " + rec.message());
-      co_return false;
-    }
-    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  ReplicaLease lease = svc.pick(key);
+  if (!lease) co_return false;  // no healthy replica: the caller routes again (fallback or 503)
+  std::string failures;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const ProxyTarget target{svc, *lease, lane.config->name, api_path, out_body, started, deadline, options_.request_timeout};
+    const std::string why = co_await proxy_once(ex, target, metrics_);
+    if (why.empty()) co_return true;
+    // Nothing reached the client: eject the replica; try once more elsewhere.
+    lease->mark_unhealthy(why, true);
+    failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", lease->url_text(), why);
+    if (ex.client_gone() || attempt == 1) break;
+    UpstreamReplica* failed = &*lease;
+    lease = svc.pick(key, failed);
+    if (!lease) break;
+    svc.count_retry();
+    log_retry(options_.log, svc, *failed, why, *lease);
   }
-  tcp::socket up(executor);
-  {
-    auto c = co_await (net::async_connect(up, endpoints, net::as_tuple(net::use_awaitable)) ||
-                       expire_at(started + kConnectTimeout));
-    if (c.index() == 1 || std::get<0>(std::get<0>(c))) {
-      svc.mark_unhealthy(c.index() == 1 ? "connect timed out" : "connect failed: " + std::get<0>(std::get<0>(c)).message());
-      co_return false;
-    }
-  }
-  boost::system::error_code ignored;
-  up.set_option(tcp::no_delay(true), ignored);
-
-  // Request: the client's method, path below the API root and query; our own
-  // credentials for the service (the client's key is for Laneway only).
-  const HttpRequest& in = ex.request();
-  std::string target = svc.target(api_path);
-  const std::string_view in_target = in.target();
-  if (auto q = in_target.find('?'); q != std::string_view::npos) target += std::string(in_target.substr(q));
-  http::request<http::string_body> req{in.method(), target, 11};
-  req.set(http::field::host, svc.url().host + ":" + svc.url().port);
-  req.set(http::field::user_agent, "laneway");
-  if (auto it = in.find(http::field::content_type); it != in.end()) req.set(http::field::content_type, it->value());
-  else if (!out_body.empty()) req.set(http::field::content_type, "application/json");
-  if (auto it = in.find(http::field::accept); it != in.end()) req.set(http::field::accept, it->value());
-  if (!svc.api_key().empty()) req.set(http::field::authorization, "Bearer " + svc.api_key());
-  req.keep_alive(false);
-  req.body() = std::move(out_body);
-  req.prepare_payload();
-  {
-    auto w = co_await (http::async_write(up, req, net::as_tuple(net::use_awaitable)) || expire_at(deadline));
-    if (w.index() == 1 || std::get<0>(std::get<0>(w))) {
-      svc.mark_unhealthy("sending the request failed");
-      co_return false;
-    }
-  }
-
-  // Response header: the client may hang up while the upstream thinks.
-  beast::flat_buffer upbuf;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  {
-    auto h = co_await (http::async_read_header(up, upbuf, parser, net::as_tuple(net::use_awaitable)) ||
-                       ex.watch_hangup() || expire_at(deadline));
-    if (h.index() == 1) co_return true;  // client gone; closing `up` tells the upstream
-    if (h.index() == 2) {
-      const ApiError e = gateway_timeout(fmt::format("upstream service '{}' did not answer within {} ms", svc.name(),
-                                                     options_.request_timeout.count()));
-      co_await ex.send_error(e);
-      co_return true;
-    }
-    if (auto [ec, n] = std::get<0>(h); ec) {
-      svc.mark_unhealthy("no response: " + ec.message());
-      co_return false;
-    }
-  }
-  const auto& head = parser.get();
-  metrics_.observe_ttft(lane.config->name,
-                        std::chrono::duration<double>(net::steady_timer::clock_type::now() - started).count());
-  std::string content_type = "application/json";
-  if (auto it = head.find(http::field::content_type); it != head.end()) content_type = std::string(it->value());
-  const bool sse = content_type.find("text/event-stream") != std::string::npos;
-  if (!co_await ex.begin_stream(head.result(), content_type)) co_return true;
-
-  // Body, relayed as it comes.
-  std::array<char, 16 * 1024> buf;
-  uint64_t relayed = 0;
-  std::string failure;
-  while (!parser.is_done()) {
-    parser.get().body().data = buf.data();
-    parser.get().body().size = buf.size();
-    auto r = co_await (http::async_read_some(up, upbuf, parser, net::as_tuple(net::use_awaitable)) ||
-                       ex.watch_hangup() || expire_at(deadline));
-    if (r.index() == 1) co_return true;  // client gone
-    if (r.index() == 2) {
-      failure = fmt::format("upstream service '{}' did not finish within {} ms", svc.name(), options_.request_timeout.count());
-      break;
-    }
-    const auto [ec, n] = std::get<0>(r);
-    const size_t got = buf.size() - parser.get().body().size;
-    if (got > 0) {
-      relayed += got;
-      if (!co_await ex.write_chunk(std::string_view(buf.data(), got))) co_return true;
-    }
-    if (ec && ec != http::error::need_buffer) {
-      failure = fmt::format("upstream service '{}' closed the connection mid-response ({})", svc.name(), ec.message());
-      svc.mark_unhealthy(failure);
-      break;
-    }
-  }
-  metrics_.count_upstream_bytes(lane.config->name, relayed);
-  if (!failure.empty()) {
-    if (sse) {
-      // A clean SSE ending with an error event: clients raise it instead of hanging.
-      co_await ex.write_chunk(SseFormatter::error_event(upstream_error(failure)));
-      co_await ex.end_stream();
-    }
-    // Otherwise leave the chunked body unterminated: the connection closes and
-    // the client sees a truncated response, never a complete-looking one.
-    co_return true;
-  }
-  co_await ex.end_stream();
+  lease.release();
+  // Every replica down: the lane is unhealthy now, and routing again picks
+  // its fallback or answers 503. Otherwise the one retry is spent: 502.
+  if (!svc.healthy() || ex.client_gone()) co_return false;
+  const ApiError e = upstream_error(fmt::format("upstream service '{}' failed before answering: {}", svc.name(), failures));
+  co_await ex.send_error(e);
   co_return true;
 }
 

@@ -228,6 +228,60 @@ TEST(LaneConfig, RejectsImpossibleConfigs) {
   }
 }
 
+TEST(LaneConfig, ServiceReplicas) {
+  // The replica keys as LANES.md writes them ("Keys added since the first version").
+  const std::string ca = std::string(LANEWAY_SOURCE_DIR) + "/CMakeLists.txt";  // any readable file: parsing checks it exists
+  const std::string lane = "lanes:\n  - name: a\n    service: s\n";
+  auto c = parse_lanes_config("services:\n  - name: s\n"
+                              "    urls: [ \"http://vllm-0.vllm:8000/v1\", \"https://vllm-1.vllm:8443/v1\" ]\n"
+                              "    balance: least_busy\n    affinity: prefix\n    ca_file: " + ca + "\n" + lane,
+                              "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  ASSERT_EQ(c->services[0].urls.size(), 2u);
+  EXPECT_EQ(c->services[0].urls[1], "https://vllm-1.vllm:8443/v1");
+  EXPECT_EQ(c->services[0].balance, ServiceBalance::least_busy);
+  EXPECT_EQ(c->services[0].affinity, ServiceAffinity::prefix);
+  EXPECT_EQ(c->services[0].ca_file, ca);
+  // `url` stays valid: one replica, no affinity by default.
+  c = parse_lanes_config("services:\n  - name: s\n    url: http://x:1/v1\n" + lane, "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->services[0].urls, std::vector<std::string>{"http://x:1/v1"});
+  EXPECT_EQ(c->services[0].affinity, ServiceAffinity::none);
+
+  struct Case {
+    std::string yaml;
+    std::string expect;
+  } cases[] = {
+      {"services:\n  - name: s\n    url: http://x/v1\n    urls: [ \"http://y/v1\" ]\n" + lane,
+       "lanes.yaml:4: services[0].urls: a service has `url` (one server) or `urls` (replicas), not both"},
+      {"services:\n  - name: s\n    urls: []\n" + lane, "services[0].urls: expected a non-empty list of URLs"},
+      {"services:\n  - name: s\n    urls: http://x/v1\n" + lane, "services[0].urls: expected a non-empty list"},
+      {"services:\n  - name: s\n    urls: [ \"http://x/v1\", \"ftp://y/v1\" ]\n" + lane,
+       "services[0].urls[1]: expected an http:// or https:// URL"},
+      {"services:\n  - name: s\n    urls: [ \"http://x/v1\", \"http://x/v1\" ]\n" + lane, "listed twice"},
+      {"services:\n  - name: s\n    balance: least_busy\n" + lane, "services[0].url: missing"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    balance: round_robin\n" + lane,
+       "services[0].balance: expected one of least_busy, got 'round_robin'"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    affinity: session\n" + lane,
+       "services[0].affinity: expected one of prefix, none, got 'session'"},
+      {"services:\n  - name: s\n    url: https://x/v1\n    ca_file: /surely/missing/ca.pem\n" + lane,
+       "lanes.yaml:4: services[0].ca_file: '/surely/missing/ca.pem' is not a readable file"},
+      {"services:\n  - name: s\n    url: https://x/v1\n    ca_file: \"\"\n" + lane, "services[0].ca_file: must name"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    ca_file: " + ca + "\n" + lane,
+       "services[0].ca_file: applies only to https:// URLs"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    afinity: prefix\n" + lane, "did you mean 'affinity'"},
+  };
+  for (const auto& k : cases) {
+    const std::string msg = parse_error(k.yaml);
+    EXPECT_NE(msg.find(k.expect), std::string::npos) << "message: " << msg << "\nfor:\n" << k.yaml;
+  }
+  // A config built in code is checked too.
+  LanesConfig built;
+  built.source = "code";
+  built.services.push_back(ServiceConfig{.name = "s"});
+  EXPECT_FALSE(validate_lanes_config(built).is_ok());
+}
+
 TEST(LaneConfig, ResolvesEnvSecrets) {
   ::setenv("LANEWAY_TEST_SECRET_KEY", "sk-123", 1);
   EXPECT_EQ(*resolve_secret("env:LANEWAY_TEST_SECRET_KEY"), "sk-123");

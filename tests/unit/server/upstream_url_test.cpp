@@ -20,15 +20,21 @@ TEST(UpstreamUrl, Parses) {
   ASSERT_TRUE(u.is_ok());
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->base_path, "/ollama/v1");
-  EXPECT_EQ(parse_http_url("https://x/v1").status().code(), StatusCode::unsupported);
+  u = parse_http_url("https://vllm.internal/v1");
+  ASSERT_TRUE(u.is_ok());
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, "443");
+  EXPECT_FALSE(parse_http_url("http://x/v1")->tls);
+  EXPECT_FALSE(parse_http_url("http://user:pw@x/v1").is_ok());
   EXPECT_FALSE(parse_http_url("http://x:99999/v1").is_ok());
+  EXPECT_FALSE(parse_http_url("http://x:000000080/v1").is_ok());
   EXPECT_FALSE(parse_http_url("ftp://x").is_ok());
 }
 
 TEST(UpstreamUrl, HealthBesideTheApiRoot) {
   ServiceConfig c;
   c.name = "s";
-  c.url = "http://127.0.0.1:8000/v1";
+  c.urls = {"http://127.0.0.1:8000/v1"};
   auto s = UpstreamService::create(c);
   ASSERT_TRUE(s.is_ok());
   EXPECT_EQ((*s)->health_target(), "/health");
@@ -40,7 +46,7 @@ TEST(UpstreamUrl, HealthBesideTheApiRoot) {
   (*s)->mark_unhealthy("gone");
   EXPECT_FALSE((*s)->healthy());
   EXPECT_EQ((*s)->last_error(), "gone");
-  c.url = "http://h/ollama/v1";
+  c.urls = {"http://h/ollama/v1"};
   EXPECT_EQ((*UpstreamService::create(c))->health_target(), "/ollama/health");
   c.api_key = "env:LANEWAY_SURELY_UNSET_KEY";
   EXPECT_FALSE(UpstreamService::create(c).is_ok());
