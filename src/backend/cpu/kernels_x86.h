@@ -16,9 +16,13 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <limits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/weight_tiles.h"
+#include "quant/blocks.h"
+#include "quant/fp16.h"
+#include "quant/quant.h"
 
 #if defined(__AVX512F__) && defined(__AVX512VNNI__) && defined(__AVX512VL__)
 #define LANEWAY_X86_AVX512 1
@@ -48,32 +52,48 @@ inline float x86_hsum(__m256 v) {
 
 inline void x86_quantize_acts(const float* x, int64_t n, int8_t* qs, uint8_t* qu, float* d, int16_t* s16) {
   const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 fmax = _mm256_set1_ps(std::numeric_limits<float>::max());
   for (int64_t b = 0; b < n / kQ8Block; ++b) {
     const float* xb = x + b * kQ8Block;
     __m256 v[4];
     __m256 amax = _mm256_setzero_ps();
+    __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     for (int k = 0; k < 4; ++k) {
       v[k] = _mm256_loadu_ps(xb + 8 * k);
-      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, v[k]));
+      const __m256 a = _mm256_andnot_ps(sign_mask, v[k]);
+      amax = _mm256_max_ps(amax, a);
+      finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, fmax, _CMP_LE_OQ));  // false for inf and NaN
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float max_abs = _mm_cvtss_f32(m);
-    const float scale = max_abs / 127.0f;
-    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-    d[b] = _cvtsh_ss(_cvtss_sh(scale, 0));  // the f16-rounded scale, as Q8_0 stores it
-    const __m256 vinv = _mm256_set1_ps(inv);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k) {
-      q[k] = _mm256_cvtps_epi32(
-          _mm256_round_ps(_mm256_mul_ps(v[k], vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m256i p;
+    if (_mm256_movemask_ps(finite) != 0xFF) {
+      // The reference's NaN block, through the reference.
+      uint8_t block[34];
+      quantize_row(GgmlType::q8_0, xb, block, kQ8Block);
+      uint16_t h;
+      std::memcpy(&h, block, 2);
+      d[b] = fp16_to_fp32(h);
+      p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+    } else {
+      __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+      m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+      m = _mm_max_ss(m, _mm_movehdup_ps(m));
+      const float scale = _mm_cvtss_f32(m) / 127.0f;
+      // The f16 scale Q8_0 stores (clipped to the largest finite f16), and
+      // 1/scale, or 0 when the stored scale is zero, as the reference does.
+      d[b] = fp16_to_fp32(fp32_to_fp16(std::min(scale, 65504.0f)));
+      const float inv = d[b] != 0.0f ? 1.0f / scale : 0.0f;
+      const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+      __m256i q[4];
+      for (int k = 0; k < 4; ++k) {
+        // Clamp (a clipped scale leaves |x/d| above 127), then round to nearest, ties to even.
+        const __m256 c = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[k], vinv), lo), hi);
+        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      }
+      // Pack 32 int32 to 32 int8, then undo the lane interleave of the packs.
+      const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+      const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+      p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     }
-    // Pack 32 int32 to 32 int8, then undo the lane interleave of the packs.
-    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
-    const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
-    __m256i p = _mm256_packs_epi16(p01, p23);
-    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kQ8Block), p);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qu + b * kQ8Block),
                         _mm256_xor_si256(p, _mm256_set1_epi8(static_cast<char>(0x80))));

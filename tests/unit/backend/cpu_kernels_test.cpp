@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/testdata.h"
+
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/vec.h"
@@ -115,6 +117,55 @@ TEST_P(QuantKernelTypes, ActivationsQuantizeToTheSameBytesAtEveryLevel) {
     EXPECT_EQ(got.qu, want.qu) << cpu_isa_name(isa);
     EXPECT_EQ(got.s16, want.s16) << cpu_isa_name(isa);
     EXPECT_EQ(std::memcmp(got.d.data(), want.d.data(), want.d.size() * 4), 0) << cpu_isa_name(isa);
+  }
+}
+
+// Blocks the Q8_0 arithmetic treats specially: NaN and infinities (the
+// reference's NaN block), all zeros, values so small the f16 scale underflows
+// to zero, so large it is clipped to the largest f16 (levels clamped to 127),
+// and exact ties. Every level gives the scalar reference's bytes.
+TEST(CpuKernels, ActivationQuantizationEdgeCasesMatchTheScalarReference) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<std::vector<float>> blocks;
+  auto block = [&](auto&& f) {
+    std::vector<float> b(32);
+    for (int i = 0; i < 32; ++i) b[static_cast<size_t>(i)] = f(i);
+    blocks.push_back(b);
+  };
+  block([&](int i) { return i == 5 ? nan : float(i); });
+  block([&](int i) { return i == 31 ? inf : -float(i); });
+  block([&](int i) { return i == 0 ? -inf : 1.0f; });
+  block([](int) { return 0.0f; });
+  block([](int i) { return (i % 2 ? -1e-30f : 1e-30f) * float(i); });
+  block([](int i) { return i == 3 ? 3e38f : float(i) * 1e30f; });
+  block([](int i) { return i == 0 ? 127.0f : float(i) + 0.5f; });  // d = 1: every other level a tie
+  block([](int i) { return -float(i) - 0.5f; });
+  std::vector<float> x;
+  for (const auto& b : blocks) x.insert(x.end(), b.begin(), b.end());
+  const int64_t n = static_cast<int64_t>(x.size()), nb = n / 32;
+  auto run = [&](const CpuKernels& k) {
+    Planes p;
+    p.n = n;
+    p.qs.resize(static_cast<size_t>(n));
+    p.qu.resize(static_cast<size_t>(n));
+    p.d.resize(static_cast<size_t>(nb));
+    p.s16.resize(static_cast<size_t>(2 * nb));
+    k.quantize_acts(x.data(), n, p.qs.data(), p.qu.data(), p.d.data(), p.s16.data());
+    return p;
+  };
+  const Planes want = run(cpu_kernels(CpuIsa::scalar));
+  for (CpuIsa isa : simd_levels()) {
+    const Planes got = run(cpu_kernels(isa));
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto s = static_cast<size_t>(b * 32);
+      EXPECT_TRUE(std::equal(got.qs.begin() + s, got.qs.begin() + s + 32, want.qs.begin() + s))
+          << cpu_isa_name(isa) << " block " << b;
+      EXPECT_EQ(std::memcmp(&got.d[static_cast<size_t>(b)], &want.d[static_cast<size_t>(b)], 4), 0)
+          << cpu_isa_name(isa) << " block " << b << ": d " << got.d[static_cast<size_t>(b)] << " vs "
+          << want.d[static_cast<size_t>(b)];
+    }
+    EXPECT_EQ(got.qu, want.qu) << cpu_isa_name(isa);
+    EXPECT_EQ(got.s16, want.s16) << cpu_isa_name(isa);
   }
 }
 
@@ -446,7 +497,9 @@ TEST(CpuKernels, ExpIsAccurateAndTheSameAtEveryLevel) {
 // dot-product instructions and says which through LANEWAY_TEST_EXPECT_DOTPROD.
 TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
   for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
-    if (cpu_supports(isa)) EXPECT_EQ(cpu_kernels(isa).isa, isa) << cpu_isa_name(isa);
+    if (cpu_supports(isa)) {
+      EXPECT_EQ(cpu_kernels(isa).isa, isa) << cpu_isa_name(isa);
+    }
   }
 #if defined(__aarch64__)
   EXPECT_TRUE(cpu_supports(CpuIsa::neon));  // AdvSIMD is in every ARMv8-A CPU
@@ -461,6 +514,30 @@ TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
   EXPECT_FALSE(cpu_supports(CpuIsa::neon));
   EXPECT_FALSE(cpu_supports(CpuIsa::neon_dotprod));
 #endif
+}
+
+// The SIMD-vs-scalar tests above compare every level this CPU supports and
+// nothing else: say which ran. A CPU with no SIMD level (x86 without AVX2)
+// compares nothing: skipped here so it shows, and a failure in CI
+// (LANEWAY_REQUIRE_TESTDATA=1), where the kernels must have been checked.
+TEST(CpuIsaLevels, SaysWhichSimdLevelsTheKernelTestsRan) {
+  std::string ran, not_ran;
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+    std::string& list = cpu_supports(isa) ? ran : not_ran;
+    list += std::string(list.empty() ? "" : ", ") + std::string(cpu_isa_name(isa));
+  }
+#if defined(__x86_64__)
+  if (!cpu_supports(CpuIsa::avx512) && __builtin_cpu_supports("avx512f")) {
+    not_ran += " (this CPU has AVX-512F, but the avx512 level also needs BW, VL and VNNI)";
+  }
+#endif
+  std::printf("SIMD levels compared with the scalar reference: %s; not on this CPU: %s\n",
+              ran.empty() ? "none" : ran.c_str(), not_ran.empty() ? "none" : not_ran.c_str());
+  EXPECT_TRUE(cpu_supports(select_cpu_isa().value_or(CpuIsa::scalar))) << "the engine's level is one the tests ran";
+  if (simd_levels().empty()) {
+    if (test::testdata_required()) GTEST_FAIL() << "no SIMD level on this CPU: the kernel tests compared nothing";
+    GTEST_SKIP() << "no SIMD level on this CPU: the SIMD-vs-scalar kernel tests compared nothing";
+  }
 }
 
 TEST(CpuIsaLevels, LaneWayIsaForcesALevelOrSaysWhyNot) {
