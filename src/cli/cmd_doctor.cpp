@@ -164,7 +164,8 @@ int run_doctor(const DoctorFlags& flags) {
     const hw::BandwidthMeasurement m = hw::measure_read_bandwidth();
     inv.pools.front().bandwidth_bytes_per_s = m.bytes_per_s;
     inv.pools.front().bandwidth_source =
-        fmt::format("measured: {} read {} times by {} threads", hw::format_bytes(m.buffer_bytes), m.passes, m.threads);
+        (m.steady() ? "measured: " : "measured on a busy machine (the passes spread too far; do not trust it): ") +
+        m.describe();
   }
   std::vector<hw::Finding> findings = hw::diagnose(inv);
   if (!flags.config_path.empty()) {

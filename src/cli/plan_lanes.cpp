@@ -145,7 +145,11 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
   std::string o = fmt::format("laneway plan --lanes {}\n\n", config.source);
   o += fmt::format("machine    {}: {}\n", p.name, p.label);
   o += fmt::format("memory     {}  {}\n", gib(p.memory_bytes), p.memory_source);
-  o += fmt::format("bandwidth  {:.1f} GB/s  {}\n", p.bandwidth_bytes_per_s / 1e9, p.bandwidth_source);
+  if (p.bandwidth_bytes_per_s > 0) {
+    o += fmt::format("bandwidth  {:.1f} GB/s  {}\n", p.bandwidth_bytes_per_s / 1e9, p.bandwidth_source);
+  } else {
+    o += fmt::format("bandwidth  unknown  {}\n", p.bandwidth_source);
+  }
 
   o += "\nmemory map: every lane loaded at its configured context\n";
   if (map.reserve_os_bytes == map.reserve_os_configured_bytes) {
@@ -182,9 +186,15 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
                      gib(uint64_t(-map.left_bytes())));
   }
 
-  o += fmt::format("\ndecode speed ceiling at a full context ({:.1f} GB/s / bytes read per token)\n",
-                   p.bandwidth_bytes_per_s / 1e9);
+  if (p.bandwidth_bytes_per_s > 0) {
+    o += fmt::format("\ndecode speed ceiling at a full context ({:.1f} GB/s / bytes read per token)\n",
+                     p.bandwidth_bytes_per_s / 1e9);
+  } else {
+    o += "\ndecode speed ceiling: not estimated, the read bandwidth is not known well enough (see above); run again "
+         "on a quieter machine, or plan with a named --profile\n";
+  }
   for (const auto& l : map.lanes) {
+    if (p.bandwidth_bytes_per_s <= 0) break;
     o += fmt::format("  {:<16}{:>8.1f} t/s  reads {} of weights + {} of KV per token at {}", l.name, l.ceiling_tps,
                      gib(l.weight_read_bytes), gib(l.kv_read_bytes), format_token_count(l.context_tokens));
     if (l.target_tps) {

@@ -74,10 +74,16 @@ Result<MachineProfile> probe_this_machine(const hw::ProbeOptions& options) {
   p.memory_bytes = cpu->usable_bytes;
   p.memory_source = "usable now: " + cpu->usable_reason;
   p.in_use_bytes = cpu->total_bytes > cpu->usable_bytes ? cpu->total_bytes - cpu->usable_bytes : 0;
-  const hw::BandwidthMeasurement m = hw::measure_read_bandwidth();
-  p.bandwidth_bytes_per_s = m.bytes_per_s;
-  p.bandwidth_source = fmt::format("measured now: best of {} reads of {} MiB with {} threads", m.passes,
-                                   m.buffer_bytes >> 20, m.threads);
+  const hw::BandwidthMeasurement m = hw::measure_read_bandwidth(hw::default_buffer_bytes(cpu->usable_bytes));
+  if (m.steady()) {
+    p.bandwidth_bytes_per_s = m.bytes_per_s;
+    p.bandwidth_source = "measured now: " + m.describe();
+  } else {
+    // A busy machine: no ceiling from a figure that moved this much.
+    p.bandwidth_bytes_per_s = 0;
+    p.bandwidth_source = "not measured well now (other work competed for memory: the passes spread too far): " +
+                         m.describe();
+  }
   p.threads = inv.effective_cores();
   return p;
 }

@@ -104,11 +104,35 @@ TEST(VulkanLoader, MissingLibraryIsNotFound) {
   EXPECT_NE(r.status().message().find("liblaneway-no-such-vulkan.so.9"), std::string::npos);
 }
 
-TEST(Bandwidth, SmallReadTestReportsARate) {
-  BandwidthMeasurement m = measure_read_bandwidth(4 << 20, 2, 2);
+TEST(Bandwidth, SmallReadTestReportsARateAndItsSpread) {
+  BandwidthMeasurement m = measure_read_bandwidth(4 << 20, 5, 2);
   EXPECT_GT(m.bytes_per_s, 1e8);  // anything that runs tests reads faster than 100 MB/s
+  EXPECT_LE(m.median_bytes_per_s, m.bytes_per_s);
+  EXPECT_LE(m.slowest_bytes_per_s, m.median_bytes_per_s);
+  EXPECT_GT(m.slowest_bytes_per_s, 0);
   EXPECT_EQ(m.buffer_bytes, size_t(4) << 20);
   EXPECT_EQ(m.threads, 2);
+  EXPECT_EQ(m.passes, 5);
+  const std::string d = m.describe();
+  EXPECT_NE(d.find("of 5 passes"), std::string::npos) << d;
+  EXPECT_NE(d.find("4 MiB by 2 threads"), std::string::npos) << d;
+}
+
+TEST(Bandwidth, AFigureWhoseMedianIsFarBelowTheFastestIsNotSteady) {
+  BandwidthMeasurement m;
+  m.bytes_per_s = 20e9;
+  m.median_bytes_per_s = 16e9;
+  EXPECT_TRUE(m.steady());
+  m.median_bytes_per_s = 9.6e9;  // the 28.8 vs 9.6 GB/s of one machine minutes apart
+  EXPECT_FALSE(m.steady());
+  EXPECT_FALSE(BandwidthMeasurement{}.steady());
+}
+
+TEST(Bandwidth, TheDefaultBufferOutgrowsTheCacheWithinLimits) {
+  const size_t b = default_buffer_bytes();
+  EXPECT_GE(b, size_t(256) << 20);
+  EXPECT_LE(b, size_t(1) << 30);
+  EXPECT_EQ(default_buffer_bytes(uint64_t(64) << 20), size_t(8) << 20);  // an eighth of what is available
 }
 
 }  // namespace
