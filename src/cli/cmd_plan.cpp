@@ -44,8 +44,15 @@ std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSett
   const bool fits = bill.total_bytes <= usable.first;
   std::string o = fmt::format("model:     {}{}\n", model.name,
                               trained > 0 ? fmt::format(" (trained on {} tokens of context)", format_tokens(trained)) : "");
-  o += fmt::format("context:   {} tokens ({} slot{}), K {} / V {}\n", format_tokens(bill.n_ctx), s.n_slots,
-                   s.n_slots == 1 ? "" : "s", f.engine.cache_type_k, f.engine.cache_type_v);
+  const int64_t per_slot = bill.n_ctx / std::max<int64_t>(1, s.n_slots);
+  if (s.n_slots == 1) {
+    o += fmt::format("context:   {} tokens, K {} / V {}\n", format_tokens(per_slot), f.engine.cache_type_k,
+                     f.engine.cache_type_v);
+  } else {
+    o += fmt::format("context:   {} tokens per slot x {} slots ({} tokens in the KV cache), K {} / V {}\n",
+                     format_tokens(per_slot), s.n_slots, format_tokens(bill.n_ctx), f.engine.cache_type_k,
+                     f.engine.cache_type_v);
+  }
   o += fmt::format("weights   {:>10}\nkv        {:>10}  ({} per token)\ncompute   {:>10}\noverhead  {:>10}\n"
                    "total     {:>10}  predicted peak resident memory\n",
                    format_bytes(bill.weights_bytes), format_bytes(bill.kv_bytes), format_bytes(bill.kv_bytes_per_token),
@@ -59,7 +66,6 @@ std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSett
                      format_bytes(d.kv_bytes), format_bytes(d.compute_bytes));
   }
   // The planner's warning about the trained context, in the words and numbers of the rest.
-  const int64_t per_slot = bill.n_ctx / std::max<int64_t>(1, s.n_slots);
   for (const auto& w : bill.warnings) {
     if (w.find("trained with") == std::string::npos) o += fmt::format("warning: {}\n", w);
   }
@@ -68,7 +74,7 @@ std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSett
                      "drops there\n",
                      format_tokens(per_slot), format_tokens(trained));
   }
-  const int64_t largest = round_down_tokens(max_ctx);
+  const int64_t largest = round_down_tokens(max_ctx);  // per slot, as --ctx takes it
   if (fits) {
     o += "fits";
     if (trained > 0 && largest > trained) {
@@ -125,7 +131,11 @@ Status plan(const PlanFlags& f, int& exit_code) {
     LANEWAY_ASSIGN_OR_RETURN(model, plan_model_from_shape(*shape, f.type));
   }
   PlanSettings s;
-  s.n_ctx = f.engine.ctx;
+  // --ctx is per slot (each request's context), as `serve --ctx --slots` and
+  // lanes.yaml's `context` mean it: the KV cache holds ctx x slots tokens.
+  // 0: the model's trained context per slot.
+  const int64_t per_slot_ctx = f.engine.ctx > 0 ? f.engine.ctx : model.hp.n_ctx_train;
+  s.n_ctx = per_slot_ctx > 0 ? per_slot_ctx * f.slots : 0;
   s.n_slots = f.slots;
   s.n_threads = f.engine.threads;
   s.n_batch = f.engine.batch;
@@ -137,12 +147,14 @@ Status plan(const PlanFlags& f, int& exit_code) {
   }
   LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(model, s));
   LANEWAY_ASSIGN_OR_RETURN(auto usable, usable_memory(f));
-  const int64_t max_ctx = max_context_that_fits(model, s, usable.first);
+  // Per slot, as --ctx takes it.
+  const int64_t max_ctx = max_context_that_fits(model, s, usable.first) / std::max<int64_t>(1, s.n_slots);
   const bool fits = bill.total_bytes <= usable.first;
 
   if (f.json) {
     nlohmann::json j = {{"model", model.name},
-                        {"n_ctx", bill.n_ctx},
+                        {"n_ctx", bill.n_ctx},  // all slots together
+                        {"context_tokens", bill.n_ctx / std::max<int64_t>(1, s.n_slots)},  // per slot
                         {"n_ctx_train", model.hp.n_ctx_train},
                         {"slots", s.n_slots},
                         {"cache_type_k", f.engine.cache_type_k},
@@ -181,7 +193,7 @@ void register_plan(CLI::App& app, int& exit_code) {
   cmd->remove_option(cmd->get_option("--mlock"));
   cmd->add_option("--shape", f->shape, "Plan a named shape instead of a file (tinyllama-1.1b, llama-3.1-8b, ...)");
   cmd->add_option("--type", f->type, "With --shape: the weight type or mix (Q4_K_M, Q4_0, F16, ...)");
-  cmd->add_option("--slots", f->slots, "Parallel sequences sharing the context")->check(CLI::PositiveNumber);
+  cmd->add_option("--slots", f->slots, "Parallel sequences, each with --ctx tokens of context (as serve --slots): the KV cache holds ctx x slots")->check(CLI::PositiveNumber);
   add_size_option(cmd, "--usable", f->usable, "Usable memory, e.g. 16GiB (default: what the hardware probe reports)");
   cmd->add_flag("--json", f->json, "Print JSON");
   const std::string lanes_group = "Plan a lane file instead (--lanes)";

@@ -38,6 +38,34 @@ std::string lane(const std::string& name, const std::string& context, bool is_de
          (is_default ? "\n    default: true\n" : "\n");
 }
 
+// One meaning of --ctx with --slots: each slot gets --ctx tokens (lanes.yaml's
+// `context` is per request). `plan` bills the KV cache `serve` allocates on
+// the same flags, to the byte, and says ctx x slots tokens are held.
+TEST(ServerLaneMemory, PlanAndServeAgreeOnContextAndSlots) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  for (int slots : {1, 3}) {
+    SCOPED_TRACE("slots " + std::to_string(slots));
+    const std::string flags = " --ctx 512 --slots " + std::to_string(slots);
+    const CliResult plan = run_laneway("plan -m '" + stories_model_path() + "'" + flags + " --json");
+    ASSERT_EQ(plan.exit_code, 0) << plan.err;
+    const json p = json::parse(plan.out);
+    EXPECT_EQ(p["context_tokens"], 512);
+    EXPECT_EQ(p["n_ctx"], 512 * slots);
+    ServerProcess server({"-m", stories_model_path(), "--port", "0", "--ctx", "512", "--slots", std::to_string(slots)});
+    ASSERT_TRUE(server.started()) << server.output();
+    const json lanes = json::parse(http_get(server.port(), "/v1/lanes").body);
+    const json& lane = lanes["data"][0];
+    EXPECT_EQ(lane["context_tokens"], 512);
+    ASSERT_TRUE(lane.contains("memory")) << lane.dump();
+    EXPECT_EQ(lane["memory"]["kv_bytes"].get<uint64_t>(), p["kv_bytes"].get<uint64_t>()) << lane.dump();
+    EXPECT_EQ(lane["memory"]["kv_cells_total"], 512 * slots);
+    const CliResult text = run_laneway("plan -m '" + stories_model_path() + "'" + flags);
+    if (slots > 1) {
+      EXPECT_NE(text.out.find("512 tokens per slot x 3 slots"), std::string::npos) << text.out;
+    }
+  }
+}
+
 TEST(ServerLaneMemory, LaneThatDoesNotFitFailsAndTheRestServes) {
   LANEWAY_REQUIRE_FILE(stories_model_path());
   const auto dir = scratch_dir("server_lane_memory");
