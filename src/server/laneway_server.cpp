@@ -63,6 +63,18 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   auto s = std::unique_ptr<LanewayServer>(new LanewayServer(std::move(options)));
   s->prepare_ = prepare;
   LANEWAY_ASSIGN_OR_RETURN(s->open_routes_, OpenRoutes::parse(s->options_.config.server.open_routes));
+  // Keys written `env:NAME` (a Kubernetes Secret in the environment) are read
+  // now; an unset variable stops the start, naming it.
+  auto resolve = [](std::string& key, const std::string& where) -> Status {
+    auto value = resolve_secret(key);
+    if (!value.is_ok()) return value.status().with_context(where);
+    key = std::move(value).value();
+    return Status::ok();
+  };
+  for (auto& key : s->options_.config.server.api_keys) LANEWAY_TRY(resolve(key, "server.api_keys"));
+  for (auto& lane : s->options_.config.lanes) {
+    for (auto& key : lane.api_keys) LANEWAY_TRY(resolve(key, "lane " + lane.name + " api_keys"));
+  }
   s->keys_ = KeyRing(s->options_.config);
   // server.tls: the files are read now, so a bad certificate or key stops
   // the start (with the path and OpenSSL's reason), before any lane loads.

@@ -168,5 +168,34 @@ TEST(ServerLaneKeys, OnlyLanesHaveKeys) {
   EXPECT_EQ(json::parse(keyed.body)["data"].size(), 2u) << keyed.body;
 }
 
+// Keys written `env:NAME` (how a Kubernetes Secret arrives: deploy/k8s) are
+// read from the server's environment at start; the text itself is no key. A
+// variable that is not set stops the start, naming it.
+TEST(ServerLaneKeys, KeysFromTheEnvironment) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_lane_keys_env");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "server:\n  api_keys: [ \"env:LANEWAY_TEST_SERVER_KEY\" ]\nlanes:\n" +
+                               lane("a", "    api_keys: [ \"env:LANEWAY_TEST_LANE_KEY\" ]\n");
+  ::setenv("LANEWAY_TEST_SERVER_KEY", "sk-server-from-env", 1);
+  ::setenv("LANEWAY_TEST_LANE_KEY", "sk-lane-from-env", 1);
+  {
+    ServerProcess server({"--config", config, "--port", "0"});
+    ASSERT_TRUE(server.started()) << server.output();
+    const int port = server.port();
+    EXPECT_EQ(http_request(port, "GET", "/v1/lanes", "", with_key("sk-server-from-env")).status, 200);
+    EXPECT_EQ(http_request(port, "GET", "/v1/lanes", "", with_key("env:LANEWAY_TEST_SERVER_KEY")).status, 401);
+    EXPECT_EQ(http_request(port, "GET", "/v1/lanes", "", with_key("")).status, 401);
+    EXPECT_EQ(http_request(port, "POST", "/v1/chat/completions", chat_body("a"), with_key("sk-lane-from-env")).status, 200);
+    EXPECT_EQ(http_request(port, "POST", "/v1/chat/completions", chat_body("a"), with_key("env:LANEWAY_TEST_LANE_KEY")).status,
+              401);
+  }
+  ::unsetenv("LANEWAY_TEST_LANE_KEY");
+  ServerProcess missing({"--config", config, "--port", "0"}, std::chrono::seconds(20));
+  EXPECT_FALSE(missing.started());
+  EXPECT_NE(missing.output().find("LANEWAY_TEST_LANE_KEY"), std::string::npos) << missing.output();
+  ::unsetenv("LANEWAY_TEST_SERVER_KEY");
+}
+
 }  // namespace
 }  // namespace laneway::test
