@@ -303,7 +303,9 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
     HttpResponse r = http_post(port, "/api/generate", json{{"model", name}, {"prompt", "Once"}, {"stream", false},
                                                            {"options", {{"temperature", 0}, {"num_predict", 4}}}}.dump());
     EXPECT_EQ(r.status, 200) << name << ": " << r.body;
-    if (r.status == 200) EXPECT_EQ(json::parse(r.body)["model"], name);
+    if (r.status == 200) {
+      EXPECT_EQ(json::parse(r.body)["model"], name);
+    }
   }
   HttpResponse show = http_post(port, "/api/show", R"({"model":"stories:260k"})");
   ASSERT_EQ(show.status, 200) << show.body;

@@ -515,7 +515,9 @@ TEST(VulkanOps, MoeRouteAndCombineMatchCpu) {
     for (int64_t t = 0; t < n; ++t) {
       for (int64_t e = 1; e < kExperts; ++e) ties += logits[static_cast<size_t>(t * kExperts + e)] == logits[static_cast<size_t>(t * kExperts)];
     }
-    if (n == 64) EXPECT_GT(ties, 10) << "the logits should tie often";
+    if (n == 64) {
+      EXPECT_GT(ties, 10) << "the logits should tie often";
+    }
     ASSERT_TRUE(p.write(router, n, logits).is_ok());
     ASSERT_TRUE(p.write(experts, n, random_floats(static_cast<size_t>(n * kUsed * kWidth), 52)).is_ok());
     PassInputs in;
