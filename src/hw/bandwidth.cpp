@@ -69,7 +69,9 @@ std::string BandwidthMeasurement::describe() const {
 }
 
 size_t default_buffer_bytes(uint64_t available_bytes) {
-  uint64_t bytes = std::clamp<uint64_t>(4 * last_level_cache_bytes(), uint64_t(256) << 20, uint64_t(1) << 30);
+  // Unknown cache sizes (a VM's sysfs often has none): the largest buffer.
+  const uint64_t llc = last_level_cache_bytes();
+  uint64_t bytes = llc > 0 ? std::clamp<uint64_t>(4 * llc, uint64_t(256) << 20, uint64_t(1) << 30) : uint64_t(1) << 30;
   if (available_bytes > 0) bytes = std::min(bytes, available_bytes / 8);
   return size_t(std::max<uint64_t>(bytes, uint64_t(1) << 20));
 }

@@ -37,8 +37,9 @@ struct BandwidthMeasurement {
   std::string describe() const;
 };
 
-// Four times the last-level cache (sysfs), at least 256 MiB and at most 1 GiB,
-// and never more than an eighth of `available_bytes` (when known, > 0).
+// Four times the last-level cache (sysfs), at least 256 MiB and at most 1 GiB
+// (1 GiB when sysfs does not say), and never more than an eighth of
+// `available_bytes` (when known, > 0).
 size_t default_buffer_bytes(uint64_t available_bytes = 0);
 
 // buffer_bytes 0: default_buffer_bytes(). threads 0: every hardware thread.
