@@ -23,18 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 void send_all(int fd, const std::string& bytes) {
   size_t done = 0;
@@ -67,7 +55,7 @@ TEST(HttpLimits, ABodyThatStopsArrivingGets408AfterTheInactivityTimeout) {
   EXPECT_GT(seconds, 0.5);
   EXPECT_LT(seconds, 5.0) << "408 came after " << seconds << " s";
   // A body arriving slowly but steadily is read in full.
-  const int fd = connect_to(server.port());
+  const int fd = connect_raw(server.port());
   ASSERT_GE(fd, 0);
   const std::string body = R"({"prompt": "Once upon a time", "max_tokens": 2, "temperature": 0})";
   send_all(fd, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -95,7 +83,7 @@ TEST(HttpLimits, ConnectionsPastTheCapGet503AndALogLine) {
   ASSERT_TRUE(server.started()) << server.output();
   std::vector<int> idle;
   for (int i = 0; i < 8; ++i) {
-    idle.push_back(connect_to(server.port()));
+    idle.push_back(connect_raw(server.port()));
     ASSERT_GE(idle.back(), 0);
   }
   // Once the server has accepted the eight, the next connection is refused.
@@ -118,7 +106,7 @@ TEST(HttpLimits, TwoHundredFiftySixSlowHeaderClientsDelayNoOne) {
   ASSERT_TRUE(server.started()) << server.output();
   std::vector<int> slow;
   for (int i = 0; i < 256; ++i) {
-    const int fd = connect_to(server.port());
+    const int fd = connect_raw(server.port());
     ASSERT_GE(fd, 0) << "connection " << i;
     send_all(fd, "GET /health HTTP/1.1\r\nHo");
     slow.push_back(fd);

@@ -127,6 +127,49 @@ int ServerProcess::stop(int signal, std::chrono::milliseconds timeout) {
   return -1;
 }
 
+namespace {
+
+// One request and its whole response over a connected stream (plain or TLS);
+// header names lower-cased.
+template <class Stream>
+void exchange(Stream& stream, const std::string& method, const std::string& target, const std::string& body,
+              const std::map<std::string, std::string>& headers, const std::string& host, HttpResponse& out) {
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  if (req.method() == http::verb::unknown) req.method_string(method);
+  req.set(http::field::host, host);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
+  out.status = res.result_int();
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = res.body();
+}
+
+}  // namespace
+
+int connect_raw(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body,
                           const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
   HttpResponse out;
@@ -135,25 +178,7 @@ HttpResponse http_request(int port, const std::string& method, const std::string
     beast::tcp_stream stream(ioc);
     stream.expires_after(timeout);
     stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    if (req.method() == http::verb::unknown) req.method_string(method);
-    req.set(http::field::host, "127.0.0.1");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    http::read(stream, buffer, parser);
-    const auto& res = parser.get();
-    out.status = res.result_int();
-    for (const auto& f : res) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[name] = std::string(f.value());
-    }
-    out.body = res.body();
+    exchange(stream, method, target, body, headers, "127.0.0.1", out);
   } catch (const std::exception& e) {
     out.status = 0;
     out.error = e.what();
@@ -238,25 +263,7 @@ HttpResponse https_request(int port, const std::string& ca_file, const std::stri
     beast::get_lowest_layer(stream).connect(
         tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     stream.handshake(ssl::stream_base::client);
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    if (req.method() == http::verb::unknown) req.method_string(method);
-    req.set(http::field::host, host);
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    http::read(stream, buffer, parser);
-    const auto& res = parser.get();
-    out.status = res.result_int();
-    for (const auto& f : res) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[name] = std::string(f.value());
-    }
-    out.body = res.body();
+    exchange(stream, method, target, body, headers, host, out);
     boost::system::error_code ignored;
     stream.shutdown(ignored);  // close_notify both ways (the server answers it)
   } catch (const std::exception& e) {

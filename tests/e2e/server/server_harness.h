@@ -58,6 +58,9 @@ struct HttpResponse {
   std::string error;  // transport error, when status == 0
 };
 
+// A plain TCP connection to 127.0.0.1:port (a file descriptor), -1 when refused.
+int connect_raw(int port);
+
 HttpResponse http_request(int port, const std::string& method, const std::string& target, const std::string& body = "",
                           const std::map<std::string, std::string>& headers = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));

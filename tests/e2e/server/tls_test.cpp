@@ -30,18 +30,6 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Certificates and a lanes.yaml whose tls paths are relative to its folder.
 struct TlsSetup {
@@ -154,7 +142,7 @@ TEST(ServerTls, AHandshakeThatNeverFinishesIsTimedOutWhileOthersAreServed) {
   std::vector<int> stalled;
   const auto t0 = Clock::now();
   for (int i = 0; i < 128; ++i) {
-    const int fd = connect_to(server.port());
+    const int fd = connect_raw(server.port());
     ASSERT_GE(fd, 0) << i;
     if (i % 2 == 1) (void)::send(fd, "\x16\x03\x01\x02", 4, MSG_NOSIGNAL);
     stalled.push_back(fd);
