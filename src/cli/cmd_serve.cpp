@@ -54,6 +54,7 @@ struct ServeFlags {
   bool strict = false;
   LogFlags log;
   ModelSourceFlags sources;
+  bool discovering = false;  // no model, folder or config named: the usual places are searched (and rescanned)
   int ollama_port = -1;  // -1: off
   CLI::Option* host_opt = nullptr;
   CLI::Option* port_opt = nullptr;
@@ -81,6 +82,7 @@ Result<LanesConfig> build_config(ServeFlags& f) {
     // No model named: folders and stores given by flag, else the places
     // people keep models (unless --no-discover), else the demo model.
     if (f.engine.model_path.empty()) {
+      f.discovering = true;
       LANEWAY_ASSIGN_OR_RETURN(found, add_model_source_lanes(f.sources, config, /*discover=*/true));
     }
     if (f.engine.model_path.empty() && !found) {
@@ -147,6 +149,10 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
+  // /api/tags, /v1/models and a request for a model no lane has rescan the
+  // folders and stores (and, when discovering, the usual places): models
+  // added or removed show up without a restart.
+  options.model_lanes = model_lanes_rescan(f.sources, f.discovering);
   options.ollama_port = options.config.server.ollama_port;  // server.ollama_port; the flag wins
   if (f.ollama_port >= 0) options.ollama_port = f.ollama_port;
   LANEWAY_ASSIGN_OR_RETURN(options.log, make_server_log(f.log));

@@ -87,22 +87,26 @@ void add_model_source_flags(CLI::App* cmd, ModelSourceFlags& flags) {
                 "With no model given, do not look for models in the usual places (Ollama, Hugging Face, LM Studio)");
 }
 
-Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& config, bool discover) {
+Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& config, bool discover, bool quiet) {
   const size_t before = config.lanes.size();
   for (const auto& dir : flags.models_dirs) {
     LANEWAY_ASSIGN_OR_RETURN(auto sources, scan_models_dir(dir));
-    if (sources.empty()) std::fprintf(stderr, "laneway serve: --models-dir %s holds no .gguf file\n", dir.c_str());
+    if (sources.empty() && !quiet) std::fprintf(stderr, "laneway serve: --models-dir %s holds no .gguf file\n", dir.c_str());
     LANEWAY_TRY(add_sources(sources, flags, config));
   }
   for (const auto& store : flags.ollama_stores) {
     LANEWAY_ASSIGN_OR_RETURN(auto sources, read_ollama_store(store));
-    if (sources.empty()) std::fprintf(stderr, "laneway serve: --ollama-models %s holds no model\n", store.c_str());
+    if (sources.empty() && !quiet) std::fprintf(stderr, "laneway serve: --ollama-models %s holds no model\n", store.c_str());
     LANEWAY_TRY(add_sources(sources, flags, config));
   }
   const bool named = !flags.models_dirs.empty() || !flags.ollama_stores.empty();
   if (discover && !named && !flags.no_discover) {
     for (const auto& store : discover_model_stores(process_discovery_env())) {
       if (store.models.empty() && store.notes.empty()) continue;
+      if (quiet) {
+        LANEWAY_TRY(add_sources(store.models, flags, config));
+        continue;
+      }
       std::fprintf(stderr, "laneway serve: found %zu model(s) in %s (%s)\n", store.models.size(), store.label.c_str(),
                    store.path.c_str());
       for (const auto& m : store.models) {
@@ -112,7 +116,7 @@ Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& 
       for (const auto& note : store.notes) std::fprintf(stderr, "  note: %s\n", note.c_str());
       LANEWAY_TRY(add_sources(store.models, flags, config));
     }
-    if (config.lanes.size() > before) {
+    if (config.lanes.size() > before && !quiet) {
       std::fprintf(stderr, "laneway serve: serving the models found (read-only; --no-discover turns this off)\n");
     }
   }
@@ -122,6 +126,17 @@ Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& 
     config.lanes[before].is_default = true;
   }
   return added;
+}
+
+std::function<Result<std::vector<LaneConfig>>()> model_lanes_rescan(ModelSourceFlags flags, bool discover) {
+  if (!discover && flags.models_dirs.empty() && flags.ollama_stores.empty()) return nullptr;
+  if (discover && flags.no_discover && flags.models_dirs.empty() && flags.ollama_stores.empty()) return nullptr;
+  return [flags = std::move(flags), discover]() -> Result<std::vector<LaneConfig>> {
+    LanesConfig found;
+    LANEWAY_TRY(add_model_source_lanes(flags, found, discover, /*quiet=*/true).status());
+    for (auto& lane : found.lanes) lane.is_default = false;  // the default lane is the server's, chosen at start
+    return std::move(found.lanes);
+  };
 }
 
 Result<std::string> demo_model_path() {

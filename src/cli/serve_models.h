@@ -13,6 +13,7 @@
 // before any server thread exists; prints what it found to stderr.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,15 @@ void add_model_source_flags(CLI::App* cmd, ModelSourceFlags& flags);
 // With `discover` and no folder or store given, searches the usual places
 // instead (unless --no-discover), printing what it found and where. Returns
 // whether any lane was added; the first one becomes the default lane when
-// the config has none.
-Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& config, bool discover);
+// the config has none. `quiet`: prints nothing (a rescan).
+Result<bool> add_model_source_lanes(const ModelSourceFlags& flags, LanesConfig& config, bool discover,
+                                    bool quiet = false);
+
+// What `serve` rescans while it runs (ServeOptions::model_lanes): the lanes
+// the flags' folders and stores give now (with `discover`, the usual places
+// too), made as add_model_source_lanes makes them, none of them the default.
+// Null when there is nothing to rescan. Safe to call from any thread.
+std::function<Result<std::vector<LaneConfig>>()> model_lanes_rescan(ModelSourceFlags flags, bool discover);
 
 // models/demo/stories260K.gguf of the source tree this binary was built
 // from, found beside the executable's ancestors or at the configured source

@@ -128,6 +128,9 @@ struct LaneConfig {
   std::optional<int> listen_port;            // `listen: PORT`
   std::vector<std::string> api_keys;         // open this lane's routes too, besides server.api_keys
   int line = 0;                              // 1-based line of the entry
+  // Made from a file of a models folder or store (model_sources.h), not
+  // written in lanes.yaml: a rescan of the folders may find it gone.
+  bool from_model_source = false;
 
   bool embedded() const { return kind == LaneKind::embedded; }
   // keep_alive with its default applied.

@@ -286,6 +286,7 @@ LaneConfig lane_config_for(const ModelSource& source) {
   lane.kind = LaneKind::embedded;
   lane.model_path = source.path;
   lane.load = LaneLoad::on_demand;  // LANES.md: lanes made from files load when asked for
+  lane.from_model_source = true;
   if (source.original_name != source.lane_name) lane.aliases.push_back(source.original_name);
   return lane;
 }

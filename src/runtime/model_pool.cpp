@@ -92,7 +92,9 @@ struct LaneLease::Shared {
   ModelPool::Options options;
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::vector<Lane> lanes;      // guarded by mu
+  // Guarded by mu. A deque: add() appends while references to the other
+  // lanes (spec(), a lane the loader is loading) stay valid.
+  std::deque<Lane> lanes;
   uint64_t use_counter = 0;     // guarded by mu
   uint64_t ticket_counter = 0;  // guarded by mu
   uint64_t want_counter = 0;    // guarded by mu
@@ -106,6 +108,23 @@ struct LaneLease::Shared {
   static void run(Calls& calls) {
     for (auto& c : calls) c();
     calls.clear();
+  }
+
+  // A lane as the pool starts it: failed when the plan refused it, queued
+  // for the loader when eager (mu held, or in the constructor).
+  Lane new_lane(PoolLaneSpec spec) {
+    Lane l;
+    l.spec = std::move(spec);
+    if (!l.spec.refused.empty()) {
+      l.state = LaneState::failed;
+      l.error = l.spec.refused;
+      l.failed_stamp = stamp_of(l.spec.model_path);
+    } else if (!l.spec.on_demand) {
+      l.state = LaneState::loading;  // queued for the loader
+      l.want_load = true;
+      l.want_since = ++want_counter;
+    }
+    return l;
   }
 
   LaneLease make_lease(const std::shared_ptr<Shared>& self, size_t i) {  // mu held
@@ -182,20 +201,18 @@ void LaneLease::set_keep_alive(milliseconds keep_alive) {
 
 ModelPool::ModelPool(std::vector<PoolLaneSpec> lanes, Options options) : shared_(std::make_shared<LaneLease::Shared>()) {
   shared_->options = options;
-  for (auto& spec : lanes) {
-    LaneLease::Shared::Lane l;
-    l.spec = std::move(spec);
-    if (!l.spec.refused.empty()) {
-      l.state = LaneState::failed;
-      l.error = l.spec.refused;
-      l.failed_stamp = stamp_of(l.spec.model_path);
-    } else if (!l.spec.on_demand) {
-      l.state = LaneState::loading;  // queued for the loader
-      l.want_load = true;
-      l.want_since = ++shared_->want_counter;
-    }
-    shared_->lanes.push_back(std::move(l));
+  for (auto& spec : lanes) shared_->lanes.push_back(shared_->new_lane(std::move(spec)));
+}
+
+size_t ModelPool::add(PoolLaneSpec spec) {
+  size_t index = 0;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    index = shared_->lanes.size();
+    shared_->lanes.push_back(shared_->new_lane(std::move(spec)));
   }
+  shared_->cv.notify_all();
+  return index;
 }
 
 ModelPool::~ModelPool() { shutdown(0); }
@@ -206,8 +223,15 @@ void ModelPool::start() {
   shared_->loader = std::thread([self = shared_] { self->loader_loop(self); });
 }
 
-size_t ModelPool::size() const { return shared_->lanes.size(); }
-const PoolLaneSpec& ModelPool::spec(size_t lane) const { return shared_->lanes[lane].spec; }
+size_t ModelPool::size() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->lanes.size();
+}
+
+PoolLaneSpec ModelPool::spec(size_t lane) const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->lanes[lane].spec;
+}
 
 uint64_t ModelPool::acquire(size_t lane, AcquireDone done) {
   auto& s = *shared_;
@@ -265,6 +289,7 @@ uint64_t ModelPool::acquire(size_t lane, AcquireDone done) {
 void ModelPool::cancel_wait(size_t lane, uint64_t ticket) {
   if (ticket == 0) return;
   AcquireDone done;
+  std::string name;
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     auto& w = shared_->lanes[lane].waiting;
@@ -272,8 +297,9 @@ void ModelPool::cancel_wait(size_t lane, uint64_t ticket) {
     if (it == w.end()) return;
     done = std::move(it->done);
     w.erase(it);
+    name = shared_->lanes[lane].spec.name;
   }
-  done(make_error(StatusCode::cancelled, "the request stopped waiting for lane {}", shared_->lanes[lane].spec.name));
+  done(make_error(StatusCode::cancelled, "the request stopped waiting for lane {}", name));
 }
 
 void ModelPool::unload(size_t lane) {

@@ -141,6 +141,9 @@ class ModelPool {
 
   // Starts the loader thread; eager lanes load (highest priority first).
   void start();
+  // A lane more (a model file a rescan found): its index, the next after
+  // those the pool has. Loaded as the spec says (eager: now, once started).
+  size_t add(PoolLaneSpec spec);
 
   using AcquireDone = std::function<void(Result<LaneLease>)>;
   // Asks for lane `lane`: `done` gets a lease once it is ready (at once when
@@ -164,7 +167,7 @@ class ModelPool {
   LaneStatus status(size_t lane) const;
   PoolStatus pool_status() const;
   size_t size() const;
-  const PoolLaneSpec& spec(size_t lane) const;
+  PoolLaneSpec spec(size_t lane) const;  // a copy: replace() may change it meanwhile
 
   // Stops loading; refuses waiting requests (unavailable). Lanes with
   // engines keep serving their leases; the server shuts the engines down.

@@ -4,9 +4,11 @@
 
 namespace laneway {
 
-Router::Router(const LanesConfig& config) {
-  for (const auto& lane : config.lanes) {
-    lanes_.push_back({lane.name, lane.aliases, lane.min_prompt_tokens, std::nullopt, lane.is_default});
+Router::Router(const LanesConfig& config, const std::vector<bool>& hidden) {
+  for (size_t i = 0; i < config.lanes.size(); ++i) {
+    const auto& lane = config.lanes[i];
+    const bool gone = i < hidden.size() && hidden[i];
+    lanes_.push_back({lane.name, lane.aliases, lane.min_prompt_tokens, std::nullopt, lane.is_default && !gone, gone});
   }
   for (size_t i = 0; i < config.lanes.size(); ++i) {
     if (!config.lanes[i].fallback.empty()) lanes_[i].fallback = find(config.lanes[i].fallback);
@@ -15,9 +17,10 @@ Router::Router(const LanesConfig& config) {
 
 std::optional<size_t> Router::find(std::string_view model) const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i].name == model) return i;
+    if (!lanes_[i].hidden && lanes_[i].name == model) return i;
   }
   for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i].hidden) continue;
     for (const auto& alias : lanes_[i].aliases) {
       if (alias == model) return i;
     }
@@ -31,7 +34,9 @@ RouteResult Router::route(std::string_view model, const RouteQuery& query) const
     RouteResult r;
     r.outcome = RouteOutcome::model_not_found;
     std::string known;
-    for (const auto& l : lanes_) known += (known.empty() ? "" : ", ") + l.name;
+    for (const auto& l : lanes_) {
+      if (!l.hidden) known += (known.empty() ? "" : ", ") + l.name;
+    }
     r.message = fmt::format("The model '{}' does not exist; lanes: {} (or their aliases, see GET /v1/models)", model, known);
     return r;
   }
@@ -39,7 +44,7 @@ RouteResult Router::route(std::string_view model, const RouteQuery& query) const
   std::optional<size_t> best;
   for (size_t i = 0; i < lanes_.size(); ++i) {
     const auto& rule = lanes_[i].min_prompt_tokens;
-    if (!rule) continue;
+    if (!rule || lanes_[i].hidden) continue;
     if (best && *lanes_[*best].min_prompt_tokens >= *rule) continue;
     if (query.prompt_tokens(i) >= *rule) best = i;
   }

@@ -46,7 +46,10 @@ struct RouteQuery {
 
 class Router {
  public:
-  explicit Router(const LanesConfig& config);
+  // `hidden[i]`: lane i keeps its index but is not there for requests (a
+  // model file that went away): not found by name or alias, never picked
+  // for "auto", not listed in errors.
+  explicit Router(const LanesConfig& config, const std::vector<bool>& hidden = {});
 
   // Lane index for a lane name or alias.
   std::optional<size_t> find(std::string_view model) const;
@@ -64,6 +67,7 @@ class Router {
     std::optional<int64_t> min_prompt_tokens;
     std::optional<size_t> fallback;
     bool is_default = false;
+    bool hidden = false;
   };
   RouteResult finish(size_t lane, const RouteQuery& query) const;
 

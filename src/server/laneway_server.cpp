@@ -55,7 +55,14 @@ struct LanewayServer::OllamaPort final : RequestHandler {
   std::unique_ptr<HttpServer> http;
 };
 
-LanewayServer::LanewayServer(ServeOptions options) : options_(std::move(options)) {}
+namespace {
+// Lanes rescans may add beyond the config's (files of the model folders).
+constexpr size_t kMaxRescannedLanes = 1024;
+}  // namespace
+
+LanewayServer::LanewayServer(ServeOptions options)
+    : options_(std::move(options)),
+      lanes_(options_.config.lanes.size() + (options_.model_lanes ? kMaxRescannedLanes : 0)) {}
 
 Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLanePreparer& prepare,
                                                              bool strict) {
@@ -125,7 +132,7 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   uint64_t budget = s->options_.memory_budget_bytes;
   if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
   s->pool_ = std::make_unique<ModelPool>(std::move(specs), ModelPool::Options{budget});
-  s->router_ = std::make_unique<Router>(config);
+  s->rebuild_router();
   s->created_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
@@ -217,6 +224,9 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
     lane.set_text(std::move(text));
     return Status::ok();
   };
+  const auto [mtime_ns, size] = file_stamp(lc.model_path);  // before reading: a change meanwhile is seen next time
+  lane.file_mtime_ns = mtime_ns;
+  lane.file_size = size;
   if (Status st = setup(); !st.is_ok()) {
     spec.refused = st.message();
     options_.log.write(spdlog::level::warn, "lane", fmt::format("{}: {}: {}", lc.name, lc.model_path, st.message()),
@@ -254,6 +264,7 @@ bool LanewayServer::lanes_settled() const {
 std::string LanewayServer::lanes_summary() const {
   std::string out;
   for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i]->gone) continue;
     const LaneState st = lane_state(i);
     out += fmt::format("{}{} {}", out.empty() ? "" : ", ", lanes_[i]->config->name, lane_state_name(st));
     if (st == LaneState::ready && lanes_[i]->embedded()) {
@@ -393,11 +404,12 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
   } else {
     pool_->shutdown(0);
   }
+  blocking_.join();  // a rescan or a hash that was running
 }
 
 std::optional<size_t> LanewayServer::lane_index(std::string_view name) const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i]->config->name == name) return i;
+    if (lanes_[i]->config->name == name && !lanes_[i]->gone) return i;
   }
   return std::nullopt;
 }

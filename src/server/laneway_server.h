@@ -31,7 +31,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +69,12 @@ struct ServeOptions {
   // Also serve Ollama's routes (/ and /api/...) on this port (`--ollama-port
   // 11434`), for tools that assume Ollama's address; 0 picks a free one.
   std::optional<int> ollama_port;
+  // The lanes the model folders and stores give now (the CLI's
+  // model_lanes_rescan); null: nothing to rescan. Called off the io
+  // threads, one call at a time, by /api/tags, /v1/models and a request for
+  // a model no lane has: a file added becomes a lane, a file gone hides its
+  // lane (config lanes are never touched).
+  std::function<Result<std::vector<LaneConfig>>()> model_lanes;
 };
 
 // What `serve` decides for one embedded lane before anything loads (the CLI
@@ -89,12 +97,20 @@ struct LaneText {
   int64_t context_tokens = 0;  // per request
 };
 
-// One configured lane at run time.
+// One lane at run time.
 struct LaneRuntime {
   size_t index = 0;
-  const LaneConfig* config = nullptr;       // points into LanewayServer's config
+  const LaneConfig* config = nullptr;       // into LanewayServer's config, or own_config
+  std::unique_ptr<const LaneConfig> own_config;  // a lane a rescan added
   std::optional<size_t> pool_lane;          // embedded lanes: the index in the model pool
   UpstreamService* service = nullptr;       // upstream lanes (owned by the server)
+  // A lane made from a file that a rescan no longer finds: hidden from
+  // routing and the listings, unloaded once idle, back when the file is.
+  std::atomic<bool> gone{false};
+  // The file's modification time and size when its metadata was read: a
+  // rescan reads it again when they change (and the lane is not loaded).
+  std::atomic<int64_t> file_mtime_ns{0};
+  std::atomic<int64_t> file_size{-1};
 
   bool embedded() const { return config->embedded(); }
   // Null when the lane's file could not be read (it is then `failed`); a
@@ -104,6 +120,33 @@ struct LaneRuntime {
 
  private:
   std::shared_ptr<const LaneText> text_;
+};
+
+// The lanes in index order: the config's, then those rescans added.
+// Append-only with a capacity fixed at start, so the HTTP threads read it
+// without a lock while a rescan appends: a lane counts (size()) only once it
+// is whole, and none is ever removed (a lane whose file went away is `gone`).
+class LaneList {
+ public:
+  explicit LaneList(size_t capacity) : slots_(new std::unique_ptr<LaneRuntime>[capacity]), capacity_(capacity) {}
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  size_t capacity() const { return capacity_; }
+  const std::unique_ptr<LaneRuntime>& operator[](size_t i) const { return slots_[i]; }
+  const std::unique_ptr<LaneRuntime>* begin() const { return slots_.get(); }
+  const std::unique_ptr<LaneRuntime>* end() const { return slots_.get() + size(); }
+  // One writer at a time. False when full.
+  bool push_back(std::unique_ptr<LaneRuntime> lane) {
+    const size_t n = size_.load(std::memory_order_relaxed);
+    if (n == capacity_) return false;
+    slots_[n] = std::move(lane);
+    size_.store(n + 1, std::memory_order_release);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<std::unique_ptr<LaneRuntime>[]> slots_;
+  size_t capacity_ = 0;
+  std::atomic<size_t> size_{0};
 };
 
 class LanewayServer final : public RequestHandler {
@@ -200,7 +243,24 @@ class LanewayServer final : public RequestHandler {
   net::awaitable<bool> proxy_to_upstream(HttpExchange& ex, LaneRuntime& lane, std::string_view api_path,
                                          const std::string& body, const std::string& requested_model, bool stream);
 
+  // The lane of that name (gone lanes are not found).
   std::optional<size_t> lane_index(std::string_view name) const;
+  // The router over the lanes as the last rescan left them.
+  std::shared_ptr<const Router> router() const { return std::atomic_load(&router_); }
+  // Model folders (ServeOptions::model_lanes): rescanned on a worker thread,
+  // at most once a second unless `now`; returns when the rescan is over.
+  net::awaitable<void> rescan_models(bool now);
+  void rescan_models_blocking();  // the rescan itself (under rescan_mu_)
+  void rebuild_router();          // from every lane's config and `gone` (under rescan_mu_ or in create)
+  // A file's modification time (ns) and size; {0, -1} when it cannot be stat'ed.
+  static std::pair<int64_t, int64_t> file_stamp(const std::string& path);
+  // Runs `f` (blocking work: hashing files, reading metadata) on the worker
+  // threads; the calling coroutine waits without holding its io thread.
+  template <class F>
+  net::awaitable<std::invoke_result_t<F>> off_io(F f) {
+    co_return co_await net::co_spawn(
+        blocking_, [&f]() -> net::awaitable<std::invoke_result_t<F>> { co_return f(); }, net::use_awaitable);
+  }
   // The request's key and what it opens (key_ring.h); key_allows: whether it
   // opens `route` as far as the URL tells (routing checks the lane again).
   Credentials credentials(const HttpRequest& req) const;
@@ -216,10 +276,14 @@ class LanewayServer final : public RequestHandler {
 
   ServeOptions options_;
   std::vector<std::unique_ptr<UpstreamService>> services_;
-  std::vector<std::unique_ptr<LaneRuntime>> lanes_;
+  LaneList lanes_;
   std::unique_ptr<ModelPool> pool_;
   EmbeddedLanePreparer prepare_;
-  std::unique_ptr<Router> router_;
+  std::shared_ptr<const Router> router_;  // replaced whole by a rescan that changes the lanes (atomic_load/store)
+  net::thread_pool blocking_{2};          // off_io(): hashing, metadata reads, rescans
+  std::mutex rescan_mu_;
+  std::chrono::steady_clock::time_point last_rescan_{};  // guarded by rescan_mu_
+  std::set<std::string> rescan_reported_;               // guarded by rescan_mu_: problems already logged
   Metrics metrics_;
   OpenRoutes open_routes_;
   KeyRing keys_;

@@ -190,28 +190,47 @@ Result<ModelFileInfo> read_model_file_info(const std::string& path) {
 }
 
 Result<ModelFileInfo> ModelInfoCache::get(const std::string& path) {
-  LANEWAY_ASSIGN_OR_RETURN(ModelFileInfo info, read_model_file_info(path));
-  const std::vector<std::string>& parts = info.part_paths;
-  std::vector<std::pair<int64_t, uint64_t>> stamps;
-  for (const auto& p : parts) {
-    auto s = stamp_of(p);
-    if (!s) return io_error("cannot stat {}", p);
-    stamps.push_back(*s);
+  auto stamps_of = [](const std::vector<std::string>& parts) -> Result<std::vector<std::pair<int64_t, uint64_t>>> {
+    std::vector<std::pair<int64_t, uint64_t>> stamps;
+    for (const auto& p : parts) {
+      auto s = stamp_of(p);
+      if (!s) return io_error("cannot stat {}", p);
+      stamps.push_back(*s);
+    }
+    return stamps;
+  };
+  {
+    // The cached answer while no part changed (no file read); one thread
+    // reads and hashes a path at a time, the others wait for its answer.
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      if (auto it = entries_.find(path); it != entries_.end()) {
+        auto now = stamps_of(it->second.info.part_paths);
+        if (now.is_ok() && *now == it->second.stamps) return it->second.info;
+      }
+      if (busy_.insert(path).second) break;
+      done_.wait(lock);
+    }
   }
+  auto computed = [&]() -> Result<ModelFileInfo> {
+    LANEWAY_ASSIGN_OR_RETURN(ModelFileInfo info, read_model_file_info(path));
+    LANEWAY_ASSIGN_OR_RETURN(auto stamps, stamps_of(info.part_paths));
+    if (info.part_paths.size() == 1) {
+      if (auto d = digest_from_blob_name(info.part_paths[0])) info.digest = *d;
+    }
+    if (info.digest.empty()) {
+      LANEWAY_ASSIGN_OR_RETURN(info.digest, sha256_of_files(info.part_paths));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_[path] = Entry{std::move(stamps), info};
+    return info;
+  }();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = entries_.find(path);
-    if (it != entries_.end() && it->second.stamps == stamps) return it->second.info;
+    busy_.erase(path);
   }
-  if (parts.size() == 1) {
-    if (auto d = digest_from_blob_name(parts[0])) info.digest = *d;
-  }
-  if (info.digest.empty()) {
-    LANEWAY_ASSIGN_OR_RETURN(info.digest, sha256_of_files(parts));
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  entries_[path] = Entry{std::move(stamps), info};
-  return info;
+  done_.notify_all();
+  return computed;
 }
 
 }  // namespace laneway::server

@@ -12,13 +12,17 @@
 // for size and digest (the parts hashed in order, as one stream).
 //
 // Thread-safety: ModelInfoCache::get may be called from any thread; the
-// lock is not held while a file is hashed.
+// lock is not held while a file is hashed, and two threads asking for one
+// file hash it once (the second waits). Callers on an io thread hand it to a
+// worker (LanewayServer::off_io): hashing a large file takes seconds.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,7 +75,9 @@ class ModelInfoCache {
     ModelFileInfo info;
   };
   std::mutex mutex_;
+  std::condition_variable done_;    // a path left busy_
   std::map<std::string, Entry> entries_;
+  std::set<std::string> busy_;      // paths being read and hashed now
 };
 
 }  // namespace laneway::server

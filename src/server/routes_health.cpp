@@ -78,6 +78,7 @@ net::awaitable<void> LanewayServer::route_health(HttpExchange& ex, std::optional
 }
 
 net::awaitable<void> LanewayServer::route_models(HttpExchange& ex, std::optional<size_t> lane, const Credentials& who) {
+  if (!lane) co_await rescan_models(/*now=*/false);  // model files added or removed since show now
   co_await ex.send_json(http::status::ok, models_json(lane, who));
 }
 
@@ -85,6 +86,7 @@ std::string LanewayServer::models_json(std::optional<size_t> lane, const Credent
   json data = json::array();
   for (const auto& l : lanes_) {
     if (lane && l->index != *lane) continue;
+    if (l->gone) continue;
     if (!keys_.opens_lane(who, l->index)) continue;  // a lane key lists its own lanes (and the open ones)
     auto entry = [&](const std::string& id) {
       return json{{"id", id}, {"object", "model"}, {"created", created_unix_s_}, {"owned_by", "laneway"},
@@ -101,6 +103,7 @@ net::awaitable<void> LanewayServer::route_lanes(HttpExchange& ex) { co_await ex.
 std::string LanewayServer::lanes_json() const {
   json data = json::array();
   for (const auto& l : lanes_) {
+    if (l->gone) continue;
     const LaneConfig& c = *l->config;
     const LaneState state = lane_state(l->index);
     json item = {{"name", c.name},
@@ -115,7 +118,7 @@ std::string LanewayServer::lanes_json() const {
     if (c.min_prompt_tokens) item["min_prompt_tokens"] = *c.min_prompt_tokens;
     if (l->embedded()) {
       const LaneStatus st = pool_->status(*l->pool_lane);
-      const PoolLaneSpec& spec = pool_->spec(*l->pool_lane);
+      const PoolLaneSpec spec = pool_->spec(*l->pool_lane);
       item["model"] = c.model_path;
       const auto lt = l->text();
       item["context_tokens"] = lt ? json(lt->context_tokens) : json(nullptr);
@@ -211,8 +214,12 @@ net::awaitable<void> LanewayServer::route_lane_control(HttpExchange& ex, size_t 
     pool_->unload(*l.pool_lane);
   } else if (const LaneStatus st = pool_->status(*l.pool_lane); !st.resident && st.state == LaneState::failed) {
     // Read the file and plan the lane again: it may have been fixed or
-    // memory freed since.
-    pool_->replace(*l.pool_lane, setup_embedded(*lanes_[lane], nullptr));
+    // memory freed since. Off the io thread, and not beside a rescan.
+    co_await off_io([&] {
+      std::lock_guard<std::mutex> lock(rescan_mu_);
+      pool_->replace(*l.pool_lane, setup_embedded(*lanes_[lane], nullptr));
+      return 0;
+    });
   } else {
     pool_->reload(*l.pool_lane);
   }

@@ -66,8 +66,9 @@ json details_json(const OllamaModelDetails& d) {
 }  // namespace
 
 std::optional<size_t> LanewayServer::ollama_lane(std::string_view model) const {
-  if (auto i = router_->find(model)) return i;
+  if (auto i = router()->find(model)) return i;
   for (size_t i = 0; i < lanes_.size(); ++i) {
+    if (lanes_[i]->gone) continue;
     const LaneConfig& c = *lanes_[i]->config;
     if (ollama_name_matches(model, c.name)) return i;
     for (const auto& alias : c.aliases) {
@@ -127,7 +128,11 @@ net::awaitable<void> LanewayServer::route_ollama(HttpExchange& ex, const RouteMa
       std::string out = json{{"version", kOllamaApiVersion}}.dump();
       co_await ex.send_json(http::status::ok, std::move(out));
     } else {
-      std::string out = ollama_models_json(api == "/ps", who);
+      // A model file added or removed since shows now; digests are computed
+      // (once per file) off the io threads.
+      if (api == "/tags") co_await rescan_models(/*now=*/false);
+      const bool resident_only = api == "/ps";
+      std::string out = co_await off_io([&] { return ollama_models_json(resident_only, who); });
       co_await ex.send_json(http::status::ok, std::move(out));
     }
     co_return count(no_lane, label, ex.status_code());
@@ -176,7 +181,7 @@ std::string LanewayServer::ollama_models_json(bool resident_only, const Credenti
     if (!l->embedded()) continue;  // the Ollama routes generate on embedded lanes only
     if (!keys_.opens_lane(who, l->index)) continue;
     const LaneStatus st = pool_->status(*l->pool_lane);
-    if (resident_only && !st.resident) continue;
+    if (resident_only ? !st.resident : l->gone.load()) continue;
     auto info = model_info_.get(l->config->model_path);
     if (!info) {
       std::fprintf(stderr, "laneway serve: /api/%s: lane %s: %s\n", resident_only ? "ps" : "tags",
@@ -206,8 +211,9 @@ std::string LanewayServer::ollama_models_json(bool resident_only, const Credenti
 
 net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex, const Credentials& who) {
   std::optional<OllamaError> error;
-  // The answer, or "" with `error` set (not a coroutine: no co_await inside).
-  const std::string answer = [&]() -> std::string {
+  // The answer, or "" with `error` set. Run off the io thread: the first
+  // answer for a file computes its digest.
+  auto answer_of = [&]() -> std::string {
     json body;
     if (auto e = parse_json_body(ex.request().body(), body)) {
       error = ollama_error_from(*e);
@@ -258,12 +264,18 @@ net::awaitable<void> LanewayServer::ollama_show(HttpExchange& ex, const Credenti
                    {"capabilities", json::array({"completion"})},
                    {"modified_at", rfc3339_utc(info->modified)}};
     return out.dump(-1, ' ', false, json::error_handler_t::replace);
-  }();
+  };
+  std::string answer = co_await off_io(answer_of);
+  if (error && error->http_status == 404 && options_.model_lanes) {
+    // Perhaps a file added since the last rescan.
+    co_await rescan_models(/*now=*/true);
+    error.reset();
+    answer = co_await off_io(answer_of);
+  }
   if (error) {
     co_await send_ollama_error(ex, *error);
   } else {
-    std::string text = answer;
-    co_await ex.send_json(http::status::ok, std::move(text));
+    co_await ex.send_json(http::status::ok, std::move(answer));
   }
 }
 
@@ -280,10 +292,11 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
   bool use_template_stops = false;
   std::string immediate;  // a whole answer without generating (num_predict 0)
   std::shared_ptr<const LaneText> lane_text;  // the lane's tokenizer and chat template
+  bool unknown_model = false;
 
   // Everything before the engine: parse, find the lane, build and tokenize
   // the prompt. Not a coroutine (no co_await inside); sets `error` on failure.
-  [&] {
+  auto before_engine = [&] {
     json body;
     if (auto e = parse_json_body(ex.request().body(), body)) {
       error = ollama_error_from(*e);
@@ -308,6 +321,7 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
     }
     if (!lane_index) {
       error = OllamaError{404, fmt::format("model '{}' not found", model)};
+      unknown_model = true;
       return;
     }
     LaneRuntime& lane = *lanes_[*lane_index];
@@ -389,7 +403,16 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
       immediate = ollama_final(endpoint, model, created_at, "", "length", stats,
                                endpoint == OllamaEndpoint::generate ? &tokens : nullptr);
     }
-  }();
+  };
+  before_engine();
+  if (unknown_model && options_.model_lanes) {
+    // Perhaps a file added since the last rescan.
+    co_await rescan_models(/*now=*/true);
+    error.reset();
+    unknown_model = false;
+    req = OllamaRequest{};
+    before_engine();
+  }
   if (error) {
     co_await send_ollama_error(ex, *error);
     co_return count(lane_name, label, ex.status_code());

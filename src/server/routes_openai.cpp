@@ -71,7 +71,14 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
     if (auto e = parse_completion_request(body, endpoint, r)) parse_error = std::move(e);
     else parsed = std::move(r);
   };
-  std::vector<PreparedPrompt> prepared(lanes_.size());
+  // The lanes as the last rescan left them (a rescan may add some meanwhile).
+  std::shared_ptr<const Router> router = this->router();
+  if (url_lane && *url_lane >= router->lane_count()) {
+    // A lane a rescan is adding right now: wait until the router has it.
+    co_await rescan_models(/*now=*/true);
+    router = this->router();
+  }
+  std::vector<PreparedPrompt> prepared(router->lane_count());
   std::optional<int64_t> estimate;
   auto prepare = [&](size_t i) -> PreparedPrompt& {
     PreparedPrompt& p = prepared[i];
@@ -133,8 +140,18 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
 
   // An upstream that fails before answering turns unhealthy; routing again
   // then picks its fallback (or answers 503).
+  bool rescanned = false;
   for (size_t attempt = 0; attempt <= lanes_.size(); ++attempt) {
-    const RouteResult r = url_lane ? router_->route_to(*url_lane, query) : router_->route(model, query);
+    const RouteResult r = url_lane ? router->route_to(*url_lane, query) : router->route(model, query);
+    if (r.outcome == RouteOutcome::model_not_found && !rescanned && options_.model_lanes && !url_lane &&
+        !model.empty() && model != "auto") {
+      // Perhaps a model file added since the last rescan.
+      rescanned = true;
+      co_await rescan_models(/*now=*/true);
+      router = this->router();
+      prepared.resize(router->lane_count());
+      continue;
+    }
     // The key must open the lane that would answer, fallbacks included (a
     // model that names no lane is judged as a lane without keys): checked
     // before anything about the lane (its context, its state) is told.

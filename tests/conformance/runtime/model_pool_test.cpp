@@ -203,6 +203,30 @@ TEST(ModelPool, SwapsWithinTheBudgetAndNeverUnloadsABusyLane) {
   EXPECT_EQ(pool.status(1).unloads, 1);
 }
 
+// A lane added while the pool runs (a model file a rescan found) is one more
+// lane under the same budget: an idle lane makes room for it and it for them.
+TEST(ModelPool, AnAddedLaneLoadsOnRequestWithinTheBudget) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto a = spec_for(lane_options("a", 4096), true, 60s);
+  auto b = spec_for(lane_options("b", 4096), true, 60s);
+  const uint64_t budget = a.bill_bytes + b.bill_bytes / 2;  // one at a time
+  ModelPool pool({a}, {budget});
+  pool.start();
+  auto lease_a = acquire(pool, 0).get();
+  ASSERT_TRUE(lease_a.is_ok());
+  const std::string text_a = generate(lease_a->engine());
+  *lease_a = LaneLease();
+  EXPECT_EQ(pool.add(b), 1u);
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_EQ(pool.status(1).state, LaneState::unloaded);  // on_demand: nothing loads until asked
+  auto lease_b = acquire(pool, 1).get();
+  ASSERT_TRUE(lease_b.is_ok()) << lease_b.status().to_string();
+  EXPECT_FALSE(pool.status(0).resident) << "the idle lane made room";
+  EXPECT_LE(pool.pool_status().resident_bytes, budget);
+  EXPECT_EQ(generate(lease_b->engine()), text_a);
+  EXPECT_EQ(pool.spec(1).name, "b");
+}
+
 // A request that arrives after the loader chose to unload an idle lane, but
 // before its engine stopped, must not get a lease on that engine (it would
 // refuse the work: "shutting down"); it waits and gets the reloaded lane.

@@ -4,6 +4,7 @@
 // through --models-dir and through an Ollama store built from the test model.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <ctime>
 #include <thread>
 
@@ -330,7 +331,10 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
     resident = json::parse(http_get(port, "/api/ps").body)["models"].size();
   }
   EXPECT_EQ(resident, 2u);
-  for (const auto& m : json::parse(http_get(port, "/api/ps").body)["models"]) EXPECT_NE(m["name"], "tiny-tales:latest");
+  // (Parsed first: a range-for over a member of a temporary would dangle.)
+  const json after_unload = json::parse(http_get(port, "/api/ps").body);
+  ASSERT_EQ(after_unload["models"].size(), 2u);
+  for (const auto& m : after_unload["models"]) EXPECT_NE(m["name"], "tiny-tales:latest");
   // The next request loads it again, and says how long that took.
   HttpResponse again = http_post(port, "/api/generate", json{{"model", "tiny-tales"}, {"prompt", "Once"}, {"stream", false},
                                                              {"options", {{"num_predict", 2}}}}.dump());
@@ -341,6 +345,125 @@ TEST(ServerOllamaApi, ModelsFromAnOllamaStoreAndAModelsDir) {
 
 // lanes.yaml with models_dir (relative to the file) and ollama_models and no
 // lanes of its own; server.ollama_port opens Ollama's port.
+// The models folder is rescanned while the server runs: a file added is a
+// model at once (asked for by name, on either API, or listed), a file removed
+// is gone from the lists and answers 404, and is back when the file is; a
+// corrupt file added gets a clear error, and the others keep serving.
+TEST(ServerOllamaApi, ModelsAddedToAndRemovedFromTheFolderShowWithoutARestart) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  const fs::path models = scratch_dir("server_ollama_rescan");
+  fs::copy_file(model, models / "first.gguf");
+  ServerProcess server({"--models-dir", models.string(), "--port", "0", "--ctx", "128", "--no-discover"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  auto tag_names = [&] {
+    std::set<std::string> names;
+    HttpResponse r = http_get(port, "/api/tags");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json list = json::parse(r.body);  // (a range-for over a temporary's member would dangle)
+    for (const auto& m : list["models"]) names.insert(m["name"].get<std::string>());
+    return names;
+  };
+  auto model_ids = [&] {
+    std::set<std::string> ids;
+    HttpResponse r = http_get(port, "/v1/models");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const json list = json::parse(r.body);
+    for (const auto& m : list["data"]) ids.insert(m["id"].get<std::string>());
+    return ids;
+  };
+  auto generate = [&](const std::string& name) {
+    return http_post(port, "/api/generate", json{{"model", name}, {"prompt", "Once"}, {"stream", false},
+                                                 {"options", {{"temperature", 0}, {"num_predict", 4}}}}.dump());
+  };
+  // Listings rescan at most once a second.
+  auto after_a_second = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1100)); };
+  EXPECT_EQ(tag_names(), (std::set<std::string>{"first:latest"}));
+  HttpResponse first = generate("first");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string first_text = json::parse(first.body)["response"];
+
+  // Added: asked for by name at once (Ollama's API), then listed.
+  fs::copy_file(model, models / "second.gguf");
+  HttpResponse second = generate("second");
+  ASSERT_EQ(second.status, 200) << second.body << server.output();
+  EXPECT_EQ(json::parse(second.body)["response"], first_text) << "the same file gives the same greedy text";
+  after_a_second();
+  EXPECT_EQ(tag_names(), (std::set<std::string>{"first:latest", "second:latest"}));
+  // Added and asked for on the OpenAI API.
+  fs::create_directories(models / "sub");
+  fs::copy_file(model, models / "sub" / "Third One.gguf");
+  HttpResponse third = http_post(port, "/v1/chat/completions",
+                                 json{{"model", "Third One"}, {"max_tokens", 2}, {"temperature", 0},
+                                      {"messages", {{{"role", "user"}, {"content", "Hi"}}}}}.dump());
+  ASSERT_EQ(third.status, 200) << third.body;
+  EXPECT_EQ(json::parse(third.body)["model"], "Third One");
+  after_a_second();
+  EXPECT_EQ(model_ids(), (std::set<std::string>{"first", "second", "third-one", "Third One"}));
+
+  // A corrupt file: a clear error for it, nothing else changes.
+  std::ofstream(models / "broken.gguf") << "GGUF but not really";
+  HttpResponse broken = generate("broken");
+  EXPECT_GE(broken.status, 400) << broken.body;
+  EXPECT_NE(broken.body.find("error"), std::string::npos) << broken.body;
+  EXPECT_EQ(generate("second").status, 200);
+
+  // Removed: gone from the lists, 404 by name; the others serve.
+  fs::remove(models / "second.gguf");
+  after_a_second();
+  const auto names = tag_names();
+  EXPECT_EQ(names.count("second:latest"), 0u) << "still listed";
+  EXPECT_EQ(names.count("first:latest"), 1u);
+  EXPECT_EQ(model_ids().count("second"), 0u);
+  HttpResponse gone = generate("second");
+  EXPECT_EQ(gone.status, 404) << gone.body;
+  EXPECT_EQ(json::parse(gone.body)["error"], "model 'second' not found") << gone.body;
+  EXPECT_EQ(http_post(port, "/v1/completions", json{{"model", "second"}, {"prompt", "Once"}, {"max_tokens", 2}}.dump())
+                .status,
+            404);
+  EXPECT_EQ(generate("first").status, 200);
+  // Back.
+  fs::copy_file(model, models / "second.gguf");
+  HttpResponse back = generate("second");
+  EXPECT_EQ(back.status, 200) << back.body;
+  EXPECT_NE(server.output().find("second: "), std::string::npos) << server.output();
+}
+
+// The sha256 digest /api/tags reports is computed off the HTTP threads: with
+// a single HTTP thread, /health answers while /api/tags hashes a 2 GiB file
+// (the test model with a sparse tail; hashing it takes seconds anywhere).
+TEST(ServerOllamaApi, HashingALargeFileDoesNotHoldTheHttpThread) {
+  const std::string model = stories_model_path();
+  LANEWAY_REQUIRE_FILE(model);
+  const fs::path models = scratch_dir("server_ollama_hash");
+  fs::copy_file(model, models / "big.gguf");
+  fs::resize_file(models / "big.gguf", uint64_t{2} << 30);
+  ServerProcess server({"--models-dir", models.string(), "--port", "0", "--ctx", "128", "--no-discover",
+                        "--http-threads", "1"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  std::atomic<bool> tags_done{false};
+  HttpResponse tags;
+  std::thread lister([&] {
+    tags = http_get(port, "/api/tags");
+    tags_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the hash is under way
+  const bool done_before = tags_done;
+  HttpResponse health = http_get(port, "/health");
+  const bool done_after = tags_done;
+  lister.join();
+  EXPECT_FALSE(done_before) << "2 GiB hashed in 200 ms?";
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_FALSE(done_after) << "/health waited for the hash";
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  const json list = json::parse(tags.body);
+  ASSERT_EQ(list["models"].size(), 1u) << tags.body;
+  EXPECT_EQ(list["models"][0]["size"], uint64_t{2} << 30);
+  EXPECT_EQ(list["models"][0]["digest"].get<std::string>().size(), 64u);
+}
+
 TEST(ServerOllamaApi, ConfigModelsDirAndOllamaModels) {
   const std::string model = stories_model_path();
   LANEWAY_REQUIRE_FILE(model);

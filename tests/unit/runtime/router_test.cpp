@@ -92,6 +92,27 @@ TEST(Router, AutoWithoutDefaultIsNotFound) {
   EXPECT_EQ(router.route("auto", q).outcome, RouteOutcome::ok);
 }
 
+TEST(Router, HiddenLanesKeepTheirIndexButAreNotThere) {
+  // A lane whose model file went away (a rescan of the model folders).
+  const LanesConfig config = strix_like();
+  std::vector<bool> hidden(config.lanes.size(), false);
+  hidden[1] = true;  // super_reader
+  hidden[3] = true;  // fast_rag, the default
+  const Router router(config, hidden);
+  Fixture f;
+  EXPECT_EQ(router.lane_count(), config.lanes.size());
+  EXPECT_FALSE(router.find("super_reader"));
+  EXPECT_EQ(router.find("mid_reader"), std::optional<size_t>(2));
+  EXPECT_EQ(router.find("deepseek-r1-32b"), std::optional<size_t>(0));
+  const RouteResult gone = router.route("super_reader", f.query());
+  EXPECT_EQ(gone.outcome, RouteOutcome::model_not_found);
+  EXPECT_EQ(gone.message.find("super_reader"), gone.message.rfind("super_reader")) << "listed as a lane: " << gone.message;
+  f.tokens = 150000;  // would be super_reader's; mid_reader's rule is the largest left
+  EXPECT_EQ(f.lane(router.route("auto", f.query())), "mid_reader");
+  f.tokens = 10;  // no rule, and the default lane is hidden
+  EXPECT_EQ(router.route("auto", f.query()).outcome, RouteOutcome::model_not_found);
+}
+
 TEST(Router, ContextLengthExceeded) {
   Fixture f;
   f.tokens = 32 * 1024;  // equal to the context leaves no room to generate
