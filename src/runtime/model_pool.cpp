@@ -641,11 +641,15 @@ void LaneLease::Shared::do_unload(size_t i) {
   l.retired.generation_seconds_total += last.generation_seconds_total;
   ++l.unloads;
   l.last_unload_s = secs;
+  // A failed lane that reload() saw without its engine (between the two
+  // holds of mu above) is no longer failed: it was set to load afresh.
+  const bool reloaded = failed && l.state != LaneState::failed;
+  if (reloaded) failed = false;
   l.state = failed ? LaneState::failed : l.paused_by ? LaneState::paused : LaneState::unloaded;
   l.unload_requested = false;
   l.keep_alive_override.reset();
   // Requests that waited through the drain, or a reload, bring it back.
-  l.want_load = !failed && (l.reload_requested || !l.waiting.empty());
+  l.want_load = !failed && (l.reload_requested || reloaded || !l.waiting.empty());
   if (failed && l.reload_requested) {
     l.state = LaneState::unloaded;
     l.error.clear();
