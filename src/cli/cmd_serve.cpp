@@ -184,9 +184,9 @@ Status serve(ServeFlags& f, int& exit_code) {
     LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef, o.context));
     o.queue_capacity = lane.queue;
     o.debug_load_delay_ms = load_delay_ms;
-    LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_bill(lane.model_path, o.context));
-    p.bill_bytes = bill.total_bytes - bill.overhead_bytes;
-    p.overhead_bytes = bill.overhead_bytes;
+    LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_bill(lane.model_path, o.context, /*serve_lane=*/true));
+    p.bill_bytes = bill.total_bytes;  // the lane's own share (plan --lanes counts it so too)
+    p.overhead_bytes = kServeBaseBytes;
     if (lane.memory_budget_bytes && bill.total_bytes > *lane.memory_budget_bytes) {
       p.refused = fmt::format("its bill of {:.1f} MiB is above its memory_budget of {:.1f} MiB (lower context or "
                               "use smaller cache types)",

@@ -107,10 +107,12 @@ Status check_fits_before_load(const std::string& model_path, const ContextOption
   return check_model_fits_memory(model_path, plan_settings(options), probe_options());
 }
 
-Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options) {
+Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options, bool serve_lane) {
   LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
   LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
-  return plan_memory(model, plan_settings(options));
+  PlanSettings s = plan_settings(options);
+  s.serve_lane = serve_lane;
+  return plan_memory(model, s);
 }
 
 Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool prefault) {

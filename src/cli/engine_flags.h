@@ -52,7 +52,8 @@ hw::ProbeOptions probe_options();
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options);
 
 // The planner's bill of model_path at these options (GGUF metadata only).
-Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options);
+// serve_lane: as a lane of `laneway serve` (PlanSettings::serve_lane).
+Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options, bool serve_lane = false);
 
 // Checks that the model fits (check_fits_before_load), loads it and creates a
 // context (errors are ready to print). On a terminal, the bytes loaded show

@@ -61,6 +61,7 @@ json to_json(const LaneMap& map, const LanesConfig& config) {
                    {"os_configured_bytes", map.reserve_os_configured_bytes},
                    {"os_in_use_bytes", p.in_use_bytes},
                    {"other_bytes", map.reserve_other_bytes}};
+  j["process_bytes"] = map.process_bytes;
   j["services"] = json::array();
   for (const auto& s : map.services) {
     j["services"].push_back(
@@ -159,8 +160,12 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
                      "(already outside the usable memory)\n",
                      "reserve_os", gib(map.reserve_os_bytes), gib(map.reserve_os_configured_bytes), gib(p.in_use_bytes));
   }
-  o += fmt::format("  {:<28}{:>12}  Laneway's own overhead and co-located services\n", "reserve_other",
+  o += fmt::format("  {:<28}{:>12}  co-located services and anything else outside the map\n", "reserve_other",
                    gib(map.reserve_other_bytes));
+  if (map.process_bytes > 0) {
+    o += fmt::format("  {:<28}{:>12}  the serve process itself (binary, HTTP threads), once for all lanes\n",
+                     "laneway serve", gib(map.process_bytes));
+  }
   for (const auto& s : map.services) {
     o += fmt::format("  {:<28}{:>12}  memory_budget, counted once; lanes {}; priority {}; {}\n", "service " + s.name,
                      gib(s.bytes), s.lanes.empty() ? "none" : fmt::format("{}", fmt::join(s.lanes, ", ")), s.priority,

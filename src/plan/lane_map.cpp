@@ -33,7 +33,8 @@ std::vector<Holder> others(const LaneMap& map, size_t lane) {
 // Memory left for the lane when `holders` (those that pass `keep`) stay loaded; negative when over.
 template <typename Keep>
 int64_t room(const LaneMap& map, const std::vector<Holder>& holders, Keep keep) {
-  int64_t left = int64_t(map.profile.memory_bytes) - int64_t(map.reserve_os_bytes + map.reserve_other_bytes);
+  int64_t left =
+      int64_t(map.profile.memory_bytes) - int64_t(map.reserve_os_bytes + map.reserve_other_bytes + map.process_bytes);
   for (const auto& h : holders) {
     if (keep(h)) left -= int64_t(h.bytes);
   }
@@ -152,6 +153,7 @@ Result<PlanSettings> lane_plan_settings(const LaneConfig& lane, const ModelHpara
   LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(lane.cache_type_v));
   s.n_threads = threads;
   s.mlock = lane.mlock;
+  s.serve_lane = true;
   return s;
 }
 
@@ -287,7 +289,8 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
         "a unified-memory APU the GPU's share is the same RAM anyway)");
   }
 
-  map.total_bytes = map.reserve_os_bytes + map.reserve_other_bytes;
+  if (!map.lanes.empty()) map.process_bytes = kServeBaseBytes;
+  map.total_bytes = map.reserve_os_bytes + map.reserve_other_bytes + map.process_bytes;
   for (const auto& s : map.services) map.total_bytes += s.bytes;
   for (const auto& l : map.lanes) map.total_bytes += l.bill.total_bytes;
 

@@ -6,9 +6,11 @@
 // What holds memory:
 //   reserves        machine.reserve_os + machine.reserve_other (0 when unset)
 //   services        their memory_budget, once each however many lanes they back
+//   the process    `laneway serve`'s own base, once (kServeBaseBytes)
 //   embedded lanes  plan_memory() of the lane's model at its settings: n_ctx =
 //                   context (tokens per request; the trained context when
-//                   unset) x slots, K/V types cache_type_k / cache_type_v
+//                   unset) x slots, K/V types cache_type_k / cache_type_v,
+//                   as a serve lane (PlanSettings::serve_lane)
 // Upstream lanes hold nothing themselves: their service does.
 //
 // Burst mode (LANES.md): memory counts as freed only when it really is. A
@@ -116,9 +118,10 @@ struct LaneMap {
   uint64_t reserve_os_configured_bytes = 0;  // machine.reserve_os; more than the above on this-machine
                                              // when the OS already uses part of it (profile.in_use_bytes)
   uint64_t reserve_other_bytes = 0;
+  uint64_t process_bytes = 0;  // the serve process's own base (kServeBaseBytes), once when a lane is embedded
   std::vector<MappedService> services;
   std::vector<MappedLane> lanes;
-  uint64_t total_bytes = 0;  // reserves + services + lanes, everything loaded as configured
+  uint64_t total_bytes = 0;  // reserves + services + process + lanes, everything loaded as configured
   std::vector<BurstScenario> bursts;
   std::optional<ContextTable> table;
   std::vector<std::string> warnings;

@@ -96,7 +96,8 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   o.n_batch = s.n_batch;
   o.n_threads = s.n_threads;
   bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_slots);
-  bill.overhead_bytes = kOverheadBaseBytes + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
+  bill.overhead_bytes =
+      (s.serve_lane ? kServeLaneBytes : kOverheadBaseBytes) + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
   bill.total_bytes = bill.weights_bytes + bill.kv_bytes + bill.compute_bytes + bill.overhead_bytes;
   if (s.gpu_layers != 0) {
     DeviceBill& d = bill.device;

@@ -11,14 +11,15 @@
 //   kv        K and V rows for every cell of the context, committed at load
 //   compute   scratch buffers: ForwardContext::compute_bytes (the function
 //             the engine allocates with, so the two cannot drift apart)
-//   overhead  the process itself: kOverheadBaseBytes (binary, libraries,
+//   overhead  the process itself (a serve lane: see kServeBaseBytes): kOverheadBaseBytes (binary, libraries,
 //             heap, stacks) + kOverheadPerVocabBytes per vocabulary entry
 //             (tokenizer tables, sampler buffers). Measured on this runtime
 //             (stories260K, the synthetic files of every architecture and
 //             TinyLlama-1.1B, see tests/conformance/plan), the same for every
 //             model: no per-model constants. The base grows with the binary
-//             (9.25 MiB since the server and the Ollama API share it; `laneway
-//             help` alone is 7.3 MiB resident).
+//             (10 MiB since TLS, upstream replicas and the model rescan: the
+//             16 runs of plan_accuracy_test were 0.39-1.12 MB above the old
+//             9.25 MiB, median 0.75; `laneway help` alone is 7.3 MiB resident).
 #pragma once
 
 #include <cstdint>
@@ -33,8 +34,18 @@
 
 namespace laneway {
 
-inline constexpr uint64_t kOverheadBaseBytes = 9472ull << 10;  // 9.25 MiB
+inline constexpr uint64_t kOverheadBaseBytes = 10240ull << 10;  // 10 MiB
 inline constexpr uint64_t kOverheadPerVocabBytes = 136;
+// A `laneway serve` process holds its own base once (the binary and its
+// libraries, the HTTP and worker threads, the pool's loader: kServeBaseBytes)
+// and each embedded lane kServeLaneBytes beyond the lane's weights, KV,
+// compute and tokenizer (its engine threads' stacks and malloc arenas, its
+// routing tokenizer). Measured (VmHWM after a request on every lane) on
+// single-lane serves of stories260K and five synthetic files (base + one
+// lane: 16.3-17.0 MB, median 16.49) and a three-lane serve (17.55 MB),
+// checked on two-lane serves in tests/conformance/plan/serve_plan_test.cpp.
+inline constexpr uint64_t kServeBaseBytes = 15584ull << 10;  // 15.2 MiB
+inline constexpr uint64_t kServeLaneBytes = 512ull << 10;
 inline constexpr uint64_t kTiledMatrixResidueBytes = 4096;
 
 // What the planner needs to know about a model (from metadata or a shape).
@@ -72,6 +83,10 @@ struct PlanSettings {
   // Pin the weights and the KV cache in RAM (--mlock, a lane's `mlock: true`):
   // admission then also checks them against RLIMIT_MEMLOCK (plan/pinning.h).
   bool mlock = false;
+  // A lane of `laneway serve`: its overhead is kServeLaneBytes plus its
+  // tokenizer; the process's base (kServeBaseBytes) is counted once for all
+  // lanes by the caller. Otherwise the bill is a whole `laneway run`.
+  bool serve_lane = false;
 };
 
 // What the GPU layers hold in device memory (heaps the device reports; on

@@ -52,7 +52,8 @@ TEST(PlanLanes, StrixHaloExampleJson) {
   EXPECT_EQ(j["services"][0]["bytes"].get<uint64_t>(), 48 * kGiB);
   EXPECT_EQ(j["services"][0]["lanes"], json({"orchestrator", "coder"}));
   ASSERT_EQ(j["lanes"].size(), 5u);
-  uint64_t total = 20 * kGiB + 48 * kGiB;
+  EXPECT_GT(j["process_bytes"].get<uint64_t>(), 0u);  // the serve process's base, once
+  uint64_t total = 20 * kGiB + 48 * kGiB + j["process_bytes"].get<uint64_t>();
   for (const auto& l : j["lanes"]) {
     if (l["kind"] == "embedded") total += l["total_bytes"].get<uint64_t>();
     if (l["name"] == "super_reader") {

@@ -6,6 +6,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -118,6 +119,55 @@ TEST(ServerLaneMemory, NoLaneFitsExitsTwo) {
   const std::string err = read_file(dir / "err");
   EXPECT_NE(err.find("no lane could be loaded"), std::string::npos) << err;
   EXPECT_NE(err.find("does not fit in memory"), std::string::npos) << err;
+}
+
+// `laneway plan --lanes` predicts what a `laneway serve` of the same lanes
+// holds at its peak (VmHWM, after a request on every lane) within 3%: the
+// serve process's base once, each lane's weights, KV, compute, tokenizer and
+// share. Two-lane configs (the constants were measured on one- and
+// three-lane serves, memory_plan.h).
+uint64_t peak_rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+TEST(ServerLaneMemory, TwoLaneServePeakWithinThreePercentOfThePlan) {
+  const std::string synthetic = testdata_path("models/synthetic/");
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {stories_model_path(), synthetic + "tiny-Q4_K_M.gguf"},
+      {synthetic + "tiny-f16.gguf", synthetic + "arch-qwen2-f16.gguf"}};
+  for (const auto& [first, second] : pairs) {
+    LANEWAY_REQUIRE_FILE(first);
+    LANEWAY_REQUIRE_FILE(second);
+    SCOPED_TRACE(first + " + " + second);
+    const auto dir = scratch_dir("serve_plan_two_lanes");
+    const std::string config = (dir / "lanes.yaml").string();
+    std::ofstream(config) << "lanes:\n  - name: a\n    model: " << first << "\n    context: 2048\n    default: true\n"
+                          << "  - name: b\n    model: " << second << "\n    context: 2048\n";
+    const CliResult plan = run_laneway("plan --lanes '" + config + "' --json");
+    ASSERT_EQ(plan.exit_code, 0) << plan.err;
+    const json map = json::parse(plan.out);
+    ASSERT_EQ(map["reserves"]["os_bytes"], 0u);
+    ASSERT_EQ(map["reserves"]["other_bytes"], 0u);
+    const uint64_t predicted = map["total_bytes"].get<uint64_t>();
+    ServerProcess server({"--config", config, "--port", "0", "-t", "2"});
+    ASSERT_TRUE(server.started()) << server.output();
+    for (const char* lane : {"a", "b"}) {
+      HttpResponse r = http_post(server.port(), "/v1/completions",
+                                 json{{"model", lane}, {"prompt", "Once upon a time"}, {"max_tokens", 8}}.dump());
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+    const uint64_t measured = peak_rss_of(server.pid());
+    ASSERT_GT(measured, 0u);
+    const double off = (double(predicted) - double(measured)) / double(measured);
+    std::printf("two-lane serve: predicted %llu measured %llu (%+.2f%%)\n", (unsigned long long)predicted,
+                (unsigned long long)measured, 100.0 * off);
+    EXPECT_LE(std::fabs(off), 0.03);
+  }
 }
 
 }  // namespace
