@@ -14,13 +14,21 @@ Result<std::unique_ptr<ChatPrompt>> ChatPrompt::for_meta(const GgufFile& meta, c
   if (auto t = meta.get_string("tokenizer.chat_template"); t.is_ok()) source = std::string(*t);
   const bool fallback = source.empty();
   if (fallback) source = std::string(chat::default_chat_template());
+  std::string bos_text, eos_text;
+  if (tokenizer.valid_id(tokenizer.bos_id())) bos_text = std::string(tokenizer.token_text(tokenizer.bos_id()));
+  if (tokenizer.valid_id(tokenizer.eos_id())) eos_text = std::string(tokenizer.token_text(tokenizer.eos_id()));
+  return from_source(source, std::move(bos_text), std::move(eos_text), fallback);
+}
+
+Result<std::unique_ptr<ChatPrompt>> ChatPrompt::from_source(std::string_view source, std::string bos_text,
+                                                            std::string eos_text, bool fallback) {
   auto parsed = chat::ChatTemplate::parse(source);
   if (!parsed) return parsed.status().with_context("the model's tokenizer.chat_template");
   auto p = std::unique_ptr<ChatPrompt>(new ChatPrompt(std::move(parsed).value()));
   p->fallback_ = fallback;
   if (fallback) p->implied_stops_ = {"<|im_end|>"};
-  if (tokenizer.valid_id(tokenizer.bos_id())) p->bos_text_ = std::string(tokenizer.token_text(tokenizer.bos_id()));
-  if (tokenizer.valid_id(tokenizer.eos_id())) p->eos_text_ = std::string(tokenizer.token_text(tokenizer.eos_id()));
+  p->bos_text_ = std::move(bos_text);
+  p->eos_text_ = std::move(eos_text);
   return p;
 }
 

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chat/template.h"
@@ -32,6 +33,11 @@ class ChatPrompt {
   }
   // From the GGUF's metadata alone (a lane whose weights are not loaded).
   static Result<std::unique_ptr<ChatPrompt>> for_meta(const GgufFile& meta, const Tokenizer& tokenizer);
+  // From template text and the BOS/EOS token texts ("" when the vocabulary
+  // has none); `fallback` marks the default ChatML template (implies the
+  // "<|im_end|>" stop). What for_meta ends in; tests and fuzzing call it directly.
+  static Result<std::unique_ptr<ChatPrompt>> from_source(std::string_view source, std::string bos_text,
+                                                         std::string eos_text, bool fallback = false);
 
   Result<std::string> render(const std::vector<ChatMessage>& messages) const;
   // Whether the tokenizer should add BOS to this rendered text: not when the

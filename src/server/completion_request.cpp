@@ -167,7 +167,9 @@ std::optional<ApiError> parse_completion_request(const json& body, Endpoint endp
   static const char* kCommon[] = {"model", "max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty",
                                   "presence_penalty", "frequency_penalty", "seed", "stop", "stream", "stream_options",
                                   "n", "logprobs", "logit_bias", "user", "ignore_eos", "service_tier"};
-  for (const auto& [key, value] : body.items()) {
+  for (const auto& item : body.items()) {
+    // (a plain reference: clang before 16 cannot capture a structured binding)
+    const std::string& key = item.key();
     auto in = [&](const auto& list) { return std::find(std::begin(list), std::end(list), key) != std::end(list); };
     const bool known = in(kCommon) || (endpoint == Endpoint::chat ? in(kChatOnly) : in(kCompletionsOnly));
     if (!known) {

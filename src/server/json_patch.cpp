@@ -56,11 +56,24 @@ struct Scanner {
   }
 };
 
+// Whether a member name as written (with its quotes) is "model". Escapes
+// count: a client writing "mod\u0065l" names the same member for every JSON
+// parser upstream (the last duplicate wins), so it must be rewritten too.
+bool is_model_key(std::string_view quoted_key) {
+  if (quoted_key == "\"model\"") return true;
+  if (quoted_key.find('\\') == std::string_view::npos) return false;
+  const auto key = nlohmann::json::parse(quoted_key, nullptr, /*allow_exceptions=*/false);
+  return key.is_string() && key.get_ref<const std::string&>() == "model";
+}
+
 }  // namespace
 
 std::optional<std::string> replace_json_model(std::string_view body, std::string_view model) {
   const std::string quoted = nlohmann::json(std::string(model)).dump();
   Scanner sc{body};
+  // A UTF-8 byte order mark is allowed before the object, as the JSON parser
+  // that validated the body allows it; it stays in place.
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") sc.i = 3;
   sc.ws();
   if (sc.i >= body.size() || body[sc.i] != '{') return std::nullopt;
   const size_t open = ++sc.i;
@@ -86,7 +99,7 @@ std::optional<std::string> replace_json_model(std::string_view body, std::string
     sc.ws();
     const size_t value_start = sc.i;
     if (!sc.value()) return std::nullopt;
-    if (key == "\"model\"") {
+    if (is_model_key(key)) {
       out.append(body.substr(copied, value_start - copied)).append(quoted);
       copied = sc.i;
       found = true;

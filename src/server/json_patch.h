@@ -1,6 +1,9 @@
 // Replaces the top-level "model" of a JSON object in its text, leaving every
 // other byte as the client sent it (number formats, key order, unknown
 // fields): upstream lanes must receive the body untouched apart from `model`.
+// The member counts however its name is written ("mod\u0065l" too), so no
+// client keeps its own `model` past the rewrite; a leading UTF-8 byte order
+// mark is allowed, as the JSON parser that validated the body allows it.
 #pragma once
 
 #include <optional>

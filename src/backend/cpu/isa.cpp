@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <string>
 
-#if defined(__aarch64__)
+#if defined(__x86_64__)
+#include <cpuid.h>
+#elif defined(__aarch64__)
 #include <sys/auxv.h>
 #endif
 
@@ -20,12 +22,24 @@ std::string_view cpu_isa_name(CpuIsa isa) {
   return "?";
 }
 
+#if defined(__x86_64__)
+namespace {
+// F16C (CPUID leaf 1, ECX bit 29) straight from cpuid: clang (16 included)
+// has no "f16c" for __builtin_cpu_supports. The AVX2 check it goes with
+// already asks that the OS saves the YMM state.
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+}  // namespace
+#endif
+
 bool cpu_supports(CpuIsa isa) {
 #if defined(__x86_64__)
   switch (isa) {
     case CpuIsa::scalar: return true;
     case CpuIsa::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case CpuIsa::avx512:
       return cpu_supports(CpuIsa::avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

@@ -96,7 +96,7 @@ TEST(ServerUpstream, ProxyPassThroughKillAndRecover) {
       json j = json::parse(e);
       if (!j["choices"].empty()) text += j["choices"][0]["text"].get<std::string>();
     }
-    EXPECT_EQ(text, d["choices"][0]["text"]);
+    EXPECT_EQ(text, d["choices"][0]["text"].get<std::string>());
   }
 
   // Fields the embedded engine rejects are not rejected by the proxy: they
