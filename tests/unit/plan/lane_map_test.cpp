@@ -79,7 +79,8 @@ lanes:
     ASSERT_TRUE(map.is_ok());
     EXPECT_EQ(map->reserve_os_bytes, kept) << "in use " << gib(in_use) << " GiB";
     EXPECT_EQ(map->reserve_os_configured_bytes, 8 * kGiB);
-    EXPECT_EQ(map->total_bytes, kept + 1 * kGiB + map->lanes[0].bill.total_bytes);
+    EXPECT_EQ(map->process_bytes, kServeBaseBytes);
+    EXPECT_EQ(map->total_bytes, kept + 1 * kGiB + kServeBaseBytes + map->lanes[0].bill.total_bytes);
   }
   // A named profile is a whole machine: all of it.
   EXPECT_EQ(plan(c, "ryzen-vega8-16g").reserve_os_bytes, 8 * kGiB);
@@ -98,7 +99,8 @@ TEST(LaneMap, ServicesCountOnceAndReservesAddUp) {
   EXPECT_EQ(map.reserve_other_bytes, 4 * kGiB);
   uint64_t lanes = 0;
   for (const auto& l : map.lanes) lanes += l.bill.total_bytes;
-  EXPECT_EQ(map.total_bytes, 20 * kGiB + 48 * kGiB + lanes);
+  EXPECT_EQ(map.process_bytes, kServeBaseBytes);  // the serve process, once for the three embedded lanes
+  EXPECT_EQ(map.total_bytes, 20 * kGiB + 48 * kGiB + kServeBaseBytes + lanes);
   EXPECT_EQ(map.left_bytes(), int64_t(128 * kGiB) - int64_t(map.total_bytes));
 
   // A second service is added once more; a third lane on vllm_fast adds nothing.
@@ -137,7 +139,8 @@ TEST(LaneMap, LaneSettingsFollowLanesMd) {
 }
 
 TEST(LaneMap, StrixHaloContextTableByHand) {
-  // Memory for services and lanes: 128 - 16 - 4 = 108 GiB.
+  // Memory for services and lanes: 128 - 16 - 4 = 108 GiB, less the serve
+  // process's own base (kServeBaseBytes, 15.2 MiB).
   // Beside the other lanes the reader gets 108 - 48 (vllm_fast)
   //   - fast_rag (14 GiB KV + ~1.8 GiB weights + ~0.1 other ~ 15.9 GiB)
   //   - governance (0.5 GiB KV + ~0.7 weights + ~0.1 other ~ 1.3 GiB) ~ 42.8 GiB.
@@ -157,7 +160,7 @@ TEST(LaneMap, StrixHaloContextTableByHand) {
   const LaneMap map = plan(parse(kStrix));
   const size_t reader = lane_index(map, "super_reader");
   EXPECT_NEAR(gib(budget_beside(map, reader)), 42.8, 0.2);
-  EXPECT_NEAR(gib(budget_burst(map, reader)), 108.0, 1e-9);
+  EXPECT_NEAR(gib(budget_burst(map, reader)), 108.0 - gib(kServeBaseBytes), 1e-9);
   EXPECT_NEAR(gib(map.lanes[reader].bill.weights_bytes), 4.58, 0.02);
 
   ASSERT_TRUE(map.table.has_value());
@@ -239,8 +242,8 @@ TEST(LaneMap, ServiceWithoutSleepIsNeverPaused) {
                std::string(", sleep: { path: /sleep, wake: /wake_up, frees: all }").size(), "");
   const LaneMap map = plan(parse(yaml));
   const size_t reader = lane_index(map, "super_reader");
-  // Burst mode may pause only the embedded lanes: 108 - 48 = 60 GiB < 72.75.
-  EXPECT_NEAR(gib(budget_burst(map, reader)), 60.0, 1e-9);
+  // Burst mode may pause only the embedded lanes: 108 - 48 = 60 GiB (less the process) < 72.75.
+  EXPECT_NEAR(gib(budget_burst(map, reader)), 60.0 - gib(kServeBaseBytes), 1e-9);
   auto b = plan_burst(map, reader, kM, GgmlType::q8_0, GgmlType::q8_0);
   EXPECT_EQ(b->verdict, FitVerdict::never);
 }
