@@ -77,6 +77,10 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
     // A lane a rescan is adding right now: wait until the router has it.
     co_await rescan_models(/*now=*/true);
     router = this->router();
+    if (*url_lane >= router->lane_count()) {
+      co_await ex.send_error(model_not_found("the lane is not there yet; try again"));
+      co_return count("", route, ex.status_code());
+    }
   }
   std::vector<PreparedPrompt> prepared(router->lane_count());
   std::optional<int64_t> estimate;
