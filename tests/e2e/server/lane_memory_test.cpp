@@ -126,14 +126,6 @@ TEST(ServerLaneMemory, NoLaneFitsExitsTwo) {
 // serve process's base once, each lane's weights, KV, compute, tokenizer and
 // share. Two-lane configs (the constants were measured on one- and
 // three-lane serves, memory_plan.h).
-uint64_t peak_rss_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
 
 TEST(ServerLaneMemory, TwoLaneServePeakWithinThreePercentOfThePlan) {
   const std::string synthetic = testdata_path("models/synthetic/");
@@ -161,7 +153,7 @@ TEST(ServerLaneMemory, TwoLaneServePeakWithinThreePercentOfThePlan) {
                                  json{{"model", lane}, {"prompt", "Once upon a time"}, {"max_tokens", 8}}.dump());
       ASSERT_EQ(r.status, 200) << r.body;
     }
-    const uint64_t measured = peak_rss_of(server.pid());
+    const uint64_t measured = proc_status_bytes(server.pid(), "VmHWM");
     ASSERT_GT(measured, 0u);
     const double off = (double(predicted) - double(measured)) / double(measured);
     std::printf("two-lane serve: predicted %llu measured %llu (%+.2f%%)\n", (unsigned long long)predicted,

@@ -44,14 +44,7 @@ bool wait_lane_state(int port, const std::string& name, const std::string& state
   return false;
 }
 
-uint64_t rss_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
+uint64_t rss_of(pid_t pid) { return proc_status_bytes(pid, "VmRSS"); }
 
 HttpResponse complete(int port, const std::string& lane, const std::string& prompt) {
   const json body = {{"model", lane}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0}};

@@ -83,6 +83,9 @@ bool wait_for_status(int port, const std::string& target, int status, std::chron
 
 std::string stories_model_path();  // testdata models/stories260K.gguf
 
+// A "kB" field of /proc/PID/status in bytes ("VmRSS", "VmHWM"); 0 when absent.
+uint64_t proc_status_bytes(pid_t pid, const std::string& field);
+
 // HTTPS with Boost.Asio SSL: verifies the server's certificate against
 // `ca_file` and the name `host` (an IP address or DNS name); `ca_file` ""
 // uses the system's CAs (a test certificate then fails: status 0, error says why).
