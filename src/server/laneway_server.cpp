@@ -224,9 +224,9 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
     lane.set_text(std::move(text));
     return Status::ok();
   };
-  const auto [mtime_ns, size] = file_stamp(lc.model_path);  // before reading: a change meanwhile is seen next time
-  lane.file_mtime_ns = mtime_ns;
-  lane.file_size = size;
+  const auto stamp = file_stamp(lc.model_path);  // before reading: a change meanwhile is seen next time
+  lane.file_mtime_ns = stamp ? stamp->first : 0;
+  lane.file_size = stamp ? int64_t(stamp->second) : -1;
   if (Status st = setup(); !st.is_ok()) {
     spec.refused = st.message();
     options_.log.write(spdlog::level::warn, "lane", fmt::format("{}: {}: {}", lc.name, lc.model_path, st.message()),

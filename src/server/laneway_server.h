@@ -252,8 +252,6 @@ class LanewayServer final : public RequestHandler {
   net::awaitable<void> rescan_models(bool now);
   void rescan_models_blocking();  // the rescan itself (under rescan_mu_)
   void rebuild_router();          // from every lane's config and `gone` (under rescan_mu_ or in create)
-  // A file's modification time (ns) and size; {0, -1} when it cannot be stat'ed.
-  static std::pair<int64_t, int64_t> file_stamp(const std::string& path);
   // Runs `f` (blocking work: hashing files, reading metadata) on the worker
   // threads; the calling coroutine waits without holding its io thread.
   template <class F>

@@ -9,8 +9,6 @@
 // Rescans run on the worker threads (off_io), one at a time under
 // rescan_mu_. Readers never lock: lanes_ is append-only, `gone` is atomic and
 // the router is replaced whole.
-#include <sys/stat.h>
-
 #include <fmt/format.h>
 
 #include "server/laneway_server.h"
@@ -30,13 +28,6 @@ bool names_lane(const LaneConfig& lane, const std::string& name) {
 }
 
 }  // namespace
-
-std::pair<int64_t, int64_t> LanewayServer::file_stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {0, -1};
-  return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-          static_cast<int64_t>(st.st_size)};
-}
 
 net::awaitable<void> LanewayServer::rescan_models(bool now) {
   if (!options_.model_lanes || stopping_) co_return;
@@ -84,8 +75,10 @@ void LanewayServer::rescan_models_blocking() {
         options_.log.write(spdlog::level::info, "models", fmt::format("{}: {} is back", lc.name, lc.model_path),
                            {{"lane", lc.name}, {"file", lc.model_path}, {"event", "back"}});
       }
-      const auto [mtime, size] = file_stamp(lc.model_path);
-      if ((mtime != l.file_mtime_ns || size != l.file_size) && !pool_->status(*l.pool_lane).resident) {
+      const auto stamp = file_stamp(lc.model_path);
+      const bool file_changed = stamp ? stamp->first != l.file_mtime_ns || int64_t(stamp->second) != l.file_size
+                                 : l.file_size != -1;
+      if (file_changed && !pool_->status(*l.pool_lane).resident) {
         options_.log.write(spdlog::level::info, "models", fmt::format("{}: {} changed; read again", lc.name, lc.model_path),
                            {{"lane", lc.name}, {"file", lc.model_path}, {"event", "changed"}});
         pool_->replace(*l.pool_lane, setup_embedded(l, nullptr));

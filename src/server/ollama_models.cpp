@@ -14,15 +14,14 @@
 
 namespace laneway::server {
 
-namespace {
-
-// (mtime ns, size) of a file; nullopt when it cannot be stat'ed.
-std::optional<std::pair<int64_t, uint64_t>> stamp_of(const std::string& path) {
+std::optional<std::pair<int64_t, uint64_t>> file_stamp(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   const int64_t ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return std::make_pair(ns, static_cast<uint64_t>(st.st_size));
 }
+
+namespace {
 
 // The parts of a model in order: one path, or every part of a split model.
 std::vector<std::string> parts_of(const GgufModel& model) {
@@ -179,7 +178,7 @@ Result<ModelFileInfo> read_model_file_info(const std::string& path) {
   int64_t newest = 0;
   info.part_paths = parts_of(model);
   for (const auto& part : info.part_paths) {
-    auto stamp = stamp_of(part);
+    auto stamp = file_stamp(part);
     if (!stamp) return io_error("cannot stat {}", part);
     info.size_bytes += stamp->second;
     newest = std::max(newest, stamp->first);
@@ -193,7 +192,7 @@ Result<ModelFileInfo> ModelInfoCache::get(const std::string& path) {
   auto stamps_of = [](const std::vector<std::string>& parts) -> Result<std::vector<std::pair<int64_t, uint64_t>>> {
     std::vector<std::pair<int64_t, uint64_t>> stamps;
     for (const auto& p : parts) {
-      auto s = stamp_of(p);
+      auto s = file_stamp(p);
       if (!s) return io_error("cannot stat {}", p);
       stamps.push_back(*s);
     }

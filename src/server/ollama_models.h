@@ -22,9 +22,11 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -56,6 +58,10 @@ std::string format_parameter_size(uint64_t n_parameters);
 // llama.cpp's general.file_type values ("2" -> "Q4_0", "15" -> "Q4_K_M");
 // "" for values it does not know.
 std::string file_type_name(uint32_t file_type);
+
+// (modification time in ns, size) of a file; nullopt when it cannot be
+// stat'ed. What tells a file's version (the digest cache, the model rescan).
+std::optional<std::pair<int64_t, uint64_t>> file_stamp(const std::string& path);
 
 // sha256 of the concatenated files, lower-case hex (OpenSSL EVP).
 Result<std::string> sha256_of_files(const std::vector<std::string>& paths);
