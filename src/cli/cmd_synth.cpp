@@ -4,8 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
-#include "cli/progress.h"
 #include "cli/flag_values.h"
+#include "cli/progress.h"
+#include "gguf/writer.h"
 #include "model/synth.h"
 
 namespace laneway::cli {
@@ -66,7 +67,7 @@ void register_synth(CLI::App& app, int& exit_code) {
     Status st;
     {
       // On a terminal, the bytes written so far (a 1.1B model takes tens of seconds).
-      FileGrowthProgress progress("writing " + f->out, f->out);
+      FileGrowthProgress progress("writing " + f->out, GgufWriter::partial_path(f->out));
       st = synth_model(o, f->out);
     }
     if (!st.is_ok()) {

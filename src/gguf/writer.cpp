@@ -1,6 +1,8 @@
 #include "gguf/writer.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 namespace laneway {
@@ -225,22 +227,25 @@ std::vector<uint8_t> GgufWriter::write_bytes() const {
 }
 
 Status GgufWriter::write_file(const std::string& path) const {
-  const std::string tmp = path + ".partial";
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
-  if (!f) return io_error("cannot create {}: {}", tmp, std::strerror(errno));
-  bool ok = true;
+  const std::string tmp = partial_path(path);
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return io_error("cannot create {}: {}", tmp, std::strerror(errno));
+  int error = 0;  // errno of the first failure
   auto sink = [&](const uint8_t* p, size_t n) {
-    if (ok && n > 0 && std::fwrite(p, 1, n, f.get()) != n) ok = false;
+    if (error == 0 && n > 0 && std::fwrite(p, 1, n, f) != n) error = errno != 0 ? errno : EIO;
   };
   write_to(sink);
-  if (std::fflush(f.get()) != 0) ok = false;
-  f.reset();
-  if (!ok) {
+  if (std::fflush(f) != 0 && error == 0) error = errno;
+  // Closing can be where a full disk shows (delayed allocation, network file systems).
+  if (std::fclose(f) != 0 && error == 0) error = errno;
+  if (error != 0) {
     std::remove(tmp.c_str());
-    return io_error("writing {} failed (disk full?)", path);
+    return io_error("writing {} failed: {} (nothing was written under that name)", path, std::strerror(error));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return io_error("cannot rename {} to {}: {}", tmp, path, std::strerror(errno));
+    const int e = errno;
+    std::remove(tmp.c_str());
+    return io_error("cannot rename {} to {}: {}", tmp, path, std::strerror(e));
   }
   return Status::ok();
 }

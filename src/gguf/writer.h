@@ -83,7 +83,12 @@ class GgufWriter {
   // Generated data: `fill` is called for consecutive row ranges.
   Status add_tensor(std::string name, GgmlType type, std::vector<uint64_t> ne, FillRows fill);
 
+  // Writes `path` whole or not at all: the bytes go to partial_path(path),
+  // which is renamed over `path` only once every byte is written and the
+  // file closed; on any error (a full disk, a file size limit) it is removed
+  // and the error says why (the system's words).
   Status write_file(const std::string& path) const;
+  static std::string partial_path(const std::string& path) { return path + ".partial"; }
   std::vector<uint8_t> write_bytes() const;
 
   size_t kv_count() const { return kvs_.size(); }

@@ -74,4 +74,24 @@ std::string completion_response(Endpoint endpoint, const std::string& id, int64_
   return dump(j);
 }
 
+size_t sse_complete_prefix(std::string_view bytes, size_t from) {
+  size_t end = 0;
+  for (size_t i = from; i < bytes.size(); ++i) {
+    const char c = bytes[i];
+    if (c != '\n' && c != '\r') continue;
+    // An empty line: a line ending at the start of a line (bytes[0] starts
+    // one; "\r\n" is one ending, so a '\n' after '\r' starts none).
+    const bool line_start = i == 0 || bytes[i - 1] == '\n' || (bytes[i - 1] == '\r' && c != '\n');
+    if (!line_start) continue;
+    if (c == '\n') {
+      end = i + 1;
+    } else if (i + 1 == bytes.size()) {
+      break;  // a '\r' last may be the first half of "\r\n": not known yet
+    } else {
+      end = bytes[i + 1] == '\n' ? i + 2 : i + 1;
+    }
+  }
+  return end;
+}
+
 }  // namespace laneway::server

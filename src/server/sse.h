@@ -43,4 +43,15 @@ std::string completion_response(Endpoint endpoint, const std::string& id, int64_
                                 const std::string& text, std::string_view finish_reason, int64_t prompt_tokens,
                                 int64_t completion_tokens);
 
+// The length of `bytes`' longest prefix that ends at the end of an event
+// (a blank line: "\n\n", "\r\n\r\n" or "\r\r", as the SSE format allows), 0
+// when no event has ended yet. The upstream proxy relays an event stream up
+// to there and holds the rest until its event ends, so an upstream that fails
+// mid-event never leaves the client a torn event in front of the error event.
+// `bytes` must start at a line's start. Only event ends from `from` on are
+// looked for: pass the length the bytes had at the last call less one (no
+// event had ended before it; its last byte may have been half of "\r\n"), so
+// that a stream fed in pieces is scanned once.
+size_t sse_complete_prefix(std::string_view bytes, size_t from = 0);
+
 }  // namespace laneway::server

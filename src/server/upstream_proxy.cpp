@@ -1,7 +1,8 @@
 // Streaming pass-through to an upstream lane's service. The body goes out as
 // the client sent it, with `model` replaced by the lane's upstream_model; the
 // answer comes back chunk by chunk as it arrives (SSE events are relayed as
-// they are read, never buffered to the end).
+// each one ends, never buffered to the end of the stream; a stream that breaks
+// mid-event ends with an error event, not a torn one).
 //
 // Replicas: the service picks one (least busy, or by prompt prefix). A
 // replica that fails before the client got a byte (connect refused or timed
@@ -29,6 +30,9 @@ net::awaitable<void> expire_at(net::steady_timer::time_point t) {
 }
 
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+// An upstream event longer than this is relayed before its end (events from
+// model servers are a few hundred bytes; this only bounds the memory).
+constexpr size_t kMaxHeldEventBytes = 1 << 20;
 
 struct ProxyTarget {
   UpstreamService& service;
@@ -98,9 +102,11 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
   const bool sse = content_type.find("text/event-stream") != std::string::npos;
   if (!co_await ex.begin_stream(head.result(), content_type)) co_return "";
 
-  // Body, relayed as it comes.
+  // Body, relayed as it comes; an event stream event by event (the bytes of
+  // an event not ended yet wait in `held`, up to kMaxHeldEventBytes).
   std::array<char, 16 * 1024> buf;
   uint64_t relayed = 0;
+  std::string held;
   std::string failure;
   while (!parser.is_done()) {
     parser.get().body().data = buf.data();
@@ -115,7 +121,16 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
     const size_t got = buf.size() - parser.get().body().size;
     if (got > 0) {
       relayed += got;
-      if (!co_await ex.write_chunk(std::string_view(buf.data(), got))) co_return "";
+      std::string_view out(buf.data(), got);
+      if (sse) {
+        const size_t scanned = held.size();
+        held.append(out);
+        const size_t ended =
+            held.size() > kMaxHeldEventBytes ? held.size() : sse_complete_prefix(held, scanned > 0 ? scanned - 1 : 0);
+        out = std::string_view(held).substr(0, ended);
+      }
+      if (!out.empty() && !co_await ex.write_chunk(out)) co_return "";
+      if (sse) held.erase(0, out.size());
     }
     if (ec && ec != http::error::need_buffer) {
       failure = fmt::format("upstream service '{}' ({}) closed the connection mid-response ({})", svc.name(),
@@ -127,7 +142,8 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
   metrics.count_upstream_bytes(t.lane, relayed);
   if (!failure.empty()) {
     if (sse) {
-      // A clean SSE ending with an error event: clients raise it instead of hanging.
+      // A clean SSE ending with an error event: clients raise it instead of
+      // hanging. The event the upstream did not finish is dropped.
       co_await ex.write_chunk(SseFormatter::error_event(upstream_error(failure)));
       co_await ex.end_stream();
     }
@@ -135,6 +151,8 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
     // the client sees a truncated response, never a complete-looking one.
     co_return "";
   }
+  // A clean end: what the upstream sent last goes out as it is, ended or not.
+  if (!held.empty() && !co_await ex.write_chunk(held)) co_return "";
   co_await ex.end_stream();
   co_return "";
 }

@@ -9,11 +9,11 @@
 
 namespace laneway::test {
 
-CliResult run_laneway(const std::string& args, const std::string& stdin_text) {
+CliResult run_laneway(const std::string& args, const std::string& stdin_text, const std::string& shell_prefix) {
   static int counter = 0;
   const auto dir = scratch_dir("cli_run_" + std::to_string(counter++));
   const std::string err_path = (dir / "stderr").string();
-  std::string cmd = laneway_command() + " " + args + " 2>" + err_path;
+  std::string cmd = (shell_prefix.empty() ? "" : shell_prefix + " ") + laneway_command() + " " + args + " 2>" + err_path;
   if (!stdin_text.empty()) {
     const std::string in_path = (dir / "stdin").string();
     std::ofstream(in_path, std::ios::binary) << stdin_text;

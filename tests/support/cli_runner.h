@@ -13,7 +13,8 @@ struct CliResult {
 
 // `args` is appended to the binary path and run by /bin/sh (quote as needed).
 // `stdin_text`, when non-empty, is fed to the process's standard input.
-CliResult run_laneway(const std::string& args, const std::string& stdin_text = "");
+// `shell_prefix` runs first in the same shell (e.g. "ulimit -f 64; exec").
+CliResult run_laneway(const std::string& args, const std::string& stdin_text = "", const std::string& shell_prefix = "");
 
 // The text `laneway run` generated: its stdout less the newline it ends with
 // (added when the text does not end in one, for the shell's prompt).

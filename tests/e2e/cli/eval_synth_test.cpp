@@ -1,6 +1,8 @@
 // Black-box tests of `laneway eval` and `laneway synth`.
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -90,6 +92,30 @@ TEST(SynthCli, WritesALoadableModelOfTheShape) {
   const std::string again = (dir / "again.gguf").string();
   ASSERT_EQ(run_laneway("synth --shape tiny --type F16 -o " + again + " --seed 7").exit_code, 0);
   EXPECT_EQ(test::read_file(path), test::read_file(again));
+}
+
+// The disk fills while the model is written (a file size limit stands in
+// for a full disk: the same failed write(2), EFBIG instead of ENOSPC): a clear
+// error, exit 2, the file already under the target name untouched and no
+// partial file left beside it. Then the same command without the limit works.
+TEST(SynthCli, AFailedWriteLeavesNoHalfWrittenFile) {
+  const auto dir = test::scratch_dir("synth_disk_full");
+  const std::string path = (dir / "tiny.gguf").string();
+  std::ofstream(path) << "the file that was here before";
+  // SIGXFSZ ignored (an ignored signal stays ignored across exec): the write fails instead of killing.
+  const std::string limit = "trap '' XFSZ; ulimit -f 256; exec";  // 256 KiB; the file is ~1 MiB
+  auto r = run_laneway("synth --shape tiny --type F16 -o " + path, "", limit);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;  // the system's words, not a guess
+  EXPECT_NE(r.err.find("nothing was written under that name"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_file(path), "the file that was here before");
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"tiny.gguf"});
+
+  ASSERT_EQ(run_laneway("synth --shape tiny --type F16 -o " + path).exit_code, 0);
+  EXPECT_EQ(run_laneway("inspect " + path).exit_code, 0);
 }
 
 TEST(SynthCli, BadArgumentsAreUsageErrors) {
