@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,9 @@ class Model {
 
  private:
   Status tile_weights(const ModelLoadOptions& options);
+  void touch_small_tensors() const;
   Status make_resident(const ModelLoadOptions& options) const;
+  const FileMap* file_map_of(const uint8_t* p) const;  // the map of the file holding p; nullptr when none
 
   GgufModel gguf_;
   ModelHparams hparams_;
@@ -71,7 +74,7 @@ class Model {
   int64_t first_gpu_layer_ = 0;
   std::string device_;
   PageBuffer tiles_;                       // tiled matrices
-  std::vector<const uint8_t*> tiled_from_;  // their file tensors (released)
+  std::vector<std::span<const uint8_t>> tiled_from_;  // their file tensors (released)
 };
 
 }  // namespace laneway

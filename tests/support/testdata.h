@@ -31,6 +31,11 @@ std::string laneway_command();
 std::filesystem::path scratch_dir(const std::string& name);
 // Whole file as bytes / text.
 std::string read_file(const std::filesystem::path& path);
+// Asks the kernel to drop the file's clean pages from the page cache
+// (posix_fadvise DONTNEED after fdatasync), so the next reader reads it from
+// disk the way a model is read after a reboot, not from the pages a test
+// just wrote (which the kernel caches differently). False when it could not.
+bool drop_from_page_cache(const std::filesystem::path& path);
 
 }  // namespace laneway::test
 
