@@ -198,7 +198,7 @@ Value f_batch(Renderer& r, Value v, CallArgs& args) {
   r.check_list_size(static_cast<size_t>(n));
   std::vector<Value> rows;
   std::vector<Value> row;
-  for (Value& item : iterate_value(v)) {
+  for (Value& item : r.iterate(v)) {
     row.push_back(std::move(item));
     if (static_cast<int64_t>(row.size()) == n) rows.push_back(Value::list(std::exchange(row, {})));
   }
@@ -269,17 +269,17 @@ Value f_escape(Renderer& r, Value v, CallArgs& args) {
   return Value(std::move(out));
 }
 
-Value f_first(Renderer&, Value v, CallArgs& args) {
+Value f_first(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("first", args, {});
   if (v.is_list()) return v.as_list().items.empty() ? Value::undefined() : v.as_list().items.front();
-  std::vector<Value> items = iterate_value(v);
+  std::vector<Value> items = r.iterate(v);
   return items.empty() ? Value::undefined() : items.front();
 }
 
-Value f_last(Renderer&, Value v, CallArgs& args) {
+Value f_last(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("last", args, {});
   if (v.is_list()) return v.as_list().items.empty() ? Value::undefined() : v.as_list().items.back();
-  std::vector<Value> items = iterate_value(v);
+  std::vector<Value> items = r.iterate(v);
   return items.empty() ? Value::undefined() : items.back();
 }
 
@@ -318,7 +318,7 @@ Value f_format(Renderer& r, Value v, CallArgs& args) {
 Value f_groupby(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("groupby", args, {"attribute", "default", "case_sensitive"});
   const std::string attr = str_of(a.require(0));
-  std::vector<Value> items = sorted_values(r, iterate_value(v), false, a.bool_or(2, false), &attr);
+  std::vector<Value> items = sorted_values(r, r.iterate(v), false, a.bool_or(2, false), &attr);
   std::vector<Value> groups;
   std::vector<Value> members;
   Value current;
@@ -407,7 +407,7 @@ Value f_join(Renderer& r, Value v, CallArgs& args) {
   const std::string sep = a.string_or(0, "");
   std::string out;
   bool first = true;
-  for (const Value& item : iterate_value(v)) {
+  for (const Value& item : r.iterate(v)) {
     if (!first) out += sep;
     first = false;
     append_value_string(out, a.has(1) ? get_path(r, item, str_of(*a.get(1))) : item);
@@ -416,10 +416,10 @@ Value f_join(Renderer& r, Value v, CallArgs& args) {
   return Value(std::move(out));
 }
 
-Value f_list(Renderer&, Value v, CallArgs& args) {
+Value f_list(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("list", args, {});
   if (v.is_list() && !v.as_list().is_tuple) return v;
-  return Value::list(iterate_value(v));
+  return Value::list(r.iterate(v));
 }
 
 Value f_lower(Renderer&, Value v, CallArgs& args) {
@@ -443,7 +443,7 @@ Value f_map(Renderer& r, Value v, CallArgs& args) {
   }
   if (attribute != nullptr) {
     const std::string path = str_of(*attribute);
-    for (const Value& item : iterate_value(v)) {
+    for (const Value& item : r.iterate(v)) {
       Value got = get_path(r, item, path);
       if (got.is_undefined() && dflt != nullptr) got = *dflt;
       out.push_back(std::move(got));
@@ -452,7 +452,7 @@ Value f_map(Renderer& r, Value v, CallArgs& args) {
   }
   if (args.positional.empty()) throw_runtime_error("map(): expected a filter name or attribute=");
   const std::string name = str_of(args.positional[0]);
-  for (const Value& item : iterate_value(v)) {
+  for (const Value& item : r.iterate(v)) {
     CallArgs rest;
     rest.positional.assign(args.positional.begin() + 1, args.positional.end());
     rest.keyword = args.keyword;
@@ -464,7 +464,7 @@ Value f_map(Renderer& r, Value v, CallArgs& args) {
 Value min_max(Renderer& r, Value v, CallArgs& args, bool want_max) {
   BoundArgs a(want_max ? "max" : "min", args, {"case_sensitive", "attribute"});
   const std::string attr = a.string_or(1, "");
-  std::vector<Value> items = sorted_values(r, iterate_value(v), false, a.bool_or(0, false), a.has(1) ? &attr : nullptr);
+  std::vector<Value> items = sorted_values(r, r.iterate(v), false, a.bool_or(0, false), a.has(1) ? &attr : nullptr);
   if (items.empty()) return Value::undefined();
   return want_max ? items.back() : items.front();
 }
@@ -484,7 +484,7 @@ Value select_impl(Renderer& r, const Value& v, CallArgs& args, bool by_attr, boo
   }
   std::string test;
   if (next < args.positional.size()) test = str_of(args.positional[next++]);
-  for (const Value& item : iterate_value(v)) {
+  for (const Value& item : r.iterate(v)) {
     const Value subject = by_attr ? get_path(r, item, attr) : item;
     bool ok;
     if (test.empty()) {
@@ -513,14 +513,14 @@ Value f_replace(Renderer& r, Value v, CallArgs& args) {
   return Value(std::move(out));
 }
 
-Value f_reverse(Renderer&, Value v, CallArgs& args) {
+Value f_reverse(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("reverse", args, {});
   if (v.is_string()) {
     const Value* none = nullptr;
     const Value step(-1);
     return slice_value(v, none, none, &step);
   }
-  std::vector<Value> items = iterate_value(v);
+  std::vector<Value> items = r.iterate(v);
   std::reverse(items.begin(), items.end());
   return Value::list(std::move(items));
 }
@@ -546,7 +546,7 @@ Value f_slice(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("slice", args, {"slices", "fill_with"});
   const int64_t slices = a.int_or(0, 1);
   if (slices <= 0 || slices > 100000) throw_runtime_error("slice(): slices must be positive");
-  const std::vector<Value> items = iterate_value(v);
+  const std::vector<Value> items = r.iterate(v);
   const auto n = static_cast<int64_t>(items.size());
   const int64_t per = n / slices;
   const int64_t extra = n % slices;
@@ -567,7 +567,7 @@ Value f_slice(Renderer& r, Value v, CallArgs& args) {
 Value f_sort(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("sort", args, {"reverse", "case_sensitive", "attribute"});
   const std::string attr = a.string_or(2, "");
-  return Value::list(sorted_values(r, iterate_value(v), a.bool_or(0, false), a.bool_or(1, false), a.has(2) ? &attr : nullptr));
+  return Value::list(sorted_values(r, r.iterate(v), a.bool_or(0, false), a.bool_or(1, false), a.has(2) ? &attr : nullptr));
 }
 
 Value f_string(Renderer&, Value v, CallArgs& args) {
@@ -601,7 +601,7 @@ Value f_striptags(Renderer&, Value v, CallArgs& args) {
 Value f_sum(Renderer& r, Value v, CallArgs& args) {
   BoundArgs a("sum", args, {"attribute", "start"});
   Value total = a.get_or(1, Value(0));
-  for (const Value& item : iterate_value(v)) {
+  for (const Value& item : r.iterate(v)) {
     total = binary_op(r, BinaryOp::add, total, a.has(0) ? get_path(r, item, str_of(*a.get(0))) : item);
   }
   return total;
@@ -654,7 +654,7 @@ Value f_unique(Renderer& r, Value v, CallArgs& args) {
   std::vector<Value> out;
   std::vector<Value> seen;  // keys without a cheap hash (containers)
   std::unordered_set<std::string> seen_scalars;
-  for (const Value& item : iterate_value(v)) {
+  for (const Value& item : r.iterate(v)) {
     Value key = lowered_for_compare(a.has(1) ? get_path(r, item, str_of(*a.get(1))) : item, cs);
     bool dup = false;
     if (key.is_string() || key.is_none() || key.is_undefined()) {

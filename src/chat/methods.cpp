@@ -207,7 +207,7 @@ std::optional<Value> string_method(Renderer& r, const std::string& s, std::strin
     BoundArgs a(name, args, {"iterable"});
     std::string out;
     bool first = true;
-    for (const Value& item : iterate_value(a.require(0))) {
+    for (const Value& item : r.iterate(a.require(0))) {
       if (!first) out += s;
       first = false;
       out += require_string(item, "join");
@@ -406,14 +406,14 @@ Value g_namespace(Renderer& r, CallArgs& args) {
   return Value(ns);
 }
 
-Value g_dict(Renderer&, CallArgs& args) {
+Value g_dict(Renderer& r, CallArgs& args) {
   ValueDict d;
   for (const Value& v : args.positional) {
     if (v.is_dict()) {
       for (const auto& [k, val] : v.as_dict().entries) d.set(k, val);
     } else {
-      for (const Value& pair : iterate_value(v)) {
-        std::vector<Value> kv = iterate_value(pair);
+      for (const Value& pair : r.iterate(v)) {
+        std::vector<Value> kv = r.iterate(pair);
         if (kv.size() != 2) throw_runtime_error("dict(): sequence elements must have length 2");
         d.set(kv[0], kv[1]);
       }

@@ -66,6 +66,17 @@ void Renderer::charge_work(const Value& v) {
   }
 }
 
+std::vector<Value> Renderer::iterate(const Value& v) {
+  if (v.is_string()) {
+    work_ += v.as_string().size();
+    charge_work(v);
+    check_list_size(v.as_string().size() / 4);  // at least one character per 4 bytes
+  }
+  std::vector<Value> items = iterate_value(v);
+  if (v.is_string()) check_list_size(items.size());
+  return items;
+}
+
 std::shared_ptr<Namespace> Renderer::new_namespace() {
   if (namespaces_.size() >= 100000) throw_template_error(TemplateErrorKind::limit, "too many namespace() objects");
   namespaces_.push_back(std::make_shared<Namespace>());
@@ -177,7 +188,7 @@ void Renderer::exec_set(const AssignTarget& target, Value value, int line) {
     frame_->set(target.names[0], std::move(value));
     return;
   }
-  std::vector<Value> items = iterate_value(value);
+  std::vector<Value> items = iterate(value);
   if (items.size() != target.names.size()) {
     throw_runtime_error("cannot unpack {} values into {} names", items.size(), target.names.size());
   }
@@ -208,13 +219,13 @@ void Renderer::exec_for(const ForStmt& stmt, std::string& out) {
   const Value iterable = eval(*stmt.iterable);
   if (iterable.is_none()) throw_runtime_error("'NoneType' object is not iterable");
   charge_work(iterable);
-  auto items = std::make_shared<std::vector<Value>>(iterate_value(iterable));
+  auto items = std::make_shared<std::vector<Value>>(iterate(iterable));
   auto bind_target = [&](Frame& frame, const Value& item) {
     if (!stmt.target.unpack) {
       frame.set(stmt.target.names[0], item);
       return;
     }
-    std::vector<Value> parts = iterate_value(item);
+    std::vector<Value> parts = iterate(item);
     if (parts.size() != stmt.target.names.size()) {
       throw_runtime_error("cannot unpack {} values into {} loop variables", parts.size(), stmt.target.names.size());
     }
@@ -508,7 +519,7 @@ CallArgs Renderer::eval_args(const ArgList& list) {
     else args.keyword.emplace_back(a.name, eval(*a.value));
   }
   if (list.star_args) {
-    for (Value& v : iterate_value(eval(*list.star_args))) args.positional.push_back(std::move(v));
+    for (Value& v : iterate(eval(*list.star_args))) args.positional.push_back(std::move(v));
   }
   if (list.star_kwargs) {
     const Value kw = eval(*list.star_kwargs);

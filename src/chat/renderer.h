@@ -81,6 +81,10 @@ class Renderer {
   void count_iteration();
   // Charges the cost of touching `v` once (its length) to the work budget.
   void charge_work(const Value& v);
+  // iterate_value under the limits: a string iterated by character costs
+  // one unit of work per byte (not per 16, as touching it does: each
+  // character becomes a value) and its characters are a list of their own.
+  std::vector<Value> iterate(const Value& v);
   std::shared_ptr<Namespace> new_namespace();
   // Attribute / item lookup with Jinja's rules (obj.name vs obj[key]).
   Value get_attr(const Value& obj, const std::string& name);

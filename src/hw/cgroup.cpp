@@ -175,6 +175,34 @@ std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo) {
   return out;
 }
 
+namespace {
+
+// What the group uses less the page cache on its inactive list, which the
+// kernel reclaims before it would kill anything at the limit: the "working
+// set" that Kubernetes evicts on and `docker stats` shows. Without it, the
+// pages this process read while starting (the model file's header and its
+// readahead, several MiB) would count as in use and be billed again by the plan.
+uint64_t working_set(uint64_t charged, const RootFs& fs, const std::string& stat_file, std::string_view key,
+                     CgroupLimits& out) {
+  out.memory_charged_bytes = charged;
+  const auto text = fs.read_text(stat_file);
+  if (!text) return charged;
+  for (std::string_view rest = *text; !rest.empty();) {
+    const size_t eol = rest.find('\n');
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ') {
+      if (auto inactive = parse_u64(line.substr(key.size() + 1))) {
+        out.memory_inactive_file_bytes = std::min(*inactive, charged);
+        return charged - *out.memory_inactive_file_bytes;
+      }
+    }
+  }
+  return charged;
+}
+
+}  // namespace
+
 CgroupLimits probe_cgroups(const RootFs& fs) {
   CgroupLimits out;
   if (auto text = fs.read_text("/proc/self/cgroup")) out.memberships = parse_proc_cgroup(*text);
@@ -192,7 +220,9 @@ CgroupLimits probe_cgroups(const RootFs& fs) {
       out.v2 = true;
       out.v2_path = m.path;
       const Walk w = walk_for(fs, *mount, m.path, out.notes);
-      if (auto cur = fs.read_u64(w.own_dir + "/memory.current")) out.memory_usage_bytes = *cur;
+      if (auto cur = fs.read_u64(w.own_dir + "/memory.current")) {
+        out.memory_usage_bytes = working_set(*cur, fs, w.own_dir + "/memory.stat", "inactive_file", out);
+      }
       for (const std::string& dir : w.dirs) {
         const std::string mem_file = dir + "/memory.max";
         if (auto v = fs.read_line(mem_file); v && *v != "max") {
@@ -223,7 +253,7 @@ CgroupLimits probe_cgroups(const RootFs& fs) {
     if (memory) {
       out.v1_memory_path = m.path;
       if (auto used = fs.read_u64(w.own_dir + "/memory.usage_in_bytes"); used && !out.memory_usage_bytes) {
-        out.memory_usage_bytes = *used;
+        out.memory_usage_bytes = working_set(*used, fs, w.own_dir + "/memory.stat", "total_inactive_file", out);
       }
       for (const std::string& dir : w.dirs) {
         const std::string file = dir + "/memory.limit_in_bytes";

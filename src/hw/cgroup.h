@@ -41,7 +41,12 @@ struct CgroupLimits {
   // Smallest memory limit over the group and its ancestors; nullopt = none.
   std::optional<uint64_t> memory_limit_bytes;
   std::string memory_limit_file;  // machine path of the file that set it
-  std::optional<uint64_t> memory_usage_bytes;  // the own group's current usage
+  // The own group's current usage: what it is charged (memory.current, v1
+  // memory.usage_in_bytes) less its inactive page cache (memory.stat), which
+  // the kernel reclaims first; both parts kept for the reports.
+  std::optional<uint64_t> memory_usage_bytes;
+  std::optional<uint64_t> memory_charged_bytes;
+  std::optional<uint64_t> memory_inactive_file_bytes;
   // Smallest CPU quota in cores (quota / period); nullopt = none.
   std::optional<double> cpu_quota_cores;
   std::string cpu_quota_file;

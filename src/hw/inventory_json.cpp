@@ -153,6 +153,8 @@ json inventory_to_json(const HardwareInventory& inv) {
                  {"memory_limit_bytes", opt(cg.memory_limit_bytes)},
                  {"memory_limit_file", cg.memory_limit_file},
                  {"memory_usage_bytes", opt(cg.memory_usage_bytes)},
+                 {"memory_charged_bytes", opt(cg.memory_charged_bytes)},
+                 {"memory_inactive_file_bytes", opt(cg.memory_inactive_file_bytes)},
                  {"cpu_quota_cores", opt(cg.cpu_quota_cores)},
                  {"cpu_quota_file", cg.cpu_quota_file},
                  {"notes", cg.notes}};

@@ -23,8 +23,14 @@ MemoryPool cpu_pool(const HardwareInventory& inv) {
     const uint64_t left = sub_floor(*inv.cgroups.memory_limit_bytes, inv.cgroups.memory_usage_bytes.value_or(0));
     if (!inv.memory.known || left < p.usable_bytes) {
       p.usable_bytes = left;
-      p.usable_reason = fmt::format("cgroup limit {} ({}) minus {} in use", format_bytes(*inv.cgroups.memory_limit_bytes),
-                                    inv.cgroups.memory_limit_file, format_bytes(inv.cgroups.memory_usage_bytes.value_or(0)));
+      const CgroupLimits& cg = inv.cgroups;
+      p.usable_reason = fmt::format("cgroup limit {} ({}) minus {} in use", format_bytes(*cg.memory_limit_bytes),
+                                    cg.memory_limit_file, format_bytes(cg.memory_usage_bytes.value_or(0)));
+      if (cg.memory_inactive_file_bytes && *cg.memory_inactive_file_bytes > 0) {
+        p.usable_reason += fmt::format(" ({} charged less {} of inactive page cache, which the kernel reclaims first)",
+                                       format_bytes(cg.memory_charged_bytes.value_or(0)),
+                                       format_bytes(*cg.memory_inactive_file_bytes));
+      }
     }
   }
   return p;

@@ -1,4 +1,5 @@
 // cgroup limits: v1, v2, hybrid, nested groups, namespaces, missing mountinfo.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "hw/cgroup.h"
@@ -64,6 +65,31 @@ TEST(CgroupProbe, V1NestedOnHybridHost) {
   EXPECT_EQ(cg.memory_usage_bytes, 512 * kMiB);
   ASSERT_TRUE(cg.cpu_quota_cores);
   EXPECT_DOUBLE_EQ(*cg.cpu_quota_cores, 3.0);
+}
+
+// In use is the group's charge less its inactive page cache (the working set
+// Kubernetes and `docker stats` count): v2 memory.stat inactive_file, v1
+// total_inactive_file (the group and its children).
+TEST(CgroupProbe, InUseLeavesOutInactivePageCache) {
+  auto v2 = fixtures::make_container_v2(test::scratch_dir("cg_v2_stat"));
+  FixtureTree(v2.root).write("/sys/fs/cgroup/system.slice/docker-3f2a9c.scope/laneway/memory.stat",
+                              fmt::format("anon 500\nfile 700\nactive_file 100\ninactive_file {}\n", 256 * kMiB));
+  CgroupLimits cg = probe_cgroups(RootFs(v2.root));
+  EXPECT_EQ(cg.memory_charged_bytes, kGiB);
+  EXPECT_EQ(cg.memory_inactive_file_bytes, 256 * kMiB);
+  EXPECT_EQ(cg.memory_usage_bytes, kGiB - 256 * kMiB);
+
+  auto v1 = fixtures::make_container_v1(test::scratch_dir("cg_v1_stat"));
+  FixtureTree(v1.root).write("/sys/fs/cgroup/memory/docker/5e1d77/inner/memory.stat",
+                              fmt::format("cache 9\ninactive_file 1\ntotal_cache 9\ntotal_inactive_file {}\n", 100 * kMiB));
+  cg = probe_cgroups(RootFs(v1.root));
+  EXPECT_EQ(cg.memory_usage_bytes, 412 * kMiB);  // total_, not the group's own inactive_file
+
+  // More inactive than charged (the two files are read at different moments): nothing in use, not a wrap-around.
+  FixtureTree(v1.root).write("/sys/fs/cgroup/memory/docker/5e1d77/inner/memory.stat",
+                              fmt::format("total_inactive_file {}\n", kGiB));
+  cg = probe_cgroups(RootFs(v1.root));
+  EXPECT_EQ(cg.memory_usage_bytes, 0u);
 }
 
 TEST(CgroupProbe, HybridTakesSmallestAcrossV1AndV2) {
