@@ -50,6 +50,7 @@ struct ServeFlags {
   int64_t debug_load_delay_ms = 0;
   int64_t debug_body_idle_timeout_ms = 0;
   int64_t debug_header_timeout_ms = 0;
+  int64_t debug_pool_max_loaded = 0;
   std::string memory_budget;  // "" = what the machine can use
   bool strict = false;
   LogFlags log;
@@ -149,6 +150,7 @@ Status serve(ServeFlags& f, int& exit_code) {
   options.request_timeout = std::chrono::milliseconds(f.request_timeout_ms);
   options.health_interval = std::chrono::milliseconds(f.health_interval_ms);
   options.debug_token_delay_ms = f.debug_token_delay_ms;
+  options.debug_pool_max_loaded = f.debug_pool_max_loaded;
   // /api/tags, /v1/models and a request for a model no lane has rescan the
   // folders and stores (and, when discovering, the usual places): models
   // added or removed show up without a restart.
@@ -313,6 +315,11 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->group("");
   cmd->add_option("--debug-header-timeout-ms", f->debug_header_timeout_ms,
                   "Test-only: a request header (or TLS handshake) not complete after this long is dropped (default 30 s)")
+      ->check(CLI::NonNegativeNumber)
+      ->group("");
+  cmd->add_option("--debug-pool-max-loaded", f->debug_pool_max_loaded,
+                  "Comparison only (bench/pool_compare.sh): swap on_demand lanes by count, at most N loaded whatever "
+                  "they hold, as count-based routers do; ignores the memory budget")
       ->check(CLI::NonNegativeNumber)
       ->group("");
   cmd->add_option("--debug-load-delay-ms", f->debug_load_delay_ms,

@@ -154,6 +154,19 @@ struct LaneLease::Shared {
     }
     return n;
   }
+  // What the fit decisions count: a lane's bill and the byte budget, or one
+  // per lane and max_loaded in the comparison mode (Options::max_loaded).
+  uint64_t cost(const Lane& l) const { return options.max_loaded > 0 ? 1 : l.spec.bill_bytes; }
+  uint64_t capacity() const {
+    return options.max_loaded > 0 ? static_cast<uint64_t>(options.max_loaded) : options.budget_bytes;
+  }
+  std::string amount(uint64_t n) const { return options.max_loaded > 0 ? fmt::format("{} lane(s)", n) : mib(n); }
+  uint64_t held_cost() const {  // mu held
+    if (options.max_loaded <= 0) return held_bytes();
+    uint64_t n = 0;
+    for (size_t i = 0; i < lanes.size(); ++i) n += lanes[i].engine || (loading_now && loading_lane == i) ? 1 : 0;
+    return n;
+  }
 
   void fail_waiters(Lane& l, const Status& st, Calls& calls) {  // mu held
     for (auto& w : l.waiting) calls.push_back([done = std::move(w.done), st] { done(st); });
@@ -463,11 +476,11 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority > lanes[b].spec.priority;
     return lanes[a].want_since < lanes[b].want_since;
   });
-  const uint64_t budget = options.budget_bytes;
+  const uint64_t budget = capacity();
   for (size_t i : wanted) {
     Lane& l = lanes[i];
-    const uint64_t held = held_bytes();
-    const uint64_t bill = l.spec.bill_bytes;
+    const uint64_t held = held_cost();
+    const uint64_t bill = cost(l);
     if (held + bill <= budget) {
       out = i;
       return Action::load;
@@ -491,7 +504,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     std::optional<size_t> first_idle;
     for (size_t j : victims) {
       if (lanes[j].leases == 0) {
-        idle_bytes += lanes[j].spec.bill_bytes;
+        idle_bytes += cost(lanes[j]);
         if (!first_idle) first_idle = j;
       }
     }
@@ -507,14 +520,14 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       if (freed >= need) break;
       if (lanes[j].leases == 0 || lanes[j].spec.priority > l.spec.priority) continue;
       drain.push_back(j);
-      freed += lanes[j].spec.bill_bytes;
+      freed += cost(lanes[j]);
     }
     if (freed >= need) {
       for (size_t j : drain) {
         lanes[j].state = LaneState::draining;
         if (!lanes[j].spec.on_demand) lanes[j].paused_by = i;
       }
-      l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, mib(bill), mib(held), mib(budget));
+      l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, amount(bill), amount(held), amount(budget));
       continue;
     }
     // Could it ever fit? Lanes that are never unloaded for room hold their bytes.
@@ -522,14 +535,14 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     std::string holders;
     for (size_t j = 0; j < lanes.size(); ++j) {
       if (j == i || !lanes[j].engine || lanes[j].gives_room_to(l)) continue;
-      fixed += lanes[j].spec.bill_bytes;
+      fixed += cost(lanes[j]);
       holders += fmt::format("{}{} {}", holders.empty() ? "" : ", ", lanes[j].spec.name, mib(lanes[j].spec.bill_bytes));
     }
     if (fixed + bill > budget) {
       const std::string why = fmt::format(
-          "lane {} needs {} but the pool's budget is {}{}", l.spec.name, mib(bill), mib(budget),
+          "lane {} needs {} but the pool's budget is {}{}", l.spec.name, amount(bill), amount(budget),
           holders.empty() ? std::string()
-                          : fmt::format(" and lanes that are never unloaded or paused for it hold {} ({})", mib(fixed), holders));
+                          : fmt::format(" and lanes that are never unloaded or paused for it hold {} ({})", amount(fixed), holders));
       fail_waiters(l, Status(StatusCode::unavailable, why), calls);
       l.want_load = false;
       if (!l.spec.on_demand) {
@@ -542,7 +555,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       }
       continue;
     }
-    l.wait_reason = fmt::format("waiting for room: {} needs {}; lanes of higher priority are busy", l.spec.name, mib(bill));
+    l.wait_reason = fmt::format("waiting for room: {} needs {}; lanes of higher priority are busy", l.spec.name, amount(bill));
   }
   return Action::none;
 }

@@ -130,6 +130,13 @@ class ModelPool {
  public:
   struct Options {
     uint64_t budget_bytes = UINT64_MAX;  // what the lanes may hold together
+    // Comparison mode, not for serving (serve --debug-pool-max-loaded N): a
+    // load goes ahead while fewer than N lanes are loaded, whatever their
+    // bills, and idle lanes are unloaded for room by the same order (the
+    // least recently used first): models counted instead of bytes, as
+    // llama.cpp's router, RamaLama and Ollama's OLLAMA_MAX_LOADED_MODELS do.
+    // bench/pool_compare.sh runs one workload both ways. 0: by bytes.
+    int64_t max_loaded = 0;
     // Tests: runs on the loader thread once it has chosen to unload a lane,
     // before the lane's engine stops (the window a request may arrive in).
     std::function<void(size_t lane)> on_unload_chosen;

@@ -131,7 +131,9 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   }
   uint64_t budget = s->options_.memory_budget_bytes;
   if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
-  s->pool_ = std::make_unique<ModelPool>(std::move(specs), ModelPool::Options{budget});
+  ModelPool::Options pool_options{budget};
+  pool_options.max_loaded = s->options_.debug_pool_max_loaded;
+  s->pool_ = std::make_unique<ModelPool>(std::move(specs), std::move(pool_options));
   s->rebuild_router();
   s->created_unix_s_ = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())

@@ -66,6 +66,7 @@ struct ServeOptions {
   // included (taken off once): the model pool's budget. The CLI passes what
   // the machine can use now, or --memory-budget.
   uint64_t memory_budget_bytes = UINT64_MAX;
+  int64_t debug_pool_max_loaded = 0;  // comparison only: count models, not bytes (ModelPool::Options::max_loaded)
   // Also serve Ollama's routes (/ and /api/...) on this port (`--ollama-port
   // 11434`), for tools that assume Ollama's address; 0 picks a free one.
   std::optional<int> ollama_port;

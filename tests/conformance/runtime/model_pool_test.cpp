@@ -203,6 +203,39 @@ TEST(ModelPool, SwapsWithinTheBudgetAndNeverUnloadsABusyLane) {
   EXPECT_EQ(pool.status(1).unloads, 1);
 }
 
+// The comparison mode (bench/pool_compare.sh) counts lanes, not bytes: with
+// max_loaded 2 both lanes load though the byte budget holds one; with 1 the
+// least recently used idle lane makes room, whatever the budget says.
+TEST(ModelPool, CountModeIgnoresBillsAndSwapsTheLeastRecentlyUsed) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto a = spec_for(lane_options("a", 4096), true, 60s);
+  auto b = spec_for(lane_options("b", 4096), true, 60s);
+  auto c = spec_for(lane_options("c", 4096), true, 60s);
+  ModelPool::Options two{a.bill_bytes};  // bytes for one lane only
+  two.max_loaded = 2;
+  {
+    ModelPool pool({a, b}, two);
+    pool.start();
+    auto la = acquire(pool, 0).get();
+    auto lb = acquire(pool, 1).get();
+    ASSERT_TRUE(la.is_ok() && lb.is_ok());
+    EXPECT_TRUE(pool.status(0).resident && pool.status(1).resident);
+    EXPECT_GT(pool.pool_status().resident_bytes, pool.pool_status().budget_bytes);  // what count-based routers do
+  }
+  ModelPool::Options bytes_for_all{UINT64_MAX};
+  bytes_for_all.max_loaded = 2;
+  ModelPool pool({a, b, c}, bytes_for_all);
+  pool.start();
+  ASSERT_TRUE(acquire(pool, 0).get().is_ok());
+  ASSERT_TRUE(acquire(pool, 1).get().is_ok());
+  ASSERT_TRUE(acquire(pool, 0).get().is_ok());  // a used last: b is the least recently used
+  auto lc = acquire(pool, 2).get();
+  ASSERT_TRUE(lc.is_ok()) << lc.status().to_string();
+  EXPECT_TRUE(pool.status(0).resident);
+  EXPECT_FALSE(pool.status(1).resident);
+  EXPECT_EQ(pool.status(1).unloads, 1);
+}
+
 // A lane added while the pool runs (a model file a rescan found) is one more
 // lane under the same budget: an idle lane makes room for it and it for them.
 TEST(ModelPool, AnAddedLaneLoadsOnRequestWithinTheBudget) {
