@@ -1,5 +1,7 @@
 #include "hw/container.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace laneway::hw {
@@ -8,7 +10,8 @@ namespace {
 void note(ContainerInfo& c, std::string runtime, std::string why) {
   c.in_container = true;
   if (c.runtime.empty()) c.runtime = std::move(runtime);
-  c.evidence.push_back(std::move(why));
+  // v1 hierarchies often share one path: say it once.
+  if (std::find(c.evidence.begin(), c.evidence.end(), why) == c.evidence.end()) c.evidence.push_back(std::move(why));
 }
 
 }  // namespace

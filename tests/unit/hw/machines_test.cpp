@@ -214,6 +214,9 @@ TEST(Machines, CgroupV1ContainerWithoutDri) {
   EXPECT_EQ(one(p, "gpu_nodes").verdict, Verdict::ok);  // no sign of a GPU
   // Root in the container, but CapEff lacks CAP_IPC_LOCK and memlock is 64 KiB.
   EXPECT_EQ(one(p, "memlock").verdict, Verdict::warn);
+  // Three hierarchies share /docker/5e1d77: the evidence names it once.
+  EXPECT_EQ(p.inv.container.evidence,
+            (std::vector<std::string>{"/.dockerenv exists", "cgroup path /docker/5e1d77/inner", "cgroup path /docker/5e1d77"}));
 }
 
 // The same container on an APU: the GPU is there but not passed in.
