@@ -19,6 +19,7 @@ const char* finish_reason_name(FinishReason r) {
     case FinishReason::length: return "length";
     case FinishReason::cancelled: return "cancelled";
     case FinishReason::error: return "error";
+    case FinishReason::preempted: return "preempted";
   }
   return "none";
 }
@@ -68,7 +69,7 @@ struct EmbeddedLane::Impl {
   // Takes a request out of the queue, if it is still there, and tells its
   // sink it was cancelled. Any thread.
   void drop_waiting(const GenerationHandle* handle);
-  static void refuse(ActiveRequest& a);
+  static void refuse(ActiveRequest& a, FinishReason reason = FinishReason::cancelled);
 
   // engine_loop, with a guard: an exception fails the lane's requests and
   // the lane (failure()), never the process.
@@ -176,10 +177,19 @@ void EmbeddedLane::shutdown(int64_t grace_ms) {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void EmbeddedLane::Impl::refuse(ActiveRequest& a) {
+void EmbeddedLane::preempt_waiting() {
+  std::deque<std::unique_ptr<ActiveRequest>> handed_back;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    handed_back.swap(impl_->waiting);
+  }
+  for (auto& a : handed_back) Impl::refuse(*a, FinishReason::preempted);
+}
+
+void EmbeddedLane::Impl::refuse(ActiveRequest& a, FinishReason reason) {
   GenerationEvent ev;
   ev.done = true;
-  ev.finish = FinishReason::cancelled;
+  ev.finish = reason;
   ev.prompt_tokens = static_cast<int64_t>(a.req.prompt_tokens.size());
   GenerationSink sink = std::move(a.sink);
   sink(std::move(ev));

@@ -63,6 +63,11 @@ class EmbeddedLane {
   // cancels what is left at the deadline (finish = cancelled) and stops the
   // engine thread.
   void shutdown(int64_t grace_ms);
+  // Hands back every queued request that has not started (its sink gets
+  // finish = preempted with nothing generated) and keeps serving: the lane
+  // is about to pause (on_pause: preempt) and the server reruns them when it
+  // is back or elsewhere. Running requests are not touched. Any thread.
+  void preempt_waiting();
 
  private:
   struct Impl;

@@ -21,7 +21,10 @@
 
 namespace laneway {
 
-enum class FinishReason { none, stop, length, cancelled, error };
+// preempted: a queued request handed back before it started (a pause with
+// on_pause: preempt); the server runs it again from scratch, so it never
+// reaches a client.
+enum class FinishReason { none, stop, length, cancelled, error, preempted };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
 struct GenerationRequest {

@@ -526,6 +526,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       for (size_t j : drain) {
         lanes[j].state = LaneState::draining;
         if (!lanes[j].spec.on_demand) lanes[j].paused_by = i;
+        if (lanes[j].spec.preempt_on_pause) calls.push_back([engine = lanes[j].engine] { engine->preempt_waiting(); });
       }
       l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, amount(bill), amount(held), amount(budget));
       continue;

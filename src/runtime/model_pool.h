@@ -62,6 +62,10 @@ struct PoolLaneSpec {
   std::chrono::milliseconds keep_alive{-1};  // idle time before unloading; negative = never
   int64_t priority = 0;
   bool pausable = true;                      // false: never unloaded to make room
+  // on_pause: preempt. When the lane drains to make room, its queued requests
+  // that have not started are handed back at once (EmbeddedLane::preempt_waiting)
+  // instead of running first; only the running ones are waited for.
+  bool preempt_on_pause = false;
   uint64_t bill_bytes = 0;                   // what the planner says the loaded lane holds
   int64_t max_waiting = 8;                   // requests that may wait for the lane while it is not ready
   std::string model_path;                    // a failed lane retries when this file changes

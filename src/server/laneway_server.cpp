@@ -206,6 +206,7 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
   spec.keep_alive = lc.idle_unload_after();
   spec.priority = lc.priority;
   spec.pausable = lc.pausable;
+  spec.preempt_on_pause = lc.on_pause == OnPause::preempt;
   spec.max_waiting = lc.slots + lc.queue;
   auto setup = [&]() -> Status {
     LANEWAY_ASSIGN_OR_RETURN(GgufFile meta, GgufFile::open(lc.model_path));

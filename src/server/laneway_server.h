@@ -209,7 +209,9 @@ class LanewayServer final : public RequestHandler {
   net::awaitable<void> route_generation(HttpExchange& ex, std::string_view api_path, std::optional<size_t> url_lane,
                                         const Credentials& who);
   // Runs the request on `engine` (the lane's, held by the caller's lease).
-  net::awaitable<void> generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
+  // True when the lane handed it back before it started (on_pause: preempt):
+  // nothing was sent, the caller routes it again.
+  net::awaitable<bool> generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
                                          const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
                                          const std::string& route, net::steady_timer::time_point deadline);
   // Waits (bounded by `deadline`, the client leaving) until the embedded lane

@@ -427,103 +427,117 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
   const bool stream = req.stream;
   const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
 
-  // The lane's engine: loads it when it is not resident (load_duration).
-  const auto t_load = std::chrono::steady_clock::now();
-  Acquired acquired = co_await acquire_lane(ex, lane, deadline);
-  if (!acquired.lease) {
-    if (ex.client_gone()) co_return count(lane_name, label, 499);
-    const OllamaError e{503, acquired.error->message, 5};
-    co_await send_ollama_error(ex, e);
-    co_return count(lane_name, label, ex.status_code());
-  }
-  const int64_t load_ns = ns_between(t_load, std::chrono::steady_clock::now());
-  LaneLease lease = std::move(acquired.lease);
-  if (req.keep_alive) {
-    using std::chrono::milliseconds;
-    switch (req.keep_alive->mode) {
-      case KeepAlive::Mode::unload_now: lease.set_keep_alive(milliseconds(0)); break;
-      case KeepAlive::Mode::forever: lease.set_keep_alive(milliseconds(-1)); break;
-      case KeepAlive::Mode::for_duration:
-        lease.set_keep_alive(std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(req.keep_alive->duration)));
-        break;
-    }
-  }
-  if (req.load_only) {
-    // Nothing to generate: Ollama loads the model (or, with keep_alive 0,
-    // unloads it) and answers done at once.
-    OllamaStats stats;
-    stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
-    stats.load_ns = load_ns;
-    const bool unload = req.keep_alive && req.keep_alive->mode == KeepAlive::Mode::unload_now;
-    std::string out = ollama_final(endpoint, model, created_at, "", unload ? "unload" : "load", stats, nullptr);
-    count(lane_name, label, 200);
-    co_await ex.send_json(http::status::ok, std::move(out));
-    co_return;
-  }
-  EmbeddedLane& engine = lease.engine();
-
-  GenerationRequest g;
-  g.prompt_tokens = tokens;
-  g.sampling = req.completion.sampling;
-  if (!req.completion.seed_given)
-    g.sampling.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
-  g.max_tokens = max_tokens;
-  g.stop = req.completion.stop;
-  if (use_template_stops) {
-    for (const auto& s : lane_text->chat->implied_stops()) g.stop.push_back(s);
-  }
-  g.debug_token_delay_ms = options_.debug_token_delay_ms;
-
-  auto pipe = std::make_shared<GenerationPipe>(ex.executor());
-  const auto t_submit = std::chrono::steady_clock::now();
-  auto submitted = engine.submit(std::move(g), pipe->sink());
-  if (!submitted) {
-    const Status& st = submitted.status();
-    OllamaError e = ollama_error_from(from_status(st));
-    if (st.code() == StatusCode::resource_exhausted) {
-      e = OllamaError{
-          429, fmt::format("model '{}' (lane '{}') is at capacity: {}; retry shortly", model, lane_name, st.message()),
-          1};
-    }
-    co_await send_ollama_error(ex, e);
-    co_return count(lane_name, label, ex.status_code());
-  }
-  std::shared_ptr<GenerationHandle> handle = std::move(submitted).value();
-
+  // The lane's engine: loads it when it is not resident (load_duration). A
+  // request its lane hands back before it started (the lane pauses with
+  // on_pause: preempt) goes round again: it waits for the lane and runs from
+  // scratch; nothing was sent for it.
+  LaneLease lease;
+  int64_t load_ns = 0;
+  std::chrono::steady_clock::time_point t_submit;
+  std::shared_ptr<GenerationHandle> handle;
   bool alive = true;
   bool timed_out = false;
   std::string text;
   std::vector<int32_t> generated;
   std::optional<std::chrono::steady_clock::time_point> t_first;
   std::optional<GenerationEvent> last;
-  while (alive && !last) {
-    while (pipe->empty()) {
-      if (net::steady_timer::clock_type::now() >= deadline) {
-        timed_out = true;
-        break;
-      }
-      if (!co_await ex.wait_or_disconnect(pipe->arm(deadline))) {
-        alive = false;
-        break;
-      }
+  for (;;) {
+    const auto t_load = std::chrono::steady_clock::now();
+    Acquired acquired = co_await acquire_lane(ex, lane, deadline);
+    if (!acquired.lease) {
+      if (ex.client_gone()) co_return count(lane_name, label, 499);
+      const OllamaError e{503, acquired.error->message, 5};
+      co_await send_ollama_error(ex, e);
+      co_return count(lane_name, label, ex.status_code());
     }
-    if (!alive || timed_out) break;
-    GenerationEvent ev = pipe->pop();
-    if (!t_first && !ev.tokens.empty()) t_first = std::chrono::steady_clock::now();
-    generated.insert(generated.end(), ev.tokens.begin(), ev.tokens.end());
-    if (stream && !ev.done && !ex.responded()) {
-      alive = co_await ex.begin_stream(http::status::ok, "application/x-ndjson");
-      if (!alive) break;
-    }
-    if (!ev.text.empty()) {
-      if (stream) {
-        const std::string chunk = ollama_chunk(endpoint, model, rfc3339_utc(std::chrono::system_clock::now()), ev.text);
-        alive = co_await ex.write_chunk(chunk);
-      } else {
-        text += ev.text;
+    load_ns = ns_between(t_load, std::chrono::steady_clock::now());
+    lease = std::move(acquired.lease);
+    if (req.keep_alive) {
+      using std::chrono::milliseconds;
+      switch (req.keep_alive->mode) {
+        case KeepAlive::Mode::unload_now: lease.set_keep_alive(milliseconds(0)); break;
+        case KeepAlive::Mode::forever: lease.set_keep_alive(milliseconds(-1)); break;
+        case KeepAlive::Mode::for_duration:
+          lease.set_keep_alive(std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(req.keep_alive->duration)));
+          break;
       }
     }
-    if (ev.done) last = std::move(ev);
+    if (req.load_only) {
+      // Nothing to generate: Ollama loads the model (or, with keep_alive 0,
+      // unloads it) and answers done at once.
+      OllamaStats stats;
+      stats.total_ns = ns_between(t_start, std::chrono::steady_clock::now());
+      stats.load_ns = load_ns;
+      const bool unload = req.keep_alive && req.keep_alive->mode == KeepAlive::Mode::unload_now;
+      std::string out = ollama_final(endpoint, model, created_at, "", unload ? "unload" : "load", stats, nullptr);
+      count(lane_name, label, 200);
+      co_await ex.send_json(http::status::ok, std::move(out));
+      co_return;
+    }
+    EmbeddedLane& engine = lease.engine();
+
+    GenerationRequest g;
+    g.prompt_tokens = tokens;
+    g.sampling = req.completion.sampling;
+    if (!req.completion.seed_given)
+      g.sampling.seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+    g.max_tokens = max_tokens;
+    g.stop = req.completion.stop;
+    if (use_template_stops) {
+      for (const auto& s : lane_text->chat->implied_stops()) g.stop.push_back(s);
+    }
+    g.debug_token_delay_ms = options_.debug_token_delay_ms;
+
+    auto pipe = std::make_shared<GenerationPipe>(ex.executor());
+    t_submit = std::chrono::steady_clock::now();
+    auto submitted = engine.submit(std::move(g), pipe->sink());
+    if (!submitted) {
+      const Status& st = submitted.status();
+      OllamaError e = ollama_error_from(from_status(st));
+      if (st.code() == StatusCode::resource_exhausted) {
+        e = OllamaError{
+            429, fmt::format("model '{}' (lane '{}') is at capacity: {}; retry shortly", model, lane_name, st.message()),
+            1};
+      }
+      co_await send_ollama_error(ex, e);
+      co_return count(lane_name, label, ex.status_code());
+    }
+    handle = std::move(submitted).value();
+    while (alive && !last) {
+      while (pipe->empty()) {
+        if (net::steady_timer::clock_type::now() >= deadline) {
+          timed_out = true;
+          break;
+        }
+        if (!co_await ex.wait_or_disconnect(pipe->arm(deadline))) {
+          alive = false;
+          break;
+        }
+      }
+      if (!alive || timed_out) break;
+      GenerationEvent ev = pipe->pop();
+      if (!t_first && !ev.tokens.empty()) t_first = std::chrono::steady_clock::now();
+      generated.insert(generated.end(), ev.tokens.begin(), ev.tokens.end());
+      if (stream && !ev.done && !ex.responded()) {
+        alive = co_await ex.begin_stream(http::status::ok, "application/x-ndjson");
+        if (!alive) break;
+      }
+      if (!ev.text.empty()) {
+        if (stream) {
+          const std::string chunk = ollama_chunk(endpoint, model, rfc3339_utc(std::chrono::system_clock::now()), ev.text);
+          alive = co_await ex.write_chunk(chunk);
+        } else {
+          text += ev.text;
+        }
+      }
+      if (ev.done) last = std::move(ev);
+    }
+    if (alive && last && last->finish == FinishReason::preempted && generated.empty() && !ex.responded()) {
+      last.reset();
+      lease = LaneLease();  // back to the pool before waiting for it again
+      continue;
+    }
+    break;
   }
   if (!last) handle->cancel();
   if (!alive) co_return count(lane_name, label, 499);  // the client went away

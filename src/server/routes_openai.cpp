@@ -145,6 +145,8 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   // An upstream that fails before answering turns unhealthy; routing again
   // then picks its fallback (or answers 503).
   bool rescanned = false;
+  // One deadline for the request, however often it is routed.
+  const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
   for (size_t attempt = 0; attempt <= lanes_.size(); ++attempt) {
     const RouteResult r = url_lane ? router->route_to(*url_lane, query) : router->route(model, query);
     if (r.outcome == RouteOutcome::model_not_found && !rescanned && options_.model_lanes && !url_lane &&
@@ -219,14 +221,17 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
           prompt_param(endpoint));
       break;
     }
-    const auto deadline = net::steady_timer::clock_type::now() + options_.request_timeout;
     Acquired acquired = co_await acquire_lane(ex, lane, deadline);
     if (!acquired.lease) {
       if (ex.client_gone()) co_return count(lane_name, route, 499);
       error = acquired.error;
       break;
     }
-    co_await generate_embedded(ex, lane, acquired.lease.engine(), *parsed, std::move(p.tokens), route, deadline);
+    // (A copy of the tokens: a request handed back is prepared from them again.)
+    if (co_await generate_embedded(ex, lane, acquired.lease.engine(), *parsed, p.tokens, route, deadline)) {
+      --attempt;  // preempted before it started: route again, not counted as a try (its deadline bounds it)
+      continue;   // (the lease goes back first)
+    }
     co_return;
   }
   if (!error) error = unavailable("no lane could take the request", 5);
@@ -234,7 +239,7 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
   co_return count(lane_name, route, ex.status_code());
 }
 
-net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
+net::awaitable<bool> LanewayServer::generate_embedded(HttpExchange& ex, LaneRuntime& lane, EmbeddedLane& engine,
                                                       const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
                                                       const std::string& route, net::steady_timer::time_point deadline) {
   const std::string& lane_name = lane.config->name;
@@ -245,7 +250,8 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
         fmt::format("'max_tokens' is {}, but lane '{}' has a context of {} tokens per request (the prompt uses {})",
                     *req.max_tokens, lane_name, ctx, n_prompt),
         req.endpoint == Endpoint::chat && !req.max_tokens ? "max_completion_tokens" : "max_tokens"));
-    co_return count(lane_name, route, ex.status_code());
+    count(lane_name, route, ex.status_code());
+    co_return false;
   }
   GenerationRequest g;
   g.prompt_tokens = std::move(prompt_tokens);
@@ -262,7 +268,8 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
   g.debug_token_delay_ms = options_.debug_token_delay_ms;
   if (Status st = validate_sampling_params(g.sampling); !st.is_ok()) {
     co_await ex.send_error(bad_request(st.message()));
-    co_return count(lane_name, route, ex.status_code());
+    count(lane_name, route, ex.status_code());
+    co_return false;
   }
 
   auto pipe = std::make_shared<GenerationPipe>(ex.executor());
@@ -276,7 +283,8 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
       e = context_length_exceeded(st.message(), prompt_param(req.endpoint));
     }
     co_await ex.send_error(e);
-    co_return count(lane_name, route, ex.status_code());
+    count(lane_name, route, ex.status_code());
+    co_return false;
   }
   std::shared_ptr<GenerationHandle> handle = std::move(submitted).value();
 
@@ -320,7 +328,13 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
     if (ev.done) last = std::move(ev);
   }
   if (!last) handle->cancel();  // client gone or too slow: free the slot within one decode step
-  if (!alive) co_return count(lane_name, route, 499);  // nginx's "client closed request"
+  // Handed back before it started (its lane pauses, on_pause: preempt):
+  // nothing was sent, so the caller routes it again and it runs from scratch.
+  if (alive && last && last->finish == FinishReason::preempted && !started) co_return true;
+  if (!alive) {  // nginx's "client closed request"
+    count(lane_name, route, 499);
+    co_return false;
+  }
 
   const ApiError timeout_error =
       gateway_timeout(fmt::format("the request did not finish within {} ms", options_.request_timeout.count()));
@@ -362,7 +376,7 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
       co_await ex.write_chunk(SseFormatter::done());
     }
     co_await ex.end_stream();
-    co_return;
+    co_return false;
   }
   if (failure) {
     co_await ex.send_error(*failure);
@@ -371,6 +385,7 @@ net::awaitable<void> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
                                                                 finish_reason_name(last->finish), last->prompt_tokens,
                                                                 last->completion_tokens));
   }
+  co_return false;
 }
 
 }  // namespace laneway::server

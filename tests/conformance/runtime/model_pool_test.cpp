@@ -479,5 +479,79 @@ TEST(ModelPool, APausedLaneComesBackByItselfWhenTheBurstLaneUnloads) {
   EXPECT_TRUE(pool.status(0).paused_by.empty());
 }
 
+// A request on an engine: its final event, and whether a token came first.
+struct Submitted {
+  std::future<GenerationEvent> done;
+  std::shared_ptr<std::promise<void>> first = std::make_shared<std::promise<void>>();
+};
+Submitted submit(EmbeddedLane& engine, int64_t max_tokens) {
+  GenerationRequest r;
+  r.prompt_tokens = engine.tokenizer().encode("Once upon a time", {.add_special = true});
+  r.sampling.temperature = 0;
+  r.max_tokens = max_tokens;
+  r.ignore_eos = true;
+  r.debug_token_delay_ms = 10;
+  Submitted out;
+  auto done = std::make_shared<std::promise<GenerationEvent>>();
+  out.done = done->get_future();
+  auto got_first = std::make_shared<bool>(false);
+  auto first = out.first;
+  auto submitted = engine.submit(r, [done, first, got_first](GenerationEvent&& ev) {
+    if (!*got_first && !ev.tokens.empty()) {
+      *got_first = true;
+      first->set_value();
+    }
+    if (ev.done) done->set_value(std::move(ev));
+  });
+  EXPECT_TRUE(submitted.is_ok()) << submitted.status().to_string();
+  return out;
+}
+
+// A lane that pauses for a burst (one slot, two requests queued behind a
+// running one): with on_pause: drain the queued ones run first; with
+// preempt they are handed back at once, never started (the server reruns
+// them), and only the running one is waited for.
+TEST(ModelPool, OnPausePreemptHandsBackQueuedRequestsAndDrainRunsThem) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  for (const bool preempt : {false, true}) {
+    SCOPED_TRACE(preempt ? "preempt" : "drain");
+    auto everyday = spec_for(lane_options("everyday", 4096), false, -1ms);
+    everyday.preempt_on_pause = preempt;
+    auto ingest = spec_for(lane_options("ingest", 4096), true, 60s);
+    ingest.priority = 5;
+    ModelPool pool({everyday, ingest}, {everyday.bill_bytes + ingest.bill_bytes / 2});
+    pool.start();
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok());
+    Submitted running = submit(lease->engine(), 40);
+    Submitted queued1 = submit(lease->engine(), 8);
+    Submitted queued2 = submit(lease->engine(), 8);
+    running.first->get_future().wait();
+    auto burst = acquire(pool, 1);  // needs everyday's room: everyday drains
+    ASSERT_TRUE(wait_state(pool, 0, LaneState::draining));
+    if (preempt) {
+      for (Submitted* q : {&queued1, &queued2}) {
+        ASSERT_EQ(q->done.wait_for(2s), std::future_status::ready) << "handed back at once";
+        const GenerationEvent ev = q->done.get();
+        EXPECT_EQ(ev.finish, FinishReason::preempted);
+        EXPECT_EQ(ev.completion_tokens, 0);
+      }
+      EXPECT_EQ(running.done.wait_for(0ms), std::future_status::timeout) << "the running one is not touched";
+    }
+    EXPECT_EQ(running.done.get().finish, FinishReason::length);
+    if (!preempt) {
+      for (Submitted* q : {&queued1, &queued2}) {
+        const GenerationEvent ev = q->done.get();
+        EXPECT_EQ(ev.finish, FinishReason::length);
+        EXPECT_EQ(ev.completion_tokens, 8);
+      }
+    }
+    *lease = LaneLease();  // everyday idles: it pauses, ingest loads
+    auto big = burst.get();
+    ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+    EXPECT_EQ(pool.status(0).state, LaneState::paused);
+  }
+}
+
 }  // namespace
 }  // namespace laneway

@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -286,6 +287,68 @@ TEST(ServerPool, BurstPausesAnEagerLaneAndRestoresIt) {
   EXPECT_TRUE(everyday["burst"]["paused_by"].is_null());
   EXPECT_FALSE(everyday["burst"]["resumed_at_unix_s"].is_null());
   EXPECT_EQ(text_of(complete(port, "everyday", "Once upon a time")), alone);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+// on_pause: preempt through the server: a request queued behind a running
+// one on a lane that pauses for a burst is handed back before it starts,
+// waits for the lane to come back and then runs from scratch: its client
+// gets the whole answer it gets alone, after the burst's (with drain it
+// would run first). Both APIs: /v1/completions and Ollama's /api/generate.
+TEST(ServerPool, PreemptedRequestsRunAgainAfterTheBurst) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_preempt");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: everyday\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                           "    slots: 1\n    queue: 4\n    on_pause: preempt\n"
+                           "  - name: ingest\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                           "    load: on_demand\n    keep_alive: 300ms\n    priority: 1\n";
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "140MiB", "--debug-token-delay-ms", "25"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  const std::string alone = text_of(complete(port, "everyday", "The little dog"));
+  const json ollama_body = {{"model", "everyday"}, {"prompt", "The little dog"}, {"raw", true}, {"stream", false},
+                            {"options", {{"temperature", 0}, {"num_predict", 12}}}};
+  const HttpResponse ollama_alone = http_post(port, "/api/generate", ollama_body.dump());
+  ASSERT_EQ(ollama_alone.status, 200) << ollama_alone.body;
+  const std::string ollama_alone_text = json::parse(ollama_alone.body)["response"];
+
+  for (const bool ollama : {false, true}) {
+    SCOPED_TRACE(ollama ? "/api/generate" : "/v1/completions");
+    ASSERT_TRUE(wait_lane_state(port, "everyday", "ready", 10s));
+    using Clock = std::chrono::steady_clock;
+    const json long_body = {{"model", "everyday"}, {"prompt", "Once upon a time"}, {"max_tokens", 60},
+                            {"temperature", 0}, {"ignore_eos", true}};
+    auto running = std::async(std::launch::async, [&] { return http_post(port, "/v1/completions", long_body.dump()); });
+    std::this_thread::sleep_for(300ms);  // running on everyday's one slot
+    auto queued = std::async(std::launch::async, [&] {
+      HttpResponse r = ollama ? http_post(port, "/api/generate", ollama_body.dump()) : complete(port, "everyday", "The little dog");
+      return std::make_pair(r, Clock::now());
+    });
+    ASSERT_TRUE([&] {
+      for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(20ms)) {
+        if (lane_info(port, "everyday")["queue_depth"] == 1) return true;
+      }
+      return false;
+    }()) << lane_info(port, "everyday").dump();
+    auto burst = std::async(std::launch::async, [&] {
+      HttpResponse r = complete(port, "ingest", "Once upon a time");
+      return std::make_pair(r, Clock::now());
+    });
+    EXPECT_EQ(running.get().status, 200);
+    const auto [b, t_burst] = burst.get();
+    EXPECT_EQ(b.status, 200) << b.body;
+    const auto [q, t_queued] = queued.get();
+    ASSERT_EQ(q.status, 200) << q.body;
+    if (ollama) {
+      EXPECT_EQ(json::parse(q.body)["response"], ollama_alone_text);
+    } else {
+      EXPECT_EQ(text_of(q), alone);
+    }
+    EXPECT_LT(t_burst, t_queued) << "handed back, it ran after the burst (drain would have run it first)";
+  }
+  EXPECT_EQ(lane_info(port, "everyday")["pool"]["loads"], 3);  // loaded, restored after each burst
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
 }
 
