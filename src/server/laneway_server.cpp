@@ -62,7 +62,7 @@ constexpr size_t kMaxRescannedLanes = 1024;
 
 LanewayServer::LanewayServer(ServeOptions options)
     : options_(std::move(options)),
-      lanes_(options_.config.lanes.size() + (options_.model_lanes ? kMaxRescannedLanes : 0)) {}
+      lanes_(2 * options_.config.lanes.size() + (options_.model_lanes ? kMaxRescannedLanes : 0)) {}  // lanes, twins, rescans
 
 Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions options, const EmbeddedLanePreparer& prepare,
                                                              bool strict) {
@@ -128,6 +128,32 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   if (failed > 0 && (strict || failed == config.lanes.size())) {
     return resource_exhausted_error("{}{}", failed == config.lanes.size() ? "no lane could be loaded: " : "--strict: ",
                                     first_error);
+  }
+  // The burst twins, after the configured lanes (see LaneRuntime::burst_twin).
+  for (size_t i = 0; i < config.lanes.size(); ++i) {
+    const LaneConfig& lc = config.lanes[i];
+    if (!lc.embedded() || lc.burst_context_tokens <= 0) continue;
+    auto tc = std::make_unique<LaneConfig>(lc);
+    tc->name = lc.name + "@burst";
+    tc->aliases.clear();
+    tc->context_tokens = lc.burst_context_tokens;
+    tc->burst_context_tokens = 0;
+    tc->load = LaneLoad::on_demand;
+    tc->keep_alive = std::chrono::milliseconds(0);
+    tc->listen_port.reset();
+    tc->is_default = false;
+    tc->min_prompt_tokens.reset();
+    auto twin = std::make_unique<LaneRuntime>();
+    twin->index = s->lanes_.size();
+    twin->own_config = std::move(tc);
+    twin->config = twin->own_config.get();
+    twin->burst_of = i;
+    PoolLaneSpec spec = s->setup_embedded(*twin, &overhead);
+    spec.pausable = false;  // a burst under way is not paused for another
+    twin->pool_lane = specs.size();
+    specs.push_back(std::move(spec));
+    s->lanes_[i]->burst_twin = twin->index;
+    s->lanes_.push_back(std::move(twin));
   }
   uint64_t budget = s->options_.memory_budget_bytes;
   if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
@@ -267,7 +293,7 @@ bool LanewayServer::lanes_settled() const {
 std::string LanewayServer::lanes_summary() const {
   std::string out;
   for (size_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i]->gone) continue;
+    if (lanes_[i]->hidden()) continue;
     const LaneState st = lane_state(i);
     out += fmt::format("{}{} {}", out.empty() ? "" : ", ", lanes_[i]->config->name, lane_state_name(st));
     if (st == LaneState::ready && lanes_[i]->embedded()) {
@@ -412,7 +438,7 @@ void LanewayServer::shutdown(std::chrono::milliseconds grace) {
 
 std::optional<size_t> LanewayServer::lane_index(std::string_view name) const {
   for (size_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i]->config->name == name && !lanes_[i]->gone) return i;
+    if (lanes_[i]->config->name == name && !lanes_[i]->hidden()) return i;
   }
   return std::nullopt;
 }

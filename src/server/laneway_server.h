@@ -108,6 +108,15 @@ struct LaneRuntime {
   // A lane made from a file that a rescan no longer finds: hidden from
   // routing and the listings, unloaded once idle, back when the file is.
   std::atomic<bool> gone{false};
+  // burst_context (LANES.md, burst mode): a lane that has one gets a twin,
+  // the same model at that context, an on_demand lane of its own in the pool
+  // (unloaded as soon as it is idle), hidden from routing and the listings.
+  // A request whose prompt does not fit the lane's context but fits the
+  // twin's runs on the twin; its load pauses other lanes by the burst rule,
+  // the lane itself included, and they come back once it unloads.
+  std::optional<size_t> burst_twin;  // on the lane: the twin's index
+  std::optional<size_t> burst_of;    // on the twin: its lane's index
+  bool hidden() const { return gone || burst_of.has_value(); }
   // The file's modification time and size when its metadata was read: a
   // rescan reads it again when they change (and the lane is not loaded).
   std::atomic<int64_t> file_mtime_ns{0};

@@ -138,7 +138,7 @@ void LanewayServer::rebuild_router() {
   std::vector<bool> hidden;
   for (const auto& l : lanes_) {
     config.lanes.push_back(*l->config);
-    hidden.push_back(l->gone);
+    hidden.push_back(l->hidden());
   }
   std::atomic_store(&router_, std::shared_ptr<const Router>(std::make_shared<const Router>(config, hidden)));
 }

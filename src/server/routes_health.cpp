@@ -86,7 +86,7 @@ std::string LanewayServer::models_json(std::optional<size_t> lane, const Credent
   json data = json::array();
   for (const auto& l : lanes_) {
     if (lane && l->index != *lane) continue;
-    if (l->gone) continue;
+    if (l->hidden()) continue;
     if (!keys_.opens_lane(who, l->index)) continue;  // a lane key lists its own lanes (and the open ones)
     auto entry = [&](const std::string& id) {
       return json{{"id", id}, {"object", "model"}, {"created", created_unix_s_}, {"owned_by", "laneway"},
@@ -103,7 +103,7 @@ net::awaitable<void> LanewayServer::route_lanes(HttpExchange& ex) { co_await ex.
 std::string LanewayServer::lanes_json() const {
   json data = json::array();
   for (const auto& l : lanes_) {
-    if (l->gone) continue;
+    if (l->hidden()) continue;
     const LaneConfig& c = *l->config;
     const LaneState state = lane_state(l->index);
     json item = {{"name", c.name},

@@ -68,7 +68,7 @@ json details_json(const OllamaModelDetails& d) {
 std::optional<size_t> LanewayServer::ollama_lane(std::string_view model) const {
   if (auto i = router()->find(model)) return i;
   for (size_t i = 0; i < lanes_.size(); ++i) {
-    if (lanes_[i]->gone) continue;
+    if (lanes_[i]->hidden()) continue;
     const LaneConfig& c = *lanes_[i]->config;
     if (ollama_name_matches(model, c.name)) return i;
     for (const auto& alias : c.aliases) {
@@ -181,7 +181,7 @@ std::string LanewayServer::ollama_models_json(bool resident_only, const Credenti
     if (!l->embedded()) continue;  // the Ollama routes generate on embedded lanes only
     if (!keys_.opens_lane(who, l->index)) continue;
     const LaneStatus st = pool_->status(*l->pool_lane);
-    if (resident_only ? !st.resident : l->gone.load()) continue;
+    if (l->burst_of || (resident_only ? !st.resident : l->gone.load())) continue;
     auto info = model_info_.get(l->config->model_path);
     if (!info) {
       std::fprintf(stderr, "laneway serve: /api/%s: lane %s: %s\n", resident_only ? "ps" : "tags",

@@ -134,11 +134,16 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
     if (!estimate) estimate = estimate_prompt_tokens(body);
     return *estimate;
   };
-  query.context_tokens = [&](size_t i) -> int64_t {
+  // The context a lane's own engine has (its burst twin's is larger).
+  auto own_context = [&](size_t i) -> int64_t {
     const LaneRuntime& l = *lanes_[i];
     if (!l.embedded()) return l.config->context_tokens;
     const auto lt = l.text();
     return lt ? lt->context_tokens : int64_t{0};
+  };
+  query.context_tokens = [&](size_t i) -> int64_t {
+    const std::optional<size_t> twin = lanes_[i]->burst_twin;
+    return std::max(own_context(i), twin ? own_context(*twin) : int64_t{0});
   };
   query.available = [&](size_t i) { return lane_available(i); };
 
@@ -195,7 +200,13 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       }
     }
     if (error) break;
-    const size_t chosen = r.outcome == RouteOutcome::unavailable && lane_coming(r.requested_lane) ? r.requested_lane : r.lane;
+    size_t chosen = r.outcome == RouteOutcome::unavailable && lane_coming(r.requested_lane) ? r.requested_lane : r.lane;
+    // A prompt beyond the lane's context that its burst_context takes runs on
+    // the lane's burst twin (same model and tokenizer, so the same tokens).
+    if (const std::optional<size_t> twin = lanes_[chosen]->burst_twin;
+        twin && lanes_[chosen]->embedded() && static_cast<int64_t>(prepare(chosen).tokens.size()) >= own_context(chosen)) {
+      chosen = *twin;
+    }
     lane_name = lanes_[chosen]->config->name;
     LaneRuntime& lane = *lanes_[chosen];
     const uint64_t limit = options_.config.max_body_bytes_for(*lane.config);
@@ -213,7 +224,7 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       error = p.error;
       break;
     }
-    const int64_t lane_ctx = query.context_tokens(chosen);
+    const int64_t lane_ctx = own_context(chosen);
     if (r.outcome == RouteOutcome::unavailable && static_cast<int64_t>(p.tokens.size()) >= lane_ctx) {
       error = context_length_exceeded(
           fmt::format("This model's maximum context length is {} tokens. However, your {} resulted in {} tokens (lane '{}')",

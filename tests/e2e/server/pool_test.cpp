@@ -352,5 +352,53 @@ TEST(ServerPool, PreemptedRequestsRunAgainAfterTheBurst) {
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
 }
 
+// burst_context: a prompt longer than the ingest lane's context (256) but
+// within its burst_context (128k) runs on the lane's burst twin, whose load
+// pauses the everyday lane (lower priority) as the burst rule says; the
+// answer is the model's (everyday, the same model, gives the same text), and
+// everyday comes back once the twin unloads. A short prompt stays on ingest
+// and pauses nothing.
+TEST(ServerPool, BurstContextPausesOthersForALongPromptAndRestoresThem) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  const auto dir = scratch_dir("server_pool_burst_context");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: everyday\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                           "  - name: ingest\n    model: " + stories_model_path() + "\n    context: 256\n"
+                           "    burst_context: 128k\n    priority: 1\n";
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "140MiB"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  ASSERT_EQ(lane_info(port, "everyday")["state"], "ready");
+  ASSERT_EQ(lane_info(port, "ingest")["state"], "ready");
+  EXPECT_TRUE(lane_info(port, "ingest@burst").is_null()) << "the twin is not listed";
+
+  // A short prompt: ingest itself, nothing paused.
+  EXPECT_EQ(complete(port, "ingest", "Once upon a time").status, 200);
+  EXPECT_EQ(lane_info(port, "everyday")["state"], "ready");
+
+  std::string long_prompt;
+  while (long_prompt.size() < 2000) long_prompt += "Once upon a time there was a little dog. ";
+  const std::string reference = text_of(complete(port, "everyday", long_prompt));
+  const HttpResponse r = complete(port, "ingest", long_prompt);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(text_of(r), reference);
+  const json everyday = lane_info(port, "everyday");
+  EXPECT_TRUE(everyday["state"] == "paused" || everyday["state"] == "restoring" || !everyday["burst"]["resumed_at_unix_s"].is_null())
+      << everyday.dump();
+  ASSERT_TRUE(wait_lane_state(port, "everyday", "ready", 10s)) << lane_info(port, "everyday").dump();
+  EXPECT_FALSE(lane_info(port, "everyday")["burst"]["resumed_at_unix_s"].is_null());
+  EXPECT_EQ(lane_info(port, "ingest")["state"], "ready") << "everyday's room was enough";
+  EXPECT_NE(http_get(port, "/metrics").body.find("lane=\"ingest@burst\""), std::string::npos);
+
+  // Beyond burst_context: the usual 400.
+  std::string huge;
+  while (huge.size() < 700000) huge += "Once upon a time there was a little dog. ";
+  const HttpResponse too_long = complete(port, "ingest", huge);
+  EXPECT_EQ(too_long.status, 400) << too_long.body.substr(0, 300);
+  EXPECT_NE(too_long.body.find("131072"), std::string::npos) << too_long.body.substr(0, 300);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
 }  // namespace
 }  // namespace laneway::test
