@@ -386,8 +386,18 @@ net::awaitable<void> LanewayServer::ollama_generate(HttpExchange& ex, OllamaEndp
       return;
     }
     int64_t ctx = lane_text->context_tokens;
-    if (req.num_ctx) ctx = std::min(ctx, *req.num_ctx);
     const int64_t n_prompt = static_cast<int64_t>(tokens.size());
+    // burst_context: a prompt beyond the lane's context that its burst twin
+    // takes runs there (the same model and tokenizer: the same tokens).
+    if (lane.burst_twin && n_prompt >= ctx && !req.num_ctx) {
+      LaneRuntime& twin = *lanes_[*lane.burst_twin];
+      if (const auto twin_text = twin.text(); twin_text && n_prompt < twin_text->context_tokens) {
+        lane_ptr = &twin;
+        lane_name = twin.config->name;
+        ctx = twin_text->context_tokens;
+      }
+    }
+    if (req.num_ctx) ctx = std::min(ctx, *req.num_ctx);
     if (n_prompt >= ctx) {
       // Ollama would cut the prompt; a silently shortened prompt is worse than an error.
       error = ollama_bad_request(

@@ -390,6 +390,13 @@ TEST(ServerPool, BurstContextPausesOthersForALongPromptAndRestoresThem) {
   EXPECT_FALSE(lane_info(port, "everyday")["burst"]["resumed_at_unix_s"].is_null());
   EXPECT_EQ(lane_info(port, "ingest")["state"], "ready") << "everyday's room was enough";
   EXPECT_NE(http_get(port, "/metrics").body.find("lane=\"ingest@burst\""), std::string::npos);
+  // The same through Ollama's /api/generate.
+  const json ollama = {{"model", "ingest"}, {"prompt", long_prompt}, {"raw", true}, {"stream", false},
+                       {"options", {{"temperature", 0}, {"num_predict", 12}}}};
+  const HttpResponse o = http_post(port, "/api/generate", ollama.dump());
+  ASSERT_EQ(o.status, 200) << o.body;
+  EXPECT_EQ(json::parse(o.body)["response"], reference);
+  ASSERT_TRUE(wait_lane_state(port, "everyday", "ready", 10s)) << lane_info(port, "everyday").dump();
 
   // Beyond burst_context: the usual 400.
   std::string huge;
