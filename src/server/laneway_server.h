@@ -50,6 +50,7 @@
 #include "server/ollama_models.h"
 #include "server/route_table.h"
 #include "server/server_log.h"
+#include "server/upstream_connection.h"
 #include "server/upstream_service.h"
 
 namespace laneway::server {
@@ -286,6 +287,7 @@ class LanewayServer final : public RequestHandler {
 
   ServeOptions options_;
   std::vector<std::unique_ptr<UpstreamService>> services_;
+  UpstreamConnectionPool upstream_connections_;  // kept-alive connections to the services' replicas
   LaneList lanes_;
   std::unique_ptr<ModelPool> pool_;
   EmbeddedLanePreparer prepare_;

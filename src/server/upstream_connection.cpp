@@ -93,4 +93,37 @@ net::awaitable<std::string> UpstreamConnection::open(const UpstreamService& serv
   co_return std::string();
 }
 
+std::unique_ptr<UpstreamConnection> UpstreamConnectionPool::take(const UpstreamReplica& replica) {
+  std::unique_ptr<UpstreamConnection> out;
+  std::deque<Idle> expired;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(&replica);
+    if (it == idle_.end()) return nullptr;
+    const auto now = UpstreamConnection::clock::now();
+    while (!it->second.empty() && now - it->second.front().first > kIdleFor) {
+      expired.push_back(std::move(it->second.front()));
+      it->second.pop_front();
+    }
+    if (!it->second.empty()) {
+      out = std::move(it->second.back().second);
+      it->second.pop_back();
+    }
+  }
+  if (out) ++reused_;
+  return out;
+}
+
+void UpstreamConnectionPool::give_back(const UpstreamReplica& replica, std::unique_ptr<UpstreamConnection> connection) {
+  if (!connection || !connection->is_open()) return;
+  std::unique_ptr<UpstreamConnection> dropped;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& idle = idle_[&replica];
+  if (idle.size() >= kPerReplica) {
+    dropped = std::move(idle.front().second);
+    idle.pop_front();
+  }
+  idle.emplace_back(UpstreamConnection::clock::now(), std::move(connection));
+}
+
 }  // namespace laneway::server

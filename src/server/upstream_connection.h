@@ -10,10 +10,16 @@
 // Thread-safety: one coroutine at a time, like a socket.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -70,12 +76,38 @@ class UpstreamConnection {
   // The Host header for the replica ("host:port", brackets around IPv6).
   static std::string host_header(const HttpUrl& url);
 
+  bool is_open() { return socket().is_open(); }
+
  private:
   boost::asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
 
   boost::asio::any_io_executor executor_;
   std::optional<boost::asio::ip::tcp::socket> plain_;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
+};
+
+// Idle keep-alive connections to upstream replicas, taken by the next
+// request to the same replica: no connect and no TLS handshake. A connection
+// comes back only after a whole response that allows keep-alive; it is kept
+// kIdleFor at most (under the 5 s keep-alive timeout of uvicorn, which vLLM
+// runs, and of cpp-httplib, llama-server's), kPerReplica per replica. A
+// server may still have closed one: the proxy then reconnects once, without
+// holding it against the replica. Thread-safe.
+class UpstreamConnectionPool {
+ public:
+  static constexpr auto kIdleFor = std::chrono::milliseconds(4000);
+  static constexpr size_t kPerReplica = 16;
+
+  // An idle connection to `replica`, or null.
+  std::unique_ptr<UpstreamConnection> take(const UpstreamReplica& replica);
+  void give_back(const UpstreamReplica& replica, std::unique_ptr<UpstreamConnection> connection);
+  int64_t reused() const { return reused_.load(); }
+
+ private:
+  using Idle = std::pair<UpstreamConnection::clock::time_point, std::unique_ptr<UpstreamConnection>>;
+  std::mutex mu_;
+  std::map<const UpstreamReplica*, std::deque<Idle>> idle_;  // guarded by mu_; newest at the back
+  std::atomic<int64_t> reused_{0};
 };
 
 }  // namespace laneway::server

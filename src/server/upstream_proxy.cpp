@@ -2,7 +2,9 @@
 // the client sent it, with `model` replaced by the lane's upstream_model; the
 // answer comes back chunk by chunk as it arrives (SSE events are relayed as
 // each one ends, never buffered to the end of the stream; a stream that breaks
-// mid-event ends with an error event, not a torn one).
+// mid-event ends with an error event, not a torn one). Connections are kept
+// alive and reused by the next request to the same replica
+// (UpstreamConnectionPool): no connect or TLS handshake per request.
 //
 // Replicas: the service picks one (least busy, or by prompt prefix). A
 // replica that fails before the client got a byte (connect refused or timed
@@ -48,14 +50,10 @@ struct ProxyTarget {
 // One try on one replica. "" when the exchange is over (answered, relayed,
 // failed mid-stream or the client left); else why the replica failed before
 // anything reached the client (the replica is ejected by the caller).
-net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, Metrics& metrics) {
+net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, Metrics& metrics,
+                                       UpstreamConnectionPool& pool) {
   UpstreamService& svc = t.service;
   UpstreamReplica& rep = t.replica;
-  UpstreamConnection up(co_await net::this_coro::executor);
-  if (std::string why = co_await up.open(svc, rep, std::min(t.deadline, net::steady_timer::clock_type::now() + kConnectTimeout));
-      !why.empty()) {
-    co_return why;
-  }
 
   // Request: the client's method, path below the API root and query; our own
   // credentials for the service (the client's key is for Laneway only).
@@ -70,32 +68,52 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
   else if (!t.body.empty()) req.set(http::field::content_type, "application/json");
   if (auto it = in.find(http::field::accept); it != in.end()) req.set(http::field::accept, it->value());
   if (!svc.api_key().empty()) req.set(http::field::authorization, "Bearer " + svc.api_key());
-  req.keep_alive(false);
+  req.keep_alive(true);
   req.body() = t.body;
   req.prepare_payload();
-  {
-    auto w = co_await (up.write(req) || expire_at(t.deadline));
-    if (w.index() == 1) co_return "sending the request timed out";
-    if (auto [ec, n] = std::get<0>(w); ec) co_return "sending the request failed: " + ec.message();
-  }
 
-  // Response header: the client may hang up while the upstream thinks.
+  // A kept connection when there is one (no connect, no handshake). The
+  // server may have closed it while it waited: a write or a header read that
+  // fails on it is tried once more on a new connection, and not held against
+  // the replica.
+  std::unique_ptr<UpstreamConnection> conn = pool.take(rep);
   beast::flat_buffer upbuf;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  {
-    auto h = co_await (up.read_header(upbuf, parser) || ex.watch_hangup() || expire_at(t.deadline));
-    if (h.index() == 1) co_return "";  // client gone; closing `up` tells the upstream
-    if (h.index() == 2) {
-      // It may still be working on it: not retried, not ejected.
-      const ApiError e = gateway_timeout(fmt::format("upstream service '{}' ({}) did not answer within {} ms", svc.name(),
-                                                     rep.url_text(), t.request_timeout.count()));
-      co_await ex.send_error(e);
-      co_return "";
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  for (;;) {
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      conn = std::make_unique<UpstreamConnection>(co_await net::this_coro::executor);
+      if (std::string why = co_await conn->open(svc, rep, std::min(t.deadline, net::steady_timer::clock_type::now() + kConnectTimeout));
+          !why.empty()) {
+        co_return why;
+      }
     }
-    if (auto [ec, n] = std::get<0>(h); ec) co_return "no response: " + ec.message();
+    std::string failed;
+    auto w = co_await (conn->write(req) || expire_at(t.deadline));
+    if (w.index() == 1) co_return "sending the request timed out";
+    if (auto [ec, n] = std::get<0>(w); ec) failed = "sending the request failed: " + ec.message();
+
+    // Response header: the client may hang up while the upstream thinks.
+    upbuf.clear();
+    parser.emplace();
+    parser->body_limit(boost::none);
+    if (failed.empty()) {
+      auto h = co_await (conn->read_header(upbuf, *parser) || ex.watch_hangup() || expire_at(t.deadline));
+      if (h.index() == 1) co_return "";  // client gone; closing the connection tells the upstream
+      if (h.index() == 2) {
+        // It may still be working on it: not retried, not ejected.
+        const ApiError e = gateway_timeout(fmt::format("upstream service '{}' ({}) did not answer within {} ms",
+                                                       svc.name(), rep.url_text(), t.request_timeout.count()));
+        co_await ex.send_error(e);
+        co_return "";
+      }
+      if (auto [ec, n] = std::get<0>(h); ec) failed = "no response: " + ec.message();
+    }
+    if (failed.empty()) break;
+    if (!reused || upbuf.size() > 0) co_return failed;
+    conn.reset();  // closed while it was idle: once more on a new connection
   }
-  const auto& head = parser.get();
+  const auto& head = parser->get();
   metrics.observe_ttft(t.lane, std::chrono::duration<double>(net::steady_timer::clock_type::now() - t.started).count());
   std::string content_type = "application/json";
   if (auto it = head.find(http::field::content_type); it != head.end()) content_type = std::string(it->value());
@@ -108,17 +126,17 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
   uint64_t relayed = 0;
   std::string held;
   std::string failure;
-  while (!parser.is_done()) {
-    parser.get().body().data = buf.data();
-    parser.get().body().size = buf.size();
-    auto r = co_await (up.read_some(upbuf, parser) || ex.watch_hangup() || expire_at(t.deadline));
+  while (!parser->is_done()) {
+    parser->get().body().data = buf.data();
+    parser->get().body().size = buf.size();
+    auto r = co_await (conn->read_some(upbuf, *parser) || ex.watch_hangup() || expire_at(t.deadline));
     if (r.index() == 1) co_return "";  // client gone
     if (r.index() == 2) {
       failure = fmt::format("upstream service '{}' did not finish within {} ms", svc.name(), t.request_timeout.count());
       break;
     }
     const auto [ec, n] = std::get<0>(r);
-    const size_t got = buf.size() - parser.get().body().size;
+    const size_t got = buf.size() - parser->get().body().size;
     if (got > 0) {
       relayed += got;
       std::string_view out(buf.data(), got);
@@ -151,6 +169,9 @@ net::awaitable<std::string> proxy_once(HttpExchange& ex, const ProxyTarget& t, M
     // the client sees a truncated response, never a complete-looking one.
     co_return "";
   }
+  // The whole response is read: the connection is free for the next request
+  // (before the client sees the end, which may send that request at once).
+  if (parser->keep_alive() && upbuf.size() == 0) pool.give_back(rep, std::move(conn));
   // A clean end: what the upstream sent last goes out as it is, ended or not.
   if (!held.empty() && !co_await ex.write_chunk(held)) co_return "";
   co_await ex.end_stream();
@@ -191,7 +212,7 @@ net::awaitable<bool> LanewayServer::proxy_to_upstream(HttpExchange& ex, LaneRunt
   std::string failures;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const ProxyTarget target{svc, *lease, lane.config->name, api_path, out_body, started, deadline, options_.request_timeout};
-    const std::string why = co_await proxy_once(ex, target, metrics_);
+    const std::string why = co_await proxy_once(ex, target, metrics_, upstream_connections_);
     if (why.empty()) co_return true;
     // Nothing reached the client: eject the replica; try once more elsewhere.
     lease->mark_unhealthy(why, true);

@@ -9,6 +9,7 @@
 // upstream_test.cpp and upstream_replicas_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <filesystem>
@@ -334,6 +335,114 @@ TEST(ServerUpstreamFaults, TimeoutsErrorEventsAndTruncationNeverAHang) {
       << fds_after << " descriptors open, " << fds_before << " before";
   std::printf("front descriptors: %d before the faults, %d after\n", fds_before, fds_after);
   EXPECT_TRUE(front.alive());
+}
+
+// An upstream that keeps connections alive: the front reuses one connection
+// for a run of requests (no connect, no handshake each time), streamed or
+// not. One that closes every connection after its answer without saying so
+// (as a server whose keep-alive timeout passed does): each request finds its
+// kept connection closed, goes once more on a new one, and succeeds; the
+// replica is never ejected for it.
+class KeepAliveUpstream {
+ public:
+  explicit KeepAliveUpstream(bool close_after_each)
+      : close_(close_after_each), acceptor_(ioc_, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+    port_ = acceptor_.local_endpoint().port();
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~KeepAliveUpstream() {
+    ioc_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  int post_connections() const { return post_connections_.load(); }
+  int posts() const { return posts_.load(); }
+
+ private:
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
+      if (ec) co_return;
+      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
+    }
+  }
+  net::awaitable<void> session(net::ip::tcp::socket sock) {
+    std::string in;
+    bool counted = false;
+    for (;;) {
+      auto [ec, n] = co_await net::async_read_until(sock, net::dynamic_buffer(in), "\r\n\r\n", net::as_tuple(net::use_awaitable));
+      if (ec) co_return;
+      const size_t head_end = in.find("\r\n\r\n") + 4;
+      size_t length = 0;
+      if (auto at = in.find("Content-Length: "); at != std::string::npos && at < head_end) length = std::stoul(in.substr(at + 16));
+      while (in.size() < head_end + length) {
+        std::array<char, 4096> buf;
+        auto [rec, got] = co_await sock.async_read_some(net::buffer(buf), net::as_tuple(net::use_awaitable));
+        if (rec) co_return;
+        in.append(buf.data(), got);
+      }
+      const bool post = in.rfind("POST", 0) == 0;
+      const bool stream = post && in.substr(head_end, length).find("\"stream\":true") != std::string::npos;
+      in.erase(0, head_end + length);
+      std::string out;
+      if (!post) {
+        out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"object\":\"list\",\"data\":[]}";
+      } else {
+        ++posts_;
+        if (!counted) ++post_connections_, counted = true;
+        if (stream) {
+          out = kSseHead.substr(0, kSseHead.find("Connection: close")) + "\r\n" + chunk(kEvent) + chunk("data: [DONE]\n\n") + "0\r\n\r\n";
+        } else {
+          const std::string body = R"({"choices":[{"index":0,"text":"Once upon a time"}]})";
+          out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        }
+      }
+      auto [wec, wn] = co_await net::async_write(sock, net::buffer(out), net::as_tuple(net::use_awaitable));
+      if (wec) co_return;
+      if (post && close_) co_return;  // closed without a word, as after a keep-alive timeout
+    }
+  }
+
+  const bool close_;
+  net::io_context ioc_;
+  net::ip::tcp::acceptor acceptor_;
+  int port_ = 0;
+  std::atomic<int> post_connections_{0};
+  std::atomic<int> posts_{0};
+  std::thread thread_;
+};
+
+TEST(ServerUpstreamFaults, KeptConnectionsAreReusedAndAClosedOneIsNotHeldAgainstTheReplica) {
+  for (const bool close_after_each : {false, true}) {
+    SCOPED_TRACE(close_after_each ? "the upstream closes after each answer" : "keep-alive");
+    KeepAliveUpstream up(close_after_each);
+    const auto dir = scratch_dir("server_upstream_keepalive");
+    const auto cfg = dir / "front.yaml";
+    std::ofstream(cfg) << "services:\n  - name: svc\n    url: http://127.0.0.1:" << up.port()
+                       << "/v1\nlanes:\n  - name: up\n    service: svc\n";
+    ServerProcess front({"--config", cfg.string(), "--port", "0", "--health-interval-ms", "60000"});
+    ASSERT_TRUE(front.started()) << front.output();
+    const int port = front.port();
+    ASSERT_TRUE(wait_for_status(port, "/lanes/up/health", 200, std::chrono::seconds(10)));
+    for (int i = 0; i < 6; ++i) {
+      const Timed t = post(port, "up", i % 2 == 1);
+      ASSERT_EQ(t.r.status, 200) << i << ": " << t.r.error << t.r.body;
+      EXPECT_TRUE(t.r.error.empty()) << t.r.error;
+      if (i % 2 == 1) {
+        EXPECT_EQ(t.r.body, kEvent + "data: [DONE]\n\n");
+      }
+    }
+    EXPECT_EQ(up.posts(), 6);
+    EXPECT_EQ(up.post_connections(), close_after_each ? 6 : 1);
+    const json lanes = json::parse(http_get(port, "/v1/lanes").body);
+    json replica;
+    for (const auto& l : lanes["data"]) {
+      if (l["name"] == "up") replica = l["upstream"]["replicas"][0];
+    }
+    EXPECT_EQ(replica["ejections_total"], 0) << replica.dump();
+    EXPECT_EQ(replica["healthy"], true) << replica.dump();
+  }
 }
 
 }  // namespace
