@@ -395,6 +395,9 @@ void LanewayServer::start() {
                     net::detached);
     }
   }
+  if (!services_.empty()) {
+    net::co_spawn(net::make_strand(ioc_), sweep_idle_connections(upstream_connections_, stopping_), net::detached);
+  }
   const int n = std::max(1, options_.http_threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
   pool_->start();

@@ -126,4 +126,27 @@ void UpstreamConnectionPool::give_back(const UpstreamReplica& replica, std::uniq
   idle.emplace_back(UpstreamConnection::clock::now(), std::move(connection));
 }
 
+void UpstreamConnectionPool::sweep() {
+  std::vector<std::unique_ptr<UpstreamConnection>> expired;  // closed outside the lock
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = UpstreamConnection::clock::now();
+    for (auto& [replica, idle] : idle_) {
+      while (!idle.empty() && now - idle.front().first > kIdleFor) {
+        expired.push_back(std::move(idle.front().second));
+        idle.pop_front();
+      }
+    }
+  }
+}
+
+net::awaitable<void> sweep_idle_connections(UpstreamConnectionPool& pool, const std::atomic<bool>& stop) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  while (!stop.load()) {
+    timer.expires_after(std::chrono::seconds(1));
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    pool.sweep();
+  }
+}
+
 }  // namespace laneway::server

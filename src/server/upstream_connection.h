@@ -20,6 +20,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -101,6 +102,9 @@ class UpstreamConnectionPool {
   // An idle connection to `replica`, or null.
   std::unique_ptr<UpstreamConnection> take(const UpstreamReplica& replica);
   void give_back(const UpstreamReplica& replica, std::unique_ptr<UpstreamConnection> connection);
+  // Closes the connections idle longer than kIdleFor (the servers have closed
+  // theirs by then: ours would sit in CLOSE_WAIT holding descriptors).
+  void sweep();
   int64_t reused() const { return reused_.load(); }
 
  private:
@@ -109,5 +113,9 @@ class UpstreamConnectionPool {
   std::map<const UpstreamReplica*, std::deque<Idle>> idle_;  // guarded by mu_; newest at the back
   std::atomic<int64_t> reused_{0};
 };
+
+// sweep() every second until `stop` (LanewayServer::start spawns it when
+// there are services).
+boost::asio::awaitable<void> sweep_idle_connections(UpstreamConnectionPool& pool, const std::atomic<bool>& stop);
 
 }  // namespace laneway::server

@@ -425,6 +425,11 @@ TEST(ServerUpstreamFaults, KeptConnectionsAreReusedAndAClosedOneIsNotHeldAgainst
     ASSERT_TRUE(front.started()) << front.output();
     const int port = front.port();
     ASSERT_TRUE(wait_for_status(port, "/lanes/up/health", 200, std::chrono::seconds(10)));
+    int fds_before = open_fds(front.pid());
+    for (int i = 0; i < 10; ++i) {  // the least over half a second: the first probe's connection may still be open
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      fds_before = std::min(fds_before, open_fds(front.pid()));
+    }
     for (int i = 0; i < 6; ++i) {
       const Timed t = post(port, "up", i % 2 == 1);
       ASSERT_EQ(t.r.status, 200) << i << ": " << t.r.error << t.r.body;
@@ -442,6 +447,9 @@ TEST(ServerUpstreamFaults, KeptConnectionsAreReusedAndAClosedOneIsNotHeldAgainst
     }
     EXPECT_EQ(replica["ejections_total"], 0) << replica.dump();
     EXPECT_EQ(replica["healthy"], true) << replica.dump();
+    // The kept connection is closed once idle past 4 s: no descriptor stays behind.
+    EXPECT_TRUE(wait_until([&] { return open_fds(front.pid()) <= fds_before; }, std::chrono::seconds(8)))
+        << open_fds(front.pid()) << " descriptors, " << fds_before << " before";
   }
 }
 
