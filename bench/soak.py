@@ -180,7 +180,7 @@ def main():
                   f"rss {s.get('rss_bytes', 0) / 2**20:.1f} MiB  fds {s.get('fds')}  threads {s.get('threads')}",
                   file=sys.stderr, flush=True)
             next_sample += args.sample
-    time.sleep(3)  # connections closed, engines idle
+    time.sleep(6)  # connections closed (kept upstream connections after 4 s idle), engines idle
     samples.append(proc_sample(args.pid))
     report = {"seconds": round(time.time() - t0, 1), "clients": args.clients, "models": args.model,
               "sent": tally.sent, "outcomes": dict(sorted(tally.counts.items())),
