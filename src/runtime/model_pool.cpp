@@ -147,11 +147,10 @@ struct LaneLease::Shared {
     cv.notify_all();
   }
 
-  uint64_t held_bytes() const {  // mu held: lanes loaded or loading
+  bool holds(size_t i) const { return lanes[i].engine || (loading_now && loading_lane == i); }  // mu held: loaded or loading
+  uint64_t held_bytes() const {  // mu held
     uint64_t n = 0;
-    for (size_t i = 0; i < lanes.size(); ++i) {
-      if (lanes[i].engine || (loading_now && loading_lane == i)) n += lanes[i].spec.bill_bytes;
-    }
+    for (size_t i = 0; i < lanes.size(); ++i) n += holds(i) ? lanes[i].spec.bill_bytes : 0;
     return n;
   }
   // What the fit decisions count: a lane's bill and the byte budget, or one
@@ -162,9 +161,8 @@ struct LaneLease::Shared {
   }
   std::string amount(uint64_t n) const { return options.max_loaded > 0 ? fmt::format("{} lane(s)", n) : mib(n); }
   uint64_t held_cost() const {  // mu held
-    if (options.max_loaded <= 0) return held_bytes();
     uint64_t n = 0;
-    for (size_t i = 0; i < lanes.size(); ++i) n += lanes[i].engine || (loading_now && loading_lane == i) ? 1 : 0;
+    for (size_t i = 0; i < lanes.size(); ++i) n += holds(i) ? cost(lanes[i]) : 0;
     return n;
   }
 

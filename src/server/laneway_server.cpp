@@ -131,29 +131,7 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   }
   // The burst twins, after the configured lanes (see LaneRuntime::burst_twin).
   for (size_t i = 0; i < config.lanes.size(); ++i) {
-    const LaneConfig& lc = config.lanes[i];
-    if (!lc.embedded() || lc.burst_context_tokens <= 0) continue;
-    auto tc = std::make_unique<LaneConfig>(lc);
-    tc->name = lc.name + "@burst";
-    tc->aliases.clear();
-    tc->context_tokens = lc.burst_context_tokens;
-    tc->burst_context_tokens = 0;
-    tc->load = LaneLoad::on_demand;
-    tc->keep_alive = std::chrono::milliseconds(0);
-    tc->listen_port.reset();
-    tc->is_default = false;
-    tc->min_prompt_tokens.reset();
-    auto twin = std::make_unique<LaneRuntime>();
-    twin->index = s->lanes_.size();
-    twin->own_config = std::move(tc);
-    twin->config = twin->own_config.get();
-    twin->burst_of = i;
-    PoolLaneSpec spec = s->setup_embedded(*twin, &overhead);
-    spec.pausable = false;  // a burst under way is not paused for another
-    twin->pool_lane = specs.size();
-    specs.push_back(std::move(spec));
-    s->lanes_[i]->burst_twin = twin->index;
-    s->lanes_.push_back(std::move(twin));
+    if (config.lanes[i].embedded() && config.lanes[i].burst_context_tokens > 0) s->add_burst_twin(i, specs, &overhead);
   }
   uint64_t budget = s->options_.memory_budget_bytes;
   if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
@@ -222,6 +200,31 @@ void log_embedded_lane(const ServerLog& log, const LaneConfig& lc, const GgufFil
 }
 
 }  // namespace
+
+void LanewayServer::add_burst_twin(size_t lane, std::vector<PoolLaneSpec>& specs, uint64_t* overhead_bytes) {
+  const LaneConfig& lc = *lanes_[lane]->config;
+  auto tc = std::make_unique<LaneConfig>(lc);
+  tc->name = lc.name + "@burst";
+  tc->aliases.clear();
+  tc->context_tokens = lc.burst_context_tokens;
+  tc->burst_context_tokens = 0;
+  tc->load = LaneLoad::on_demand;
+  tc->keep_alive = std::chrono::milliseconds(0);  // unloaded as soon as the burst is over
+  tc->listen_port.reset();
+  tc->is_default = false;
+  tc->min_prompt_tokens.reset();
+  auto twin = std::make_unique<LaneRuntime>();
+  twin->index = lanes_.size();
+  twin->own_config = std::move(tc);
+  twin->config = twin->own_config.get();
+  twin->burst_of = lane;
+  PoolLaneSpec spec = setup_embedded(*twin, overhead_bytes);
+  spec.pausable = false;  // a burst under way is not paused for another
+  twin->pool_lane = specs.size();
+  specs.push_back(std::move(spec));
+  lanes_[lane]->burst_twin = twin->index;
+  lanes_.push_back(std::move(twin));
+}
 
 PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes) {
   const LaneConfig& lc = *lane.config;

@@ -236,6 +236,8 @@ class LanewayServer final : public RequestHandler {
   // Reads the lane's metadata (tokenizer, chat template), asks the preparer
   // for its settings and bill, and returns its pool entry; a failure of any
   // step is the entry's `refused` reason (the lane is then failed).
+  // The burst twin of config lane `lane` (LaneRuntime::burst_twin), its pool spec appended to `specs`.
+  void add_burst_twin(size_t lane, std::vector<PoolLaneSpec>& specs, uint64_t* overhead_bytes);
   PoolLaneSpec setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes);
   // Ready, or (embedded) not resident but loadable on request: routing may pick it.
   bool lane_available(size_t lane) const;
