@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fake_server.h"
 #include "server_harness.h"
 #include "support/testdata.h"
 
@@ -58,16 +59,7 @@ std::string garbage_body() {
 
 class FakeUpstream {
  public:
-  FakeUpstream() : acceptor_(ioc_, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    net::co_spawn(ioc_, accept_loop(), net::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~FakeUpstream() {
-    ioc_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   int posts(const std::string& behaviour) {
     std::lock_guard<std::mutex> lock(mu_);
     return posts_[behaviour];
@@ -79,14 +71,6 @@ class FakeUpstream {
   }
 
  private:
-  net::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
-      if (ec) co_return;
-      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
-    }
-  }
-
   static net::awaitable<void> send(net::ip::tcp::socket& sock, const std::string& bytes) {
     co_await net::async_write(sock, net::buffer(bytes), net::as_tuple(net::use_awaitable));
   }
@@ -156,13 +140,10 @@ class FakeUpstream {
     }
   }
 
-  net::io_context ioc_;
-  net::ip::tcp::acceptor acceptor_;
-  int port_ = 0;
   std::mutex mu_;
   std::map<std::string, int> posts_;
   std::map<std::string, int> hung_up_;
-  std::thread thread_;
+  FakeServer server_{[this](net::ip::tcp::socket sock) { return session(std::move(sock)); }};
 };
 
 // One service per behaviour (all on the fake's port), so that ejecting one
@@ -345,28 +326,12 @@ TEST(ServerUpstreamFaults, TimeoutsErrorEventsAndTruncationNeverAHang) {
 // replica is never ejected for it.
 class KeepAliveUpstream {
  public:
-  explicit KeepAliveUpstream(bool close_after_each)
-      : close_(close_after_each), acceptor_(ioc_, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    net::co_spawn(ioc_, accept_loop(), net::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~KeepAliveUpstream() {
-    ioc_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  explicit KeepAliveUpstream(bool close_after_each) : close_(close_after_each) {}
+  int port() const { return server_.port(); }
   int post_connections() const { return post_connections_.load(); }
   int posts() const { return posts_.load(); }
 
  private:
-  net::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
-      if (ec) co_return;
-      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
-    }
-  }
   net::awaitable<void> session(net::ip::tcp::socket sock) {
     std::string in;
     bool counted = false;
@@ -405,12 +370,9 @@ class KeepAliveUpstream {
   }
 
   const bool close_;
-  net::io_context ioc_;
-  net::ip::tcp::acceptor acceptor_;
-  int port_ = 0;
   std::atomic<int> post_connections_{0};
   std::atomic<int> posts_{0};
-  std::thread thread_;
+  FakeServer server_{[this](net::ip::tcp::socket sock) { return session(std::move(sock)); }};
 };
 
 TEST(ServerUpstreamFaults, KeptConnectionsAreReusedAndAClosedOneIsNotHeldAgainstTheReplica) {

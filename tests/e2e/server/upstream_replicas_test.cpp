@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fake_server.h"
 #include "server_harness.h"
 #include "support/testdata.h"
 
@@ -314,27 +315,10 @@ TEST(ServerUpstreamReplicas, BalanceAffinityFailoverAndRecovery) {
 // A replica that passes its health checks but resets every POST before answering.
 class ResettingReplica {
  public:
-  ResettingReplica() : acceptor_(ioc_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    boost::asio::co_spawn(ioc_, accept_loop(), boost::asio::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~ResettingReplica() {
-    ioc_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   int posts() const { return posts_.load(); }
 
  private:
-  boost::asio::awaitable<void> accept_loop() {
-    namespace net = boost::asio;
-    for (;;) {
-      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
-      if (ec) co_return;
-      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
-    }
-  }
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket sock) {
     namespace net = boost::asio;
     std::string head;
@@ -352,11 +336,8 @@ class ResettingReplica {
     co_await net::async_write(sock, net::buffer(ok), net::as_tuple(net::use_awaitable));
   }
 
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  int port_ = 0;
   std::atomic<int> posts_{0};
-  std::thread thread_;
+  FakeServer server_{[this](boost::asio::ip::tcp::socket sock) { return session(std::move(sock)); }};
 };
 
 TEST(ServerUpstreamReplicas, OneRetryThen502) {

@@ -16,8 +16,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
+#include "fake_server.h"
 #include "server_harness.h"
 #include "support/testdata.h"
 
@@ -61,33 +63,16 @@ bool make_server_cert(const std::filesystem::path& dir, const std::string& name,
 class TlsRelay {
  public:
   TlsRelay(const std::string& cert, const std::string& key, int backend_port)
-      : ctx_(ssl::context::tls_server), acceptor_(ioc_), backend_port_(backend_port) {
+      : ctx_(ssl::context::tls_server), backend_port_(backend_port) {
     ctx_.use_certificate_chain_file(cert);
     ctx_.use_private_key_file(key, ssl::context::pem);
-    acceptor_.open(tcp::v4());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    net::co_spawn(ioc_, accept_loop(), net::detached);
-    thread_ = std::thread([this] { ioc_.run(); });
+    server_.emplace([this](tcp::socket sock) { return session(std::move(sock)); });  // once ctx_ holds its files
   }
-  ~TlsRelay() {
-    ioc_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
   int handshakes_ok() const { return ok_.load(); }
   int handshakes_failed() const { return failed_.load(); }
 
  private:
-  net::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, sock] = co_await acceptor_.async_accept(net::as_tuple(net::use_awaitable));
-      if (ec) co_return;
-      net::co_spawn(ioc_, session(std::move(sock)), net::detached);
-    }
-  }
   template <class From, class To>
   static net::awaitable<void> pump(From& from, To& to) {
     std::array<char, 16384> buf;
@@ -108,7 +93,7 @@ class TlsRelay {
       co_return;
     }
     ++ok_;
-    tcp::socket back(ioc_);
+    tcp::socket back(co_await net::this_coro::executor);
     auto [cec] = co_await back.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), backend_port_),
                                              net::as_tuple(net::use_awaitable));
     if (cec) co_return;
@@ -117,13 +102,10 @@ class TlsRelay {
     (void)sec;
   }
 
-  net::io_context ioc_;
   ssl::context ctx_;
-  tcp::acceptor acceptor_;
   int backend_port_ = 0;
-  int port_ = 0;
   std::atomic<int> ok_{0}, failed_{0};
-  std::thread thread_;
+  std::optional<FakeServer> server_;  // last: its sessions stop first
 };
 
 TEST(ServerUpstreamTls, VerifiesChainAndHostName) {
