@@ -65,7 +65,8 @@ std::string read_file(const std::filesystem::path& path) {
 bool drop_from_page_cache(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  const bool ok = ::fdatasync(fd) == 0 && ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+  (void)::fdatasync(fd);  // best effort: dirty pages are not dropped (a read-only mount may refuse it)
+  const bool ok = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
   ::close(fd);
   return ok;
 }
