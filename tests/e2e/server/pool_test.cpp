@@ -326,12 +326,8 @@ TEST(ServerPool, PreemptedRequestsRunAgainAfterTheBurst) {
       HttpResponse r = ollama ? http_post(port, "/api/generate", ollama_body.dump()) : complete(port, "everyday", "The little dog");
       return std::make_pair(r, Clock::now());
     });
-    ASSERT_TRUE([&] {
-      for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(20ms)) {
-        if (lane_info(port, "everyday")["queue_depth"] == 1) return true;
-      }
-      return false;
-    }()) << lane_info(port, "everyday").dump();
+    ASSERT_TRUE(wait_until([&] { return lane_info(port, "everyday")["queue_depth"] == 1; }, 2s))
+        << lane_info(port, "everyday").dump();
     auto burst = std::async(std::launch::async, [&] {
       HttpResponse r = complete(port, "ingest", "Once upon a time");
       return std::make_pair(r, Clock::now());

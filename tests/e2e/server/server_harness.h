@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace laneway::test {
@@ -77,6 +78,17 @@ std::string raw_exchange(int port, const std::string& bytes, std::chrono::millis
 
 // The `data:` payloads of an SSE body, in order ("[DONE]" included).
 std::vector<std::string> sse_events(const std::string& body);
+
+// Polls `done()` every 20 ms until it is true (true) or `timeout` passes (false).
+template <typename Pred>
+bool wait_until(Pred done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 // Polls GET target until it answers `status` or the timeout passes.
 bool wait_for_status(int port, const std::string& target, int status, std::chrono::milliseconds timeout);

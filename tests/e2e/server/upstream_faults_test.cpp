@@ -159,16 +159,6 @@ std::string front_config(const std::filesystem::path& dir, int fake_port) {
   return path.string();
 }
 
-template <typename Pred>
-bool wait_until(Pred done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
-
 int open_fds(pid_t pid) {
   int n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
