@@ -209,6 +209,11 @@ Status serve(ServeFlags& f, int& exit_code) {
                  m->reserve_other_bytes.value_or(0);
     }
     options.memory_budget_bytes = usable->bytes - std::min(usable->bytes, reserved);
+    // Services that sleep in burst mode are in the pool too, but what they
+    // hold is in use already, so not in what the probe calls usable.
+    for (const auto& sc : options.config.services) {
+      if (sc.sleeps_in_burst()) options.memory_budget_bytes += *sc.memory_budget_bytes;
+    }
   }
   LANEWAY_ASSIGN_OR_RETURN(auto srv, server::LanewayServer::create(std::move(options), prepare, f.strict));
   LANEWAY_TRY(srv->listen());
@@ -304,8 +309,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--health-interval-ms", f->health_interval_ms, "Upstream health probe interval")
       ->check(CLI::Range(int64_t{50}, int64_t{3'600'000}));
   cmd->add_option("--memory-budget", f->memory_budget,
-                  "Most memory the embedded lanes may hold together, e.g. 12GiB (default: what this machine can use "
-                  "now); on_demand lanes are swapped to stay within it")
+                  "Most memory the embedded lanes (and services that sleep in burst mode) may hold together, e.g. "
+                  "12GiB (default: what this machine can use now, plus those services' memory_budget); on_demand "
+                  "lanes are swapped and pausable ones paused to stay within it")
       ->check(size_validator());
   add_log_flags(cmd, f->log);
   cmd->add_flag("--strict", f->strict, "Exit 2 when any lane cannot load (default: serve the lanes that can)");

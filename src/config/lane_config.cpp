@@ -14,6 +14,21 @@
 
 namespace laneway {
 
+std::string ServiceSleep::sleep_target() const {
+  if (frees != "all") return path;
+  const size_t q = path.find('?');
+  if (q != std::string::npos) {
+    // A level named in the query is kept as written.
+    const std::string_view query = std::string_view(path).substr(q + 1);
+    for (size_t at = 0; at <= query.size();) {
+      const size_t amp = std::min(query.find('&', at), query.size());
+      if (query.substr(at, amp - at).rfind("level=", 0) == 0) return path;
+      at = amp + 1;
+    }
+  }
+  return path + (q == std::string::npos ? "?level=2" : "&level=2");
+}
+
 const LaneConfig* LanesConfig::find_lane(std::string_view name) const {
   for (const auto& lane : lanes) {
     if (lane.name == name) return &lane;
@@ -300,19 +315,46 @@ class Reader {
         if (!kv.second.IsMap()) return error(kv.second, full, "expected a mapping like { path: /sleep, wake: /wake_up, frees: all }");
         LANEWAY_TRY(check_keys(kv.second, full, {"path", "wake", "frees"}));
         ServiceSleep sleep;
+        auto absolute = [&](const YAML::Node& n, const std::string& where, const std::string& p) -> Status {
+          if (p.rfind('/', 0) == 0) return Status::ok();
+          return error(n, where, "expected a path starting with '/', got '" + p + "'");
+        };
+        // A wake call: a path, or { path, body }.
+        auto call = [&](const YAML::Node& n, const std::string& where) -> Result<ServiceCall> {
+          ServiceCall c;
+          if (n.IsMap()) {
+            LANEWAY_TRY(check_keys(n, where, {"path", "body"}));
+            if (!n["path"]) return error(n, where + ".path", "missing");
+            LANEWAY_ASSIGN_OR_RETURN(c.path, string(n["path"], where + ".path"));
+            if (n["body"]) {
+              LANEWAY_ASSIGN_OR_RETURN(c.body, string(n["body"], where + ".body"));
+            }
+          } else {
+            LANEWAY_ASSIGN_OR_RETURN(c.path, string(n, where));
+          }
+          LANEWAY_TRY(absolute(n, where, c.path));
+          return c;
+        };
         for (const auto& s : kv.second) {
           const std::string skey = s.first.Scalar();
           const std::string sfull = full + "." + skey;
           if (skey == "path") {
             LANEWAY_ASSIGN_OR_RETURN(sleep.path, string(s.second, sfull));
+            LANEWAY_TRY(absolute(s.second, sfull, sleep.path));
           } else if (skey == "wake") {
-            LANEWAY_ASSIGN_OR_RETURN(sleep.wake, string(s.second, sfull));
+            if (s.second.IsSequence()) {
+              if (s.second.size() == 0) return error(s.second, sfull, "expected at least one call");
+              if (s.second.size() > 8) return error(s.second, sfull, "at most 8 calls");
+              for (size_t k = 0; k < s.second.size(); ++k) {
+                LANEWAY_ASSIGN_OR_RETURN(ServiceCall c, call(s.second[k], fmt::format("{}[{}]", sfull, k)));
+                sleep.wake.push_back(std::move(c));
+              }
+            } else {
+              LANEWAY_ASSIGN_OR_RETURN(ServiceCall c, call(s.second, sfull));
+              sleep.wake.push_back(std::move(c));
+            }
           } else if (skey == "frees") {
             LANEWAY_ASSIGN_OR_RETURN(sleep.frees, one_of(s.second, sfull, {"all", "none"}));
-          }
-          const std::string& written = skey == "path" ? sleep.path : sleep.wake;
-          if ((skey == "path" || skey == "wake") && written.rfind('/', 0) != 0) {
-            return error(s.second, sfull, "expected a path starting with '/', got '" + written + "'");
           }
         }
         if (sleep.path.empty() || sleep.wake.empty()) return error(kv.second, full, "needs both path and wake");

@@ -50,11 +50,24 @@ struct MachineSection {
   std::optional<uint64_t> reserve_other_bytes;
 };
 
-// How burst mode asks a service to release its memory (validated now, used later).
+// One call of a service's sleep or wake: POST `path` (from the root of the
+// replica's host, not its API base: vLLM's /sleep beside /v1) with `body`
+// (JSON; "" = none).
+struct ServiceCall {
+  std::string path;
+  std::string body;
+};
+
+// How burst mode asks a service to release its memory and take it back
+// (LANES.md `sleep`; docs/config.md).
 struct ServiceSleep {
-  std::string path;   // e.g. /sleep
-  std::string wake;   // e.g. /wake_up
-  std::string frees;  // "all" | "none" (what sleeping really frees)
+  std::string path;               // e.g. /sleep (a query may follow: /sleep?level=2)
+  std::vector<ServiceCall> wake;  // e.g. /wake_up; several calls are made in order
+  std::string frees;              // "all" | "none" (what sleeping really frees)
+  // The sleep call as made: `path`, with level=2 added when `frees` is all
+  // and the path names no level (vLLM's default, level 1, moves the weights
+  // to host memory, which frees nothing on a unified-memory APU).
+  std::string sleep_target() const;
 };
 
 // How a replicated service picks a replica (`balance`); least_busy is the only rule so far.
@@ -74,6 +87,8 @@ struct ServiceConfig {
   std::optional<uint64_t> memory_budget_bytes;
   std::optional<ServiceSleep> sleep;
   int line = 0;         // 1-based line of the entry in the file, for later messages
+  // Burst mode may put it to sleep: `sleep` frees all, and it says what it holds.
+  bool sleeps_in_burst() const { return sleep && sleep->frees == "all" && memory_budget_bytes.has_value(); }
 };
 
 enum class LaneKind { embedded, upstream };

@@ -76,6 +76,14 @@ struct LaneLease::Shared {
     int64_t loads = 0, unloads = 0;
     double last_load_s = 0, last_unload_s = 0;
     LaneStats retired;                  // token counters of engines already unloaded
+    // A service member: awake (holding its bill), put to sleep by the pool,
+    // and when its last sleep call failed (it is not asked again for a while).
+    bool awake = false;
+    bool slept = false;
+    std::optional<Clock::time_point> sleep_failed_at;
+    std::optional<Clock::time_point> wake_failed_at;  // failed: woken again after the retry delay
+
+    bool resident() const { return engine || awake; }
 
     milliseconds keep_alive() const { return keep_alive_override.value_or(spec.keep_alive); }
     // May be unloaded to make room for another lane.
@@ -84,6 +92,10 @@ struct LaneLease::Shared {
     // if eager (pausable, of no higher priority: higher keeps its memory).
     bool gives_room_to(const Lane& other) const {
       return evictable() || (!spec.on_demand && spec.pausable && spec.priority <= other.spec.priority);
+    }
+    // gives_room_to, unless its sleep call failed less than `retry` ago.
+    bool may_give_room_to(const Lane& other, Clock::time_point now, milliseconds retry) const {
+      return gives_room_to(other) && (!sleep_failed_at || now >= *sleep_failed_at + retry);
     }
     std::optional<size_t> paused_by;    // burst mode: the lane it lent its memory to
     std::optional<std::chrono::system_clock::time_point> resumed_at;
@@ -147,7 +159,7 @@ struct LaneLease::Shared {
     cv.notify_all();
   }
 
-  bool holds(size_t i) const { return lanes[i].engine || (loading_now && loading_lane == i); }  // mu held: loaded or loading
+  bool holds(size_t i) const { return lanes[i].resident() || (loading_now && loading_lane == i); }  // mu held: loaded or loading
   uint64_t held_bytes() const {  // mu held
     uint64_t n = 0;
     for (size_t i = 0; i < lanes.size(); ++i) n += holds(i) ? lanes[i].spec.bill_bytes : 0;
@@ -176,7 +188,8 @@ struct LaneLease::Shared {
   enum class Action { none, load, unload };
   Action decide(size_t& lane, Clock::time_point now, Clock::time_point& wake, Calls& calls);
   void do_load(const std::shared_ptr<Shared>& self, size_t i);
-  void do_unload(size_t i);
+  void do_unload(const std::shared_ptr<Shared>& self, size_t i);
+  void hand_leases_to_waiters(const std::shared_ptr<Shared>& self, size_t i, Calls& calls);  // mu held
 };
 
 // ---- LaneLease ------------------------------------------------------------------
@@ -263,9 +276,10 @@ uint64_t ModelPool::acquire(size_t lane, AcquireDone done) {
       s.cv.notify_all();
     }
   }
-  if (l.state == LaneState::failed && l.spec.refused.empty() && !l.engine &&
-      stamp_of(l.spec.model_path) != l.failed_stamp) {
-    // The file changed since the load failed: try again.
+  if (l.state == LaneState::failed && l.spec.refused.empty() && !l.resident() &&
+      (l.spec.service() || stamp_of(l.spec.model_path) != l.failed_stamp)) {
+    // The file changed since the load failed (a service that did not wake:
+    // each request tries again).
     l.state = LaneState::unloaded;
     l.error.clear();
   }
@@ -275,7 +289,7 @@ uint64_t ModelPool::acquire(size_t lane, AcquireDone done) {
     done(make_error(StatusCode::unavailable, "lane {} failed to load: {}", l.spec.name, why));
     return 0;
   }
-  if (l.state == LaneState::ready && l.engine) {
+  if (l.state == LaneState::ready && l.resident()) {
     LaneLease lease = s.make_lease(shared_, lane);
     lock.unlock();
     done(std::move(lease));
@@ -327,7 +341,7 @@ void ModelPool::reload(size_t lane) {
     auto& l = shared_->lanes[lane];
     if (!l.spec.refused.empty()) {
       // The plan refused it: nothing to retry until the server restarts with other settings.
-    } else if (l.engine) {
+    } else if (l.resident()) {
       l.reload_requested = true;  // unloads once idle, then loads afresh
       l.unload_requested = true;
     } else {
@@ -344,7 +358,7 @@ void ModelPool::replace(size_t lane, PoolLaneSpec spec) {
   {
     std::lock_guard<std::mutex> lock(shared_->mu);
     auto& l = shared_->lanes[lane];
-    if (l.engine || (shared_->loading_now && shared_->loading_lane == lane)) return;
+    if (shared_->holds(lane)) return;
     l.spec = std::move(spec);
     l.error.clear();
     l.wait_reason.clear();
@@ -373,7 +387,7 @@ LaneStatus ModelPool::status(size_t lane) const {
     st.state = l.state;
     st.error = l.state == LaneState::failed ? l.error : l.wait_reason;
     st.progress = l.progress;
-    st.resident = l.engine != nullptr;
+    st.resident = l.resident();
     st.waiting = static_cast<int64_t>(l.waiting.size());
     st.leases = l.leases;
     st.loads = l.loads;
@@ -451,7 +465,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
   //    reloads, keep_alive expiries.
   for (size_t i = 0; i < lanes.size(); ++i) {
     Lane& l = lanes[i];
-    if (!l.engine || l.leases > 0) continue;
+    if (!l.resident() || l.leases > 0) continue;
     const milliseconds ka = l.keep_alive();
     const bool expired = ka.count() >= 0 && now >= l.idle_since + ka;
     if (l.state == LaneState::draining || l.unload_requested || l.reload_requested || expired) {
@@ -466,9 +480,16 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     const Lane& l = lanes[i];
     // A paused lane comes back once the lane it lent to is gone (and not
     // wanted again), or when a request wants it.
-    const bool restore_due = l.state == LaneState::paused && l.paused_by && !lanes[*l.paused_by].engine &&
+    const bool restore_due = l.state == LaneState::paused && l.paused_by && !lanes[*l.paused_by].resident() &&
                              !lanes[*l.paused_by].want_load;
-    if (!l.engine && (l.want_load || restore_due) && l.state != LaneState::failed) wanted.push_back(i);
+    // A service that did not wake is tried again after the retry delay.
+    bool wake_due = false;
+    if (l.spec.service() && l.state == LaneState::failed && l.wake_failed_at) {
+      const Clock::time_point at = *l.wake_failed_at + options.sleep_retry_delay;
+      wake_due = now >= at;
+      if (!wake_due) wake = std::min(wake, at);
+    }
+    if (!l.resident() && (((l.want_load || restore_due) && l.state != LaneState::failed) || wake_due)) wanted.push_back(i);
   }
   std::stable_sort(wanted.begin(), wanted.end(), [&](size_t a, size_t b) {
     if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority > lanes[b].spec.priority;
@@ -491,7 +512,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     // before eager ones of the same priority.
     std::vector<size_t> victims;
     for (size_t j = 0; j < lanes.size(); ++j) {
-      if (j != i && lanes[j].engine && lanes[j].gives_room_to(l)) victims.push_back(j);
+      if (j != i && lanes[j].resident() && lanes[j].may_give_room_to(l, now, options.sleep_retry_delay)) victims.push_back(j);
     }
     std::stable_sort(victims.begin(), victims.end(), [&](size_t a, size_t b) {
       if (lanes[a].spec.priority != lanes[b].spec.priority) return lanes[a].spec.priority < lanes[b].spec.priority;
@@ -524,7 +545,9 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       for (size_t j : drain) {
         lanes[j].state = LaneState::draining;
         if (!lanes[j].spec.on_demand) lanes[j].paused_by = i;
-        if (lanes[j].spec.preempt_on_pause) calls.push_back([engine = lanes[j].engine] { engine->preempt_waiting(); });
+        if (lanes[j].spec.preempt_on_pause && lanes[j].engine) {
+          calls.push_back([engine = lanes[j].engine] { engine->preempt_waiting(); });
+        }
       }
       l.wait_reason = fmt::format("waiting for room: {} needs {}, {} of {} held", l.spec.name, amount(bill), amount(held), amount(budget));
       continue;
@@ -533,7 +556,7 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
     uint64_t fixed = 0;
     std::string holders;
     for (size_t j = 0; j < lanes.size(); ++j) {
-      if (j == i || !lanes[j].engine || lanes[j].gives_room_to(l)) continue;
+      if (j == i || !lanes[j].resident() || lanes[j].gives_room_to(l)) continue;
       fixed += cost(lanes[j]);
       holders += fmt::format("{}{} {}", holders.empty() ? "" : ", ", lanes[j].spec.name, mib(lanes[j].spec.bill_bytes));
     }
@@ -554,13 +577,37 @@ LaneLease::Shared::Action LaneLease::Shared::decide(size_t& out, Clock::time_poi
       }
       continue;
     }
-    l.wait_reason = fmt::format("waiting for room: {} needs {}; lanes of higher priority are busy", l.spec.name, amount(bill));
+    // It fits once busy lanes of higher priority finish, or once a service
+    // whose sleep call failed is asked again.
+    std::string unslept;
+    for (size_t j = 0; j < lanes.size(); ++j) {
+      if (j != i && lanes[j].resident() && lanes[j].gives_room_to(l) && !lanes[j].may_give_room_to(l, now, options.sleep_retry_delay)) {
+        unslept += (unslept.empty() ? "" : ", ") + lanes[j].spec.name;
+        wake = std::min(wake, *lanes[j].sleep_failed_at + options.sleep_retry_delay);
+      }
+    }
+    l.wait_reason = unslept.empty()
+                        ? fmt::format("waiting for room: {} needs {}; lanes of higher priority are busy", l.spec.name, amount(bill))
+                        : fmt::format("waiting for room: {} needs {}; the sleep call of {} failed (asked again within {} ms)",
+                                      l.spec.name, amount(bill), unslept, options.sleep_retry_delay.count());
   }
   return Action::none;
 }
 
+void LaneLease::Shared::hand_leases_to_waiters(const std::shared_ptr<Shared>& self, size_t i, Calls& calls) {
+  Lane& l = lanes[i];
+  for (auto& w : l.waiting) {
+    calls.push_back([done = std::move(w.done), lease = std::make_shared<LaneLease>(make_lease(self, i))]() mutable {
+      done(std::move(*lease));
+    });
+  }
+  l.waiting.clear();
+}
+
 void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
   EngineStarter start;
+  ServiceWakeHook wake;
+  bool after_sleep = false;
   {
     std::lock_guard<std::mutex> lock(mu);
     Lane& l = lanes[i];
@@ -570,21 +617,32 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
     loading_now = true;
     loading_lane = i;
     start = l.spec.start;
+    wake = l.spec.wake;
+    after_sleep = l.slept;
   }
   const auto t0 = Clock::now();
   auto progress = [this, i](uint64_t done, uint64_t total) {
     std::lock_guard<std::mutex> lock(mu);
     lanes[i].progress = {done, total};
   };
-  Result<std::unique_ptr<EmbeddedLane>> engine = internal_error("lane has no engine starter");
+  // An engine, or a service awake; else why not.
+  std::unique_ptr<EmbeddedLane> loaded;
+  Status st = Status::ok();
   try {
-    if (start) engine = start(progress);
+    if (wake) {
+      st = wake(after_sleep);
+    } else if (start) {
+      auto r = start(progress);
+      if (r) loaded = std::move(r).value();
+      else st = r.status();
+    } else {
+      st = internal_error("lane has no engine starter");
+    }
   } catch (const std::exception& e) {
-    engine = internal_error("loading threw: {}", e.what());
+    st = internal_error("{} threw: {}", wake ? "waking" : "loading", e.what());
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   Calls calls;
-  std::shared_ptr<EmbeddedLane> stale;
   {
     std::lock_guard<std::mutex> lock(mu);
     loading_now = false;
@@ -593,17 +651,27 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
     l.want_since = 0;
     l.reload_requested = false;
     l.unload_requested = false;
-    if (!engine) {
+    if (!st.is_ok()) {
       l.paused_by.reset();
       l.state = LaneState::failed;
-      l.error = engine.status().message();
+      l.error = st.message();
       l.failed_stamp = stamp_of(l.spec.model_path);
-      fail_waiters(l, make_error(StatusCode::unavailable, "lane {} failed to load: {}", l.spec.name, l.error), calls);
+      if (wake) l.wake_failed_at = Clock::now();
+      fail_waiters(l,
+                   wake ? make_error(StatusCode::unavailable, "service {} did not wake: {}", l.spec.name, l.error)
+                        : make_error(StatusCode::unavailable, "lane {} failed to load: {}", l.spec.name, l.error),
+                   calls);
     } else if (stopping) {
-      stale = std::move(engine).value();
-      l.state = LaneState::unloaded;
+      l.state = LaneState::unloaded;  // an engine loaded meanwhile goes below; a service stays awake
+      l.awake = static_cast<bool>(wake);
     } else {
-      l.engine = std::shared_ptr<EmbeddedLane>(std::move(engine).value());
+      if (wake) {
+        l.awake = true;
+        l.slept = false;
+        l.wake_failed_at.reset();
+      } else {
+        l.engine = std::shared_ptr<EmbeddedLane>(std::move(loaded));
+      }
       if (l.state == LaneState::restoring) l.resumed_at = std::chrono::system_clock::now();
       l.paused_by.reset();
       l.state = LaneState::ready;
@@ -612,42 +680,72 @@ void LaneLease::Shared::do_load(const std::shared_ptr<Shared>& self, size_t i) {
       ++l.loads;
       l.last_load_s = secs;
       l.idle_since = Clock::now();
-      for (auto& w : l.waiting) {
-        calls.push_back([done = std::move(w.done), lease = std::make_shared<LaneLease>(make_lease(self, i))]() mutable {
-          done(std::move(*lease));
-        });
-      }
-      l.waiting.clear();
+      hand_leases_to_waiters(self, i, calls);
     }
   }
-  if (stale) stale->shutdown(0);
+  if (loaded) loaded->shutdown(0);  // loaded while the pool stopped
   run(calls);
 }
 
-void LaneLease::Shared::do_unload(size_t i) {
+void LaneLease::Shared::do_unload(const std::shared_ptr<Shared>& self, size_t i) {
   // The loader marked the lane `draining` (no new leases) in the same hold
   // of mu that chose to unload it; it reads so until its memory is really
   // gone, then `unloaded`, so whoever sees that state may count on it.
   std::shared_ptr<EmbeddedLane> engine;
+  ServiceSleepHook sleep;
   bool failed = false;
   {
     std::lock_guard<std::mutex> lock(mu);
     Lane& l = lanes[i];
     engine = l.engine;
+    sleep = l.spec.sleep;
     failed = l.state == LaneState::failed;
   }
   const auto t0 = Clock::now();
-  engine->shutdown(0);
-  const LaneStats last = engine->stats();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    lanes[i].engine.reset();
+  LaneStats last;
+  if (engine) {
+    engine->shutdown(0);
+    last = engine->stats();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      lanes[i].engine.reset();
+    }
+    engine.reset();  // the last owner: weights unmapped, KV freed
+    ::malloc_trim(0);
+  } else {
+    Status slept = internal_error("nothing to unload");
+    try {
+      if (sleep) slept = sleep();
+    } catch (const std::exception& e) {
+      slept = internal_error("sleeping threw: {}", e.what());
+    }
+    if (!slept.is_ok()) {
+      // Nothing was freed: the service serves on, awake, and is not asked
+      // again for a while (decide() skips it as a victim meanwhile).
+      Calls calls;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        Lane& l = lanes[i];
+        l.sleep_failed_at = Clock::now();
+        l.paused_by.reset();
+        l.unload_requested = false;
+        l.reload_requested = false;
+        l.state = LaneState::ready;
+        l.idle_since = Clock::now();
+        hand_leases_to_waiters(self, i, calls);
+      }
+      run(calls);
+      return;
+    }
   }
-  engine.reset();  // the last owner: weights unmapped, KV freed
-  ::malloc_trim(0);
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::lock_guard<std::mutex> lock(mu);
   Lane& l = lanes[i];
+  if (!engine && sleep) {
+    l.awake = false;
+    l.slept = true;
+    l.sleep_failed_at.reset();
+  }
   l.retired.prompt_tokens_total += last.prompt_tokens_total;
   l.retired.generated_tokens_total += last.generated_tokens_total;
   l.retired.generation_seconds_total += last.generation_seconds_total;
@@ -699,7 +797,7 @@ void LaneLease::Shared::loader_loop(const std::shared_ptr<Shared>& self) {
       do_load(self, lane);
     } else {
       if (options.on_unload_chosen) options.on_unload_chosen(lane);
-      do_unload(lane);
+      do_unload(self, lane);
     }
     lock.lock();
   }

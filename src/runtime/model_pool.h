@@ -1,6 +1,13 @@
 // ModelPool: which embedded lanes are resident, and the engine of each.
 //
-// Every embedded lane of a server is in the pool. A lane is `eager` (loaded
+// Every embedded lane of a server is in the pool, and every service that
+// burst mode may put to sleep (a *service member*: LANES.md `sleep` with
+// `frees: all` and a `memory_budget`): a member without an engine, awake
+// (resident, holding its budget) or asleep. Its `wake` hook takes the place
+// of loading and its `sleep` hook of unloading; it is eager, never idles out,
+// and is paused for room like a pausable eager lane. A sleep that fails
+// frees nothing: the member stays awake and serves on, and is not asked
+// again for Options::sleep_retry_delay. A lane is `eager` (loaded
 // in the background when the pool starts, and kept) or `on_demand` (loaded by
 // the first request that wants it, unloaded after `keep_alive` idle). The
 // planner's bill of each lane is the only measure of what fits: a load goes
@@ -54,6 +61,11 @@ struct LoadProgress {
 };
 using LoadProgressFn = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
 using EngineStarter = std::function<Result<std::unique_ptr<EmbeddedLane>>(const LoadProgressFn& progress)>;
+// A service member's hooks; they run on the loader thread and may block.
+// `wake(after_sleep)`: false when the pool starts (make sure the service is
+// awake), true to bring back a service the pool put to sleep.
+using ServiceWakeHook = std::function<Status(bool after_sleep)>;
+using ServiceSleepHook = std::function<Status()>;
 
 // One embedded lane as the pool sees it.
 struct PoolLaneSpec {
@@ -70,6 +82,10 @@ struct PoolLaneSpec {
   int64_t max_waiting = 8;                   // requests that may wait for the lane while it is not ready
   std::string model_path;                    // a failed lane retries when this file changes
   EngineStarter start;                       // loads the weights and allocates the KV cache
+  // A service member (see the header comment) instead of an engine: both set.
+  ServiceSleepHook sleep;
+  ServiceWakeHook wake;
+  bool service() const { return static_cast<bool>(sleep); }
   // Set when the plan refuses the lane up front: it stays `failed` with this reason.
   std::string refused;
 };
@@ -78,7 +94,7 @@ struct LaneStatus {
   LaneState state = LaneState::unloaded;
   std::string error;                  // why it failed, or why a load waits
   LoadProgress progress;              // while loading
-  bool resident = false;              // an engine is loaded
+  bool resident = false;              // an engine is loaded (a service member: awake)
   bool on_gpu = false;                // ... with layers on a GPU
   // The engine's figures when resident; the token counters add up over
   // every time the lane was loaded (they never go back).
@@ -104,8 +120,9 @@ struct PoolStatus {
 
 class ModelPool;
 
-// The right to use a ready lane's engine. Movable; destroying it releases
-// the lane (its keep_alive clock starts when the last lease goes).
+// The right to use a ready lane (its engine; a service member has none).
+// Movable; destroying it releases the lane (its keep_alive clock starts when
+// the last lease goes; a pause waits for it).
 class LaneLease {
  public:
   LaneLease() = default;
@@ -115,8 +132,8 @@ class LaneLease {
   LaneLease(const LaneLease&) = delete;
   LaneLease& operator=(const LaneLease&) = delete;
 
-  explicit operator bool() const { return engine_ != nullptr; }
-  EmbeddedLane& engine() const { return *engine_; }
+  explicit operator bool() const { return pool_ != nullptr; }
+  EmbeddedLane& engine() const { return *engine_; }  // embedded lanes only
   // After this request, the lane unloads once idle for `keep_alive` (0: at
   // once; negative: never) instead of its configured time (Ollama's keep_alive).
   void set_keep_alive(std::chrono::milliseconds keep_alive);
@@ -144,6 +161,8 @@ class ModelPool {
     // Tests: runs on the loader thread once it has chosen to unload a lane,
     // before the lane's engine stops (the window a request may arrive in).
     std::function<void(size_t lane)> on_unload_chosen;
+    // How long a service member whose sleep call failed is left alone.
+    std::chrono::milliseconds sleep_retry_delay{30'000};
   };
   ModelPool(std::vector<PoolLaneSpec> lanes, Options options);
   ~ModelPool();  // shutdown(0)

@@ -133,6 +133,16 @@ Result<std::unique_ptr<LanewayServer>> LanewayServer::create(ServeOptions option
   for (size_t i = 0; i < config.lanes.size(); ++i) {
     if (config.lanes[i].embedded() && config.lanes[i].burst_context_tokens > 0) s->add_burst_twin(i, specs, &overhead);
   }
+  // Services that sleep in burst mode, after the lanes and twins.
+  for (size_t k = 0; k < config.services.size(); ++k) {
+    const ServiceConfig& sc = config.services[k];
+    if (!sc.sleeps_in_burst()) continue;
+    const size_t member = specs.size();
+    specs.push_back(s->service_member_spec(*s->services_[k], sc));
+    for (size_t i = 0; i < config.lanes.size(); ++i) {
+      if (!config.lanes[i].embedded() && config.lanes[i].service == sc.name) s->lanes_[i]->service_member = member;
+    }
+  }
   uint64_t budget = s->options_.memory_budget_bytes;
   if (budget != UINT64_MAX) budget -= std::min(budget, overhead);
   ModelPool::Options pool_options{budget};
@@ -226,6 +236,53 @@ void LanewayServer::add_burst_twin(size_t lane, std::vector<PoolLaneSpec>& specs
   lanes_.push_back(std::move(twin));
 }
 
+PoolLaneSpec LanewayServer::service_member_spec(const UpstreamService& service, const ServiceConfig& sc) const {
+  PoolLaneSpec spec;
+  spec.name = sc.name;
+  spec.bill_bytes = *sc.memory_budget_bytes;
+  spec.max_waiting = 0;
+  bool first = true;
+  for (const auto& lc : options_.config.lanes) {
+    if (lc.embedded() || lc.service != sc.name) continue;
+    spec.priority = first ? lc.priority : std::max(spec.priority, lc.priority);  // as `plan --lanes` counts it
+    spec.pausable = spec.pausable && lc.pausable;
+    spec.max_waiting += lc.queue;
+    first = false;
+  }
+  const std::chrono::milliseconds timeout = options_.request_timeout;
+  const ServerLog log = options_.log;
+  const UpstreamService* svc = &service;  // the server owns it, and the pool stops first
+  const ServiceSleep calls = *sc.sleep;
+  spec.sleep = [svc, calls, timeout, log]() -> Status {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = sleep_service(*svc, calls, timeout);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (st.is_ok()) {
+      log.write(spdlog::level::info, "burst", fmt::format("service {}: asleep (POST {}, {:.2f} s)", svc->name(), calls.sleep_target(), secs),
+                {{"service", svc->name()}, {"event", "sleep"}, {"seconds", secs}});
+    } else {
+      log.write(spdlog::level::warn, "burst", fmt::format("service {}: the sleep call failed, nothing freed: {}", svc->name(), st.message()),
+                {{"service", svc->name()}, {"event", "sleep_failed"}, {"error", st.message()}});
+    }
+    return st;
+  };
+  spec.wake = [svc, calls, timeout, log](bool after_sleep) -> Status {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool woke = false;
+    Status st = wake_service(*svc, calls, after_sleep, timeout, &woke);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!st.is_ok()) {
+      log.write(spdlog::level::warn, "burst", fmt::format("service {}: the wake calls failed: {}", svc->name(), st.message()),
+                {{"service", svc->name()}, {"event", "wake_failed"}, {"error", st.message()}});
+    } else if (woke) {
+      log.write(spdlog::level::info, "burst", fmt::format("service {}: awake ({:.2f} s)", svc->name(), secs),
+                {{"service", svc->name()}, {"event", "wake"}, {"seconds", secs}});
+    }
+    return st;
+  };
+  return spec;
+}
+
 PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes) {
   const LaneConfig& lc = *lane.config;
   PoolLaneSpec spec;
@@ -275,13 +332,25 @@ LanewayServer::~LanewayServer() {
 
 LaneState LanewayServer::lane_state(size_t i) const {
   const LaneRuntime& l = *lanes_[i];
-  if (!l.embedded()) return l.service->healthy() ? LaneState::ready : LaneState::unhealthy;
+  if (!l.embedded()) {
+    // A service that sleeps in burst mode: paused, waking, ... as its member is.
+    if (l.service_member) {
+      if (const LaneState st = pool_->status(*l.service_member).state; st != LaneState::ready) return st;
+    }
+    return l.service->healthy() ? LaneState::ready : LaneState::unhealthy;
+  }
   return pool_->status(*l.pool_lane).state;
 }
 
 std::string LanewayServer::lane_error(size_t i) const {
   const LaneRuntime& l = *lanes_[i];
-  if (!l.embedded()) return l.service->healthy() ? "" : l.service->last_error();
+  if (!l.embedded()) {
+    if (l.service_member) {
+      const LaneStatus st = pool_->status(*l.service_member);
+      if (st.state != LaneState::ready) return st.error;
+    }
+    return l.service->healthy() ? "" : l.service->last_error();
+  }
   const LaneStatus st = pool_->status(*l.pool_lane);
   return st.state == LaneState::ready ? "" : st.error;
 }
@@ -313,7 +382,14 @@ bool LanewayServer::lane_available(size_t i) const {
 }
 
 bool LanewayServer::lane_coming(size_t i) const {
-  if (!lanes_[i]->embedded()) return false;
+  if (!lanes_[i]->embedded()) {
+    // A sleeping service is woken once the burst is over, and one that did
+    // not wake is tried again by the request; an unhealthy one may never come back.
+    if (!lanes_[i]->service_member) return false;
+    const LaneState st = lane_state(i);
+    return st == LaneState::loading || st == LaneState::draining || st == LaneState::paused ||
+           st == LaneState::restoring || st == LaneState::failed;
+  }
   switch (lane_state(i)) {
     case LaneState::loading:
     case LaneState::draining:
@@ -337,7 +413,7 @@ net::awaitable<LanewayServer::Acquired> LanewayServer::acquire_lane(HttpExchange
     std::optional<Result<LaneLease>> answer;
   };
   auto w = std::make_shared<Waiting>(ex.executor());
-  const size_t pool_lane = *lane.pool_lane;
+  const size_t pool_lane = lane.pool_lane ? *lane.pool_lane : *lane.service_member;
   const uint64_t ticket = pool_->acquire(pool_lane, [w, strand = ex.executor()](Result<LaneLease> r) {
     auto boxed = std::make_shared<Result<LaneLease>>(std::move(r));
     net::post(strand, [w, boxed] {
@@ -353,10 +429,12 @@ net::awaitable<LanewayServer::Acquired> LanewayServer::acquire_lane(HttpExchange
   }
   if (!w->answer) {
     pool_->cancel_wait(pool_lane, ticket);  // a lease that still arrives is released with `w`
+    const std::string why = lane_error(lane.index);
     out.error = ex.client_gone() ? unavailable("the client left", 1)
-                                 : unavailable(fmt::format("lane '{}' did not become ready within {} ms ({})",
+                                 : unavailable(fmt::format("lane '{}' did not become ready within {} ms ({}{})",
                                                            lane.config->name, options_.request_timeout.count(),
-                                                           lane_state_name(lane_state(lane.index))),
+                                                           lane_state_name(lane_state(lane.index)),
+                                                           why.empty() ? "" : ": " + why),
                                                5);
     co_return out;
   }
@@ -645,10 +723,21 @@ net::awaitable<void> LanewayServer::dispatch(HttpExchange& ex) {
       if (!lanes_[*url_lane]->embedded()) {
         LaneRuntime& l = *lanes_[*url_lane];
         const std::string no_model;
-        if (lane_available(l.index)) co_await proxy_to_upstream(ex, l, route.api_path, req.body(), no_model, false);
-        if (!ex.responded()) {
-          const ApiError e = unavailable(fmt::format("lane '{}' is unhealthy: {}", l.config->name, l.service->last_error()), 5);
-          co_await ex.send_error(e);
+        std::optional<ApiError> error;
+        LaneLease member;  // a sleeping service's member, as on the generation routes
+        if (l.service_member && (lane_available(l.index) || lane_coming(l.index))) {
+          Acquired acquired = co_await acquire_lane(ex, l, net::steady_timer::clock_type::now() + options_.request_timeout);
+          member = std::move(acquired.lease);
+          error = acquired.error;
+        }
+        if (!error && lane_available(l.index)) {
+          co_await proxy_to_upstream(ex, l, route.api_path, req.body(), no_model, false);
+        }
+        if (!ex.responded() && !ex.client_gone()) {
+          co_await ex.send_error(error ? *error
+                                       : unavailable(fmt::format("lane '{}' is {}: {}", l.config->name,
+                                                                 lane_state_name(lane_state(l.index)), lane_error(l.index)),
+                                                     5));
         }
         co_return finish(l.config->name);
       }

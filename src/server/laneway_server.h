@@ -106,6 +106,10 @@ struct LaneRuntime {
   std::unique_ptr<const LaneConfig> own_config;  // a lane a rescan added
   std::optional<size_t> pool_lane;          // embedded lanes: the index in the model pool
   UpstreamService* service = nullptr;       // upstream lanes (owned by the server)
+  // Upstream lanes of a service burst mode may put to sleep (`sleep` with
+  // `frees: all` and a `memory_budget`): the service's member in the model
+  // pool. A proxied request holds a lease on it, so a pause waits for it.
+  std::optional<size_t> service_member;
   // A lane made from a file that a rescan no longer finds: hidden from
   // routing and the listings, unloaded once idle, back when the file is.
   std::atomic<bool> gone{false};
@@ -239,6 +243,10 @@ class LanewayServer final : public RequestHandler {
   // The burst twin of config lane `lane` (LaneRuntime::burst_twin), its pool spec appended to `specs`.
   void add_burst_twin(size_t lane, std::vector<PoolLaneSpec>& specs, uint64_t* overhead_bytes);
   PoolLaneSpec setup_embedded(LaneRuntime& lane, uint64_t* overhead_bytes);
+  // Its member in the pool when the service sleeps in burst mode.
+  std::optional<size_t> service_member_of(const UpstreamService& service) const;
+  // The pool member of a service that sleeps in burst mode (see LaneRuntime::service_member).
+  PoolLaneSpec service_member_spec(const UpstreamService& service, const ServiceConfig& config) const;
   // Ready, or (embedded) not resident but loadable on request: routing may pick it.
   bool lane_available(size_t lane) const;
   // A lane that will serve soon (loading, draining, paused, restoring): a

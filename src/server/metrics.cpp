@@ -133,6 +133,20 @@ std::string Metrics::render(const std::vector<LaneGauges>& lanes, const std::vec
   for (const auto& s : services) {
     out += fmt::format("laneway_upstream_retries_total{{service=\"{}\"}} {}\n", prometheus_label(s.service), s.retries);
   }
+  // Services that sleep in burst mode only.
+  auto per_sleeper = [&](const char* name, const char* type, const char* help, auto value) {
+    family(out, name, type, help);
+    for (const auto& s : services) {
+      if (s.sleeps) out += fmt::format("{}{{service=\"{}\"}} {}\n", name, prometheus_label(s.service), value(s));
+    }
+  };
+  per_sleeper("laneway_upstream_asleep", "gauge", "1 while burst mode has put the service to sleep (its memory lent).",
+              [](const ServiceGauges& s) { return s.asleep ? 1 : 0; });
+  per_sleeper("laneway_upstream_sleeps_total", "counter", "Times burst mode put the service to sleep.",
+              [](const ServiceGauges& s) { return s.sleeps_total; });
+  per_sleeper("laneway_upstream_wakes_total", "counter",
+              "Times the service was woken (or found awake when the server started).",
+              [](const ServiceGauges& s) { return s.wakes_total; });
   // Per replica: labelled by service and the replica's URL.
   auto per_replica = [&](const char* name, const char* type, const char* help, auto value) {
     family(out, name, type, help);

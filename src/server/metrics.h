@@ -48,6 +48,12 @@ struct ServiceGauges {
   int64_t failures = 0;
   int64_t retries = 0;   // requests retried on another replica
   std::vector<ReplicaGauges> replicas;
+  // A service that sleeps in burst mode (LANES.md `sleep`): asleep now, and
+  // how often the pool put it to sleep and woke it. Unset for the others.
+  bool sleeps = false;
+  bool asleep = false;
+  int64_t sleeps_total = 0;
+  int64_t wakes_total = 0;
 };
 
 class Metrics {

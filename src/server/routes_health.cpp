@@ -98,6 +98,29 @@ std::string LanewayServer::models_json(std::optional<size_t> lane, const Credent
   return json{{"object", "list"}, {"data", data}}.dump();
 }
 
+namespace {
+
+// Burst mode's part of a lane in /v1/lanes: who it lent its memory to, how
+// much, and when it came back.
+json burst_json(const LaneStatus& st, const PoolLaneSpec& spec) {
+  json burst = {{"paused_by", st.paused_by.empty() ? json(nullptr) : json(st.paused_by)},
+                {"lent_bytes", st.state == LaneState::paused ? spec.bill_bytes : 0}};
+  burst["resumed_at_unix_s"] =
+      st.resumed_at
+          ? json(std::chrono::duration_cast<std::chrono::seconds>(st.resumed_at->time_since_epoch()).count())
+          : json(nullptr);
+  return burst;
+}
+
+}  // namespace
+
+std::optional<size_t> LanewayServer::service_member_of(const UpstreamService& service) const {
+  for (const auto& l : lanes_) {
+    if (l->service == &service && l->service_member) return l->service_member;
+  }
+  return std::nullopt;
+}
+
 net::awaitable<void> LanewayServer::route_lanes(HttpExchange& ex) { co_await ex.send_json(http::status::ok, lanes_json()); }
 
 std::string LanewayServer::lanes_json() const {
@@ -128,15 +151,7 @@ std::string LanewayServer::lanes_json() const {
       item["pool"] = {{"bill_bytes", spec.bill_bytes}, {"resident", st.resident}, {"waiting", st.waiting},
                       {"loads", st.loads}, {"unloads", st.unloads}, {"last_load_seconds", st.last_load_seconds},
                       {"last_unload_seconds", st.last_unload_seconds}};
-      if (!st.paused_by.empty() || st.resumed_at) {
-        json burst = {{"paused_by", st.paused_by.empty() ? json(nullptr) : json(st.paused_by)},
-                      {"lent_bytes", st.state == LaneState::paused ? spec.bill_bytes : 0}};
-        burst["resumed_at_unix_s"] = st.resumed_at ? json(std::chrono::duration_cast<std::chrono::seconds>(
-                                                              st.resumed_at->time_since_epoch())
-                                                              .count())
-                                                   : json(nullptr);
-        item["burst"] = burst;
-      }
+      if (!st.paused_by.empty() || st.resumed_at) item["burst"] = burst_json(st, spec);
       if (st.expires_at) {
         item["pool"]["expires_in_ms"] = std::max<int64_t>(
             0, std::chrono::duration_cast<std::chrono::milliseconds>(*st.expires_at - std::chrono::system_clock::now()).count());
@@ -176,6 +191,15 @@ std::string LanewayServer::lanes_json() const {
       item["upstream"]["replicas"] = replicas_json(*l->service);
       item["context_tokens"] = c.context_tokens > 0 ? json(c.context_tokens) : json(nullptr);
       item["last_error"] = err.empty() ? json(nullptr) : json(err);
+      if (l->service_member) {
+        // The service sleeps in burst mode: its member in the pool.
+        const LaneStatus st = pool_->status(*l->service_member);
+        const PoolLaneSpec spec = pool_->spec(*l->service_member);
+        item["pool"] = {{"bill_bytes", spec.bill_bytes}, {"resident", st.resident}, {"waiting", st.waiting},
+                        {"sleeps", st.unloads}, {"wakes", st.loads}};
+        if (!st.paused_by.empty() || st.resumed_at) item["burst"] = burst_json(st, spec);
+        if (const std::string why = lane_error(l->index); !why.empty()) item["last_error"] = why;
+      }
     }
     data.push_back(std::move(item));
   }
@@ -253,6 +277,13 @@ std::string LanewayServer::metrics_text() const {
   for (const auto& s : services_) {
     ServiceGauges g{s->name(), s->healthy(), s->checks(), s->failures()};
     g.retries = s->retries();
+    if (const auto member = service_member_of(*s)) {
+      const LaneStatus st = pool_->status(*member);
+      g.sleeps = true;
+      g.asleep = !st.resident;
+      g.sleeps_total = st.unloads;
+      g.wakes_total = st.loads;
+    }
     for (const auto& r : s->replicas()) {
       g.replicas.push_back({r->url_text(), r->healthy(), r->outstanding(), r->requests(), r->request_failures(),
                             r->ejections(), r->checks(), r->check_failures()});

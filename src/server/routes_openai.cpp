@@ -215,6 +215,18 @@ net::awaitable<void> LanewayServer::route_generation(HttpExchange& ex, std::stri
       break;
     }
     if (!lane.embedded()) {
+      // A service that sleeps in burst mode: the request holds its member,
+      // waiting while it sleeps (no fallback took it), so a pause waits for it.
+      LaneLease member;
+      if (lane.service_member) {
+        Acquired acquired = co_await acquire_lane(ex, lane, deadline);
+        if (!acquired.lease) {
+          if (ex.client_gone()) co_return count(lane_name, route, 499);
+          error = acquired.error;
+          break;
+        }
+        member = std::move(acquired.lease);
+      }
       if (co_await proxy_to_upstream(ex, lane, api_path, raw, model, stream)) co_return count(lane_name, route, ex.status_code());
       if (ex.responded() || ex.client_gone()) co_return count(lane_name, route, ex.status_code());
       continue;  // the service is now marked unhealthy: route again

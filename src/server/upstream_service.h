@@ -197,4 +197,15 @@ boost::asio::awaitable<void> upstream_health_loop(UpstreamService& service, size
 boost::asio::awaitable<bool> probe_upstream(UpstreamService& service, UpstreamReplica& replica,
                                             std::chrono::milliseconds timeout);
 
+// Burst mode (LANES.md `sleep`): the service's sleep call (sleep_target())
+// POSTed to every replica; ok when each answered 2xx. Blocking (it runs on
+// an io_context of its own): for the model pool's loader thread.
+Status sleep_service(const UpstreamService& service, const ServiceSleep& sleep, std::chrono::milliseconds timeout);
+// Its wake calls, in order, to every replica. `after_sleep` false (the pool
+// starting): only when a replica says it is asleep (vLLM's GET /is_sleeping
+// answers {"is_sleeping": true}; an earlier run may have left it so); `woke`
+// tells whether calls were made.
+Status wake_service(const UpstreamService& service, const ServiceSleep& sleep, bool after_sleep,
+                    std::chrono::milliseconds timeout, bool* woke = nullptr);
+
 }  // namespace laneway::server

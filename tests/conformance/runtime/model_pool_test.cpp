@@ -553,5 +553,141 @@ TEST(ModelPool, OnPausePreemptHandsBackQueuedRequestsAndDrainRunsThem) {
   }
 }
 
+// A service member (a service burst mode may put to sleep) with scripted
+// hooks: counts the calls, fails the next N of each when told.
+struct FakeService {
+  std::atomic<int> wakes{0}, wakes_after_sleep{0}, sleeps{0};
+  std::atomic<int> fail_sleeps{0}, fail_wakes{0};
+};
+PoolLaneSpec service_spec(const std::string& name, uint64_t bill, const std::shared_ptr<FakeService>& f) {
+  PoolLaneSpec s;
+  s.name = name;
+  s.bill_bytes = bill;
+  s.sleep = [f]() -> Status {
+    ++f->sleeps;
+    if (f->fail_sleeps > 0) {
+      --f->fail_sleeps;
+      return make_error(StatusCode::unavailable, "POST /sleep answered HTTP 500");
+    }
+    return Status::ok();
+  };
+  s.wake = [f](bool after_sleep) -> Status {
+    ++f->wakes;
+    if (after_sleep) ++f->wakes_after_sleep;
+    if (f->fail_wakes > 0) {
+      --f->fail_wakes;
+      return make_error(StatusCode::unavailable, "connection refused");
+    }
+    return Status::ok();
+  };
+  return s;
+}
+
+// Burst mode with a service: the deep-ingest lane needs the service's
+// memory; the service finishes the request it is serving (its lease), is put
+// to sleep (and counted as freed only then), requests for it wait meanwhile,
+// and it is woken once the burst lane has unloaded.
+TEST(ModelPool, AServicePausesForABurstBySleepingAndWakesAfter) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto svc = std::make_shared<FakeService>();
+  auto ingest = spec_for(lane_options("ingest", 4096), true, 150ms);
+  ingest.priority = 1;
+  const uint64_t service_bytes = ingest.bill_bytes;
+  ModelPool pool({service_spec("vllm", service_bytes, svc), ingest}, {service_bytes + ingest.bill_bytes / 2});
+  EXPECT_EQ(pool.status(0).state, LaneState::loading);  // made sure it is awake once started
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  EXPECT_EQ(svc->wakes, 1);
+  EXPECT_EQ(svc->wakes_after_sleep, 0) << "the first wake only makes sure";
+  EXPECT_TRUE(pool.status(0).resident);
+  EXPECT_EQ(pool.pool_status().resident_bytes, service_bytes);
+
+  auto proxied = acquire(pool, 0).get();  // a request the service is answering
+  ASSERT_TRUE(proxied.is_ok());
+  auto burst = acquire(pool, 1);
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::draining));
+  EXPECT_EQ(svc->sleeps, 0) << "not put to sleep under a running request";
+  EXPECT_EQ(burst.wait_for(100ms), std::future_status::timeout);
+  *proxied = LaneLease();
+  auto big = burst.get();
+  ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+  EXPECT_EQ(svc->sleeps, 1);
+  LaneStatus st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::paused);
+  EXPECT_EQ(st.paused_by, "ingest");
+  EXPECT_FALSE(st.resident);
+  EXPECT_EQ(pool.pool_status().resident_bytes, ingest.bill_bytes);
+
+  auto waiting = acquire(pool, 0);  // a request for the sleeping service waits
+  EXPECT_EQ(waiting.wait_for(100ms), std::future_status::timeout);
+  *big = LaneLease();  // the burst ends; ingest unloads after 150 ms, the service wakes
+  auto back = waiting.get();
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(svc->wakes_after_sleep, 1);
+  st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::ready);
+  EXPECT_TRUE(st.resumed_at.has_value());
+  EXPECT_TRUE(st.paused_by.empty());
+  EXPECT_FALSE(pool.status(1).resident);
+}
+
+// A sleep call that fails frees nothing: the service stays awake and keeps
+// serving, the burst waits (saying why), and the service is asked again
+// after the retry delay, which frees the room.
+TEST(ModelPool, AServiceWhoseSleepFailsServesOnAndIsAskedAgainLater) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  auto svc = std::make_shared<FakeService>();
+  svc->fail_sleeps = 1;
+  auto ingest = spec_for(lane_options("ingest", 4096), true, 60s);
+  ingest.priority = 1;
+  ModelPool::Options options{ingest.bill_bytes + ingest.bill_bytes / 2};
+  options.sleep_retry_delay = 400ms;
+  ModelPool pool({service_spec("vllm", ingest.bill_bytes, svc), ingest}, options);
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto burst = acquire(pool, 1);
+  EXPECT_EQ(burst.wait_for(200ms), std::future_status::timeout);
+  EXPECT_EQ(svc->sleeps, 1);
+  LaneStatus st = pool.status(0);
+  EXPECT_EQ(st.state, LaneState::ready) << "still serving";
+  EXPECT_TRUE(st.resident);
+  auto meanwhile = acquire(pool, 0).get();
+  EXPECT_TRUE(meanwhile.is_ok()) << "requests still reach it";
+  *meanwhile = LaneLease();
+  EXPECT_NE(pool.status(1).error.find("sleep call of vllm failed"), std::string::npos) << pool.status(1).error;
+  auto big = burst.get();  // the second sleep call succeeds
+  ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 400ms);
+  EXPECT_EQ(svc->sleeps, 2);
+  EXPECT_EQ(pool.status(0).state, LaneState::paused);
+}
+
+// A service that does not wake fails the requests that waited for it; the
+// next request tries again, and so does the pool after the retry delay.
+TEST(ModelPool, AServiceThatDoesNotWakeIsTriedAgain) {
+  {
+    auto svc = std::make_shared<FakeService>();
+    svc->fail_wakes = 1;
+    ModelPool pool({service_spec("vllm", 1 << 20, svc)}, {});  // retry delay 30 s: the request retries
+    pool.start();
+    ASSERT_TRUE(wait_state(pool, 0, LaneState::failed));
+    EXPECT_NE(pool.status(0).error.find("connection refused"), std::string::npos);
+    auto again = acquire(pool, 0).get();
+    ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+    EXPECT_EQ(svc->wakes, 2);
+    EXPECT_EQ(pool.status(0).state, LaneState::ready);
+  }
+  auto svc = std::make_shared<FakeService>();
+  svc->fail_wakes = 1;
+  ModelPool::Options options;
+  options.sleep_retry_delay = 300ms;
+  ModelPool pool({service_spec("vllm", 1 << 20, svc)}, options);
+  pool.start();
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::failed));
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::ready, 5s)) << "woken again without a request";
+  EXPECT_EQ(svc->wakes, 2);
+}
+
 }  // namespace
 }  // namespace laneway

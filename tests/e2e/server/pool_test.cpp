@@ -9,6 +9,7 @@
 #include <csignal>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -400,6 +401,140 @@ TEST(ServerPool, BurstContextPausesOthersForALongPromptAndRestoresThem) {
   const HttpResponse too_long = complete(port, "ingest", huge);
   EXPECT_EQ(too_long.status, 400) << too_long.body.substr(0, 300);
   EXPECT_NE(too_long.body.find("131072"), std::string::npos) << too_long.body.substr(0, 300);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+// A fake vLLM (tests/e2e/server/fake_vllm.cpp) holding `mib` MiB in its own process.
+std::unique_ptr<ServerProcess> start_fake_vllm(int mib, int delay_ms, bool asleep = false) {
+  std::vector<std::string> argv = {LANEWAY_FAKE_VLLM, "--memory-mib", std::to_string(mib), "--delay-ms",
+                                   std::to_string(delay_ms)};
+  if (asleep) argv.push_back("--start-asleep");
+  return std::make_unique<ServerProcess>(ServerProcess::Program{argv});
+}
+
+std::string sleepy_service(int port) {
+  return "services:\n  - name: vllm\n    url: http://127.0.0.1:" + std::to_string(port) +
+         "/v1\n    memory_budget: 100MiB\n    sleep: { path: /sleep, wake: /wake_up, frees: all }\n";
+}
+
+json fake_calls(int port) { return json::parse(http_get(port, "/debug/calls").body, nullptr, false)["calls"]; }
+
+HttpResponse chat(int port, const std::string& lane) {
+  const json body = {{"model", lane}, {"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}}, {"max_tokens", 8},
+                     {"temperature", 0}};
+  return http_post(port, "/v1/chat/completions", body.dump());
+}
+
+std::string chat_text(const HttpResponse& r) {
+  const json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("choices")) return "<" + r.body + ">";
+  return j["choices"][0]["message"]["content"].get<std::string>();
+}
+
+// Burst mode with a vLLM service (LANES.md `sleep`, issue 16's must-show):
+// the deep-ingest lane needs the service's memory; the request the service
+// is answering finishes first, then /sleep?level=2 is called and the fake's
+// memory really returns; meanwhile the service's lanes go to their fallback
+// or wait (none lost, none answered by a sleeping service); once the ingest
+// lane unloads the service is woken and answers again.
+TEST(ServerPool, BurstPutsAVllmServiceToSleepAndWakesIt) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  auto vllm = start_fake_vllm(100, 400);
+  ASSERT_TRUE(vllm->started()) << vllm->output();
+  const int vport = vllm->port();
+  const uint64_t rss_awake = rss_of(vllm->pid());
+  ASSERT_GE(rss_awake, 100ull << 20);
+  const auto dir = scratch_dir("server_pool_sleep");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << sleepy_service(vport) +
+                               "lanes:\n"
+                               "  - name: orchestrator\n    service: vllm\n    fallback: small\n"
+                               "  - name: coder\n    service: vllm\n"
+                               "  - name: small\n    model: " + stories_model_path() + "\n    context: 256\n    pausable: false\n"
+                               "  - name: ingest\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                               "    load: on_demand\n    keep_alive: 500ms\n    priority: 1\n";
+  // 140 MiB: the service's 100 and small fit; ingest (~85) fits only while the service sleeps.
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "140MiB", "--health-interval-ms", "200"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  ASSERT_TRUE(wait_lane_state(port, "orchestrator", "ready", 10s)) << lane_info(port, "orchestrator").dump();
+  EXPECT_EQ(lane_info(port, "orchestrator")["pool"]["bill_bytes"], 100u << 20);
+  EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer");
+  EXPECT_TRUE(fake_calls(vport).empty()) << "an awake service is not woken";
+
+  // A request the service is answering (400 ms), then the burst.
+  auto running = std::async(std::launch::async, [&] { return chat(port, "coder"); });
+  std::this_thread::sleep_for(100ms);
+  const HttpResponse burst = complete(port, "ingest", "Once upon a time");
+  ASSERT_EQ(burst.status, 200) << burst.body << server.output();
+  const HttpResponse ran = running.get();
+  EXPECT_EQ(ran.status, 200) << "the sleep waited for the running request: " << ran.body;
+  EXPECT_EQ(chat_text(ran), "fake vllm answer");
+  EXPECT_EQ(fake_calls(vport), json::array({"POST /sleep?level=2"}));
+  EXPECT_EQ(json::parse(http_get(vport, "/is_sleeping").body)["is_sleeping"], true);
+  const uint64_t rss_asleep = rss_of(vllm->pid());
+  EXPECT_LE(rss_asleep + (90ull << 20), rss_awake) << "the service's memory really returned: " << rss_asleep << " of "
+                                                   << rss_awake;
+  json orch = lane_info(port, "orchestrator");
+  EXPECT_EQ(orch["state"], "paused") << orch.dump();
+  EXPECT_EQ(orch["burst"]["paused_by"], "ingest") << orch.dump();
+  EXPECT_EQ(orch["burst"]["lent_bytes"], 100u << 20);
+  EXPECT_EQ(lane_info(port, "small")["state"], "ready");
+  const std::string metrics = http_get(port, "/metrics").body;
+  EXPECT_NE(metrics.find("laneway_upstream_asleep{service=\"vllm\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("laneway_lane_state{lane=\"coder\",state=\"paused\"} 1"), std::string::npos);
+
+  // While it sleeps: orchestrator's requests go to its fallback (small, an
+  // embedded lane: not the fake's answer); coder's wait for the wake.
+  const HttpResponse via_fallback = chat(port, "orchestrator");
+  EXPECT_EQ(via_fallback.status, 200) << via_fallback.body;
+  EXPECT_NE(chat_text(via_fallback), "fake vllm answer");
+  const HttpResponse waited = chat(port, "coder");  // ingest unloads after 500 ms; then the wake
+  EXPECT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(chat_text(waited), "fake vllm answer");
+  EXPECT_EQ(fake_calls(vport), json::array({"POST /sleep?level=2", "POST /wake_up"}));
+  EXPECT_GE(rss_of(vllm->pid()), 100ull << 20);
+  ASSERT_TRUE(wait_lane_state(port, "orchestrator", "ready", 10s)) << lane_info(port, "orchestrator").dump();
+  orch = lane_info(port, "orchestrator");
+  EXPECT_TRUE(orch["burst"]["paused_by"].is_null()) << orch.dump();
+  EXPECT_FALSE(orch["burst"]["resumed_at_unix_s"].is_null()) << orch.dump();
+  EXPECT_EQ(orch["pool"]["sleeps"], 1);
+  EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer");
+  EXPECT_NE(http_get(port, "/metrics").body.find("laneway_upstream_sleeps_total{service=\"vllm\"} 1"), std::string::npos);
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+// A service an earlier run left asleep is woken when the server starts
+// (vLLM's /is_sleeping says so); a sleep call that fails frees nothing and
+// the burst waits rather than run beside a service that still holds its
+// memory.
+TEST(ServerPool, AServiceLeftAsleepIsWokenAtStartAndAFailedSleepFreesNothing) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  auto vllm = start_fake_vllm(100, 0, /*asleep=*/true);
+  ASSERT_TRUE(vllm->started()) << vllm->output();
+  const int vport = vllm->port();
+  const auto dir = scratch_dir("server_pool_sleep_start");
+  const std::string config = (dir / "lanes.yaml").string();
+  std::ofstream(config) << sleepy_service(vport) +
+                               "lanes:\n"
+                               "  - name: orchestrator\n    service: vllm\n"
+                               "  - name: ingest\n    model: " + stories_model_path() + "\n    context: 128k\n"
+                               "    load: on_demand\n    keep_alive: 500ms\n    priority: 1\n";
+  ServerProcess server({"--config", config, "--port", "0", "--memory-budget", "140MiB", "--health-interval-ms", "200",
+                        "--request-timeout-ms", "3000"});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  ASSERT_TRUE(wait_lane_state(port, "orchestrator", "ready", 10s)) << lane_info(port, "orchestrator").dump();
+  EXPECT_EQ(fake_calls(vport), json::array({"POST /wake_up"}));
+  EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer");
+
+  ASSERT_EQ(http_post(vport, "/debug/fail_sleep", "").status, 200);
+  const HttpResponse burst = complete(port, "ingest", "Once upon a time");
+  EXPECT_EQ(burst.status, 503) << "no room while the service holds its memory: " << burst.body;
+  EXPECT_NE(burst.body.find("sleep call of vllm failed"), std::string::npos) << burst.body;
+  EXPECT_EQ(lane_info(port, "orchestrator")["state"], "ready");
+  EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer") << "it serves on";
+  EXPECT_NE(server.output().find("the sleep call failed, nothing freed"), std::string::npos) << server.output();
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
 }
 

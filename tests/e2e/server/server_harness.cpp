@@ -31,10 +31,7 @@ using tcp = net::ip::tcp;
 
 ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout,
                              bool wait_for_lanes) {
-  int fds[2];
-  if (pipe(fds) != 0) return;
   std::vector<std::string> argv_s = laneway_argv0();
-  const std::string binary = argv_s.front();
   argv_s.push_back("serve");
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   // The same tests against another placement (ctest runs them again with
@@ -43,6 +40,17 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::chrono::
     std::istringstream words(extra);
     for (std::string w; words >> w;) argv_s.push_back(w);
   }
+  launch(std::move(argv_s), start_timeout, wait_for_lanes);
+}
+
+ServerProcess::ServerProcess(const Program& program, std::chrono::seconds start_timeout) {
+  launch(program.argv, start_timeout, false);
+}
+
+void ServerProcess::launch(std::vector<std::string> argv_s, std::chrono::seconds start_timeout, bool wait_for_lanes) {
+  int fds[2];
+  if (pipe(fds) != 0) return;
+  const std::string binary = argv_s.front();
   pid_ = fork();
   if (pid_ == 0) {
     dup2(fds[1], 1);

@@ -23,6 +23,12 @@ class ServerProcess {
   // wait_for_lanes false it returns as soon as it listens.
   explicit ServerProcess(const std::vector<std::string>& args, std::chrono::seconds start_timeout = std::chrono::seconds(60),
                          bool wait_for_lanes = true);
+  // Any other program that prints "listening on http://HOST:PORT" once it
+  // listens (a fake upstream); argv[0] is its path.
+  struct Program {
+    std::vector<std::string> argv;
+  };
+  explicit ServerProcess(const Program& program, std::chrono::seconds start_timeout = std::chrono::seconds(30));
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -43,6 +49,7 @@ class ServerProcess {
   bool alive();
 
  private:
+  void launch(std::vector<std::string> argv, std::chrono::seconds start_timeout, bool wait_for_lanes);
   void drain();
   pid_t pid_ = -1;
   int out_fd_ = -1;

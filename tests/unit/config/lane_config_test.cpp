@@ -33,6 +33,41 @@ TEST(LaneConfig, MinimalExampleLoads) {
   EXPECT_EQ(c->server.max_body_bytes, kDefaultMaxBodyBytes);
 }
 
+// `sleep`: the wake may be several calls (vLLM after a level-2 sleep); the
+// sleep call asks for level 2 when `frees: all` and the path names no level.
+TEST(LaneConfig, ServiceSleepCallsAndLevel) {
+  auto c = parse_lanes_config(
+      "services:\n"
+      "  - name: s\n"
+      "    url: http://x/v1\n"
+      "    memory_budget: 1GiB\n"
+      "    sleep:\n"
+      "      path: /sleep\n"
+      "      wake: [ \"/wake_up?tags=weights\", { path: /collective_rpc, body: '{\"method\": \"reload_weights\"}' }, "
+      "\"/wake_up?tags=kv_cache\" ]\n"
+      "      frees: all\n"
+      "lanes:\n  - name: a\n    service: s\n",
+      "lanes.yaml");
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  const ServiceSleep& sleep = *c->services[0].sleep;
+  ASSERT_EQ(sleep.wake.size(), 3u);
+  EXPECT_EQ(sleep.wake[0].path, "/wake_up?tags=weights");
+  EXPECT_EQ(sleep.wake[1].path, "/collective_rpc");
+  EXPECT_EQ(sleep.wake[1].body, "{\"method\": \"reload_weights\"}");
+  EXPECT_TRUE(sleep.wake[2].body.empty());
+  EXPECT_EQ(sleep.sleep_target(), "/sleep?level=2");
+  ServiceSleep s2 = sleep;
+  s2.path = "/sleep?level=1";
+  EXPECT_EQ(s2.sleep_target(), "/sleep?level=1") << "a level written is kept";
+  s2.path = "/sleep?x=1";
+  EXPECT_EQ(s2.sleep_target(), "/sleep?x=1&level=2");
+  s2.path = "/sleep?xlevel=1";
+  EXPECT_EQ(s2.sleep_target(), "/sleep?xlevel=1&level=2");
+  s2.frees = "none";
+  s2.path = "/sleep";
+  EXPECT_EQ(s2.sleep_target(), "/sleep");
+}
+
 TEST(LaneConfig, StrixHaloExampleLoads) {
   auto c = load_lanes_config(example("lanes-strix-halo-128g.yaml"));
   ASSERT_TRUE(c.is_ok()) << c.status().to_string();
@@ -211,6 +246,15 @@ TEST(LaneConfig, RejectsImpossibleConfigs) {
       {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: /wake_up, frees: most }\n"
        "lanes:\n  - name: a\n    service: s\n",
        "frees"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: [], frees: all }\n"
+       "lanes:\n  - name: a\n    service: s\n",
+       "sleep.wake: expected at least one call"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: [ /a, {body: x} ], frees: all }\n"
+       "lanes:\n  - name: a\n    service: s\n",
+       "sleep.wake[1].path: missing"},
+      {"services:\n  - name: s\n    url: http://x/v1\n    sleep: { path: /sleep, wake: [ wake_up ], frees: all }\n"
+       "lanes:\n  - name: a\n    service: s\n",
+       "starting with '/'"},
       {"machine:\n  profile: toaster\nlanes:\n  - name: a\n    model: a.gguf\n", "strix-halo-128g"},
       {"lanes:\n  - name: auto\n    model: a.gguf\n", "reserved"},
       {"lanes:\n  - name: a\n    model: a.gguf\n    listen: 8080\n", "already used"},
