@@ -43,9 +43,9 @@ struct TokenSlot {
 // The KV cache's bookkeeping (host, owned by the engine thread): which
 // cells each sequence uses and the position each holds. Attention reads it.
 struct KvCellsView {
-  const int64_t* positions = nullptr;  // [n_seq][cells_per_seq]
+  const int64_t* positions = nullptr;  // [n_seq][context_tokens]
   const int64_t* used = nullptr;       // [n_seq] cells in use
-  int64_t cells_per_seq = 0;
+  int64_t context_tokens = 0;
   int32_t n_seq = 0;
 };
 
@@ -54,7 +54,7 @@ struct KvCellsView {
 struct KvStorageDesc {
   int32_t layer_begin = 0;
   int32_t layer_end = 0;
-  int64_t cells_per_seq = 0;
+  int64_t context_tokens = 0;
   int32_t n_seq = 1;
   int64_t n_embd_k = 0;  // n_head_kv * head_dim
   int64_t n_embd_v = 0;
@@ -62,7 +62,7 @@ struct KvStorageDesc {
   GgmlType type_v = GgmlType::f16;
 
   int32_t n_layers() const { return layer_end - layer_begin; }
-  int64_t n_cells() const { return cells_per_seq * n_seq; }
+  int64_t n_cells() const { return context_tokens * n_seq; }
 };
 
 // Bytes of the rows described (an error for a type that cannot store the widths).

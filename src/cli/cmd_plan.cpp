@@ -44,13 +44,13 @@ std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSett
   const bool fits = bill.total_bytes <= usable.first;
   std::string o = fmt::format("model:     {}{}\n", model.name,
                               trained > 0 ? fmt::format(" (trained on {} tokens of context)", format_tokens(trained)) : "");
-  const int64_t per_slot = bill.n_ctx / std::max<int64_t>(1, s.n_slots);
-  if (s.n_slots == 1) {
+  const int64_t per_slot = bill.n_ctx / std::max<int64_t>(1, s.n_seq);
+  if (s.n_seq == 1) {
     o += fmt::format("context:   {} tokens, K {} / V {}\n", format_tokens(per_slot), f.engine.cache_type_k,
                      f.engine.cache_type_v);
   } else {
     o += fmt::format("context:   {} tokens per slot x {} slots ({} tokens in the KV cache), K {} / V {}\n",
-                     format_tokens(per_slot), s.n_slots, format_tokens(bill.n_ctx), f.engine.cache_type_k,
+                     format_tokens(per_slot), s.n_seq, format_tokens(bill.n_ctx), f.engine.cache_type_k,
                      f.engine.cache_type_v);
   }
   o += fmt::format("weights   {:>10}\nkv        {:>10}  ({} per token)\ncompute   {:>10}\noverhead  {:>10}\n"
@@ -136,7 +136,7 @@ Status plan(const PlanFlags& f, int& exit_code) {
   // 0: the model's trained context per slot.
   const int64_t per_slot_ctx = f.engine.ctx > 0 ? f.engine.ctx : model.hp.n_ctx_train;
   s.n_ctx = per_slot_ctx > 0 ? per_slot_ctx * f.slots : 0;
-  s.n_slots = f.slots;
+  s.n_seq = f.slots;
   s.n_threads = f.engine.threads;
   s.n_batch = f.engine.batch;
   LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(f.engine.cache_type_k));
@@ -148,15 +148,15 @@ Status plan(const PlanFlags& f, int& exit_code) {
   LANEWAY_ASSIGN_OR_RETURN(MemoryBill bill, plan_memory(model, s));
   LANEWAY_ASSIGN_OR_RETURN(auto usable, usable_memory(f));
   // Per slot, as --ctx takes it.
-  const int64_t max_ctx = max_context_that_fits(model, s, usable.first) / std::max<int64_t>(1, s.n_slots);
+  const int64_t max_ctx = max_context_that_fits(model, s, usable.first) / std::max<int64_t>(1, s.n_seq);
   const bool fits = bill.total_bytes <= usable.first;
 
   if (f.json) {
     nlohmann::json j = {{"model", model.name},
                         {"n_ctx", bill.n_ctx},  // all slots together
-                        {"context_tokens", bill.n_ctx / std::max<int64_t>(1, s.n_slots)},  // per slot
+                        {"context_tokens", bill.n_ctx / std::max<int64_t>(1, s.n_seq)},  // per slot
                         {"n_ctx_train", model.hp.n_ctx_train},
-                        {"slots", s.n_slots},
+                        {"slots", s.n_seq},
                         {"cache_type_k", f.engine.cache_type_k},
                         {"cache_type_v", f.engine.cache_type_v},
                         {"weights_bytes", bill.weights_bytes},

@@ -94,7 +94,7 @@ Status run(RunFlags& f, int& exit_code) {
   eo.add_special = !f.no_bos;
   const std::vector<int32_t> tokens = tok.encode(*prompt, eo);
   if (tokens.empty()) return invalid_argument_error("the prompt is empty");
-  const int64_t n_ctx = ctx.n_ctx_per_seq();
+  const int64_t n_ctx = ctx.context_tokens();
   if (static_cast<int64_t>(tokens.size()) > n_ctx) {
     exit_code = kExitBadInput;
     return invalid_argument_error("the prompt is {} tokens, longer than the context of {} tokens (raise --ctx)",

@@ -23,6 +23,7 @@
 #include "config/model_sources.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
+#include "plan/lane_map.h"
 #include "plan/machine_profile.h"
 #include "server/laneway_server.h"
 
@@ -167,21 +168,15 @@ Status serve(ServeFlags& f, int& exit_code) {
     // command line's (unset there: all layers on a usable GPU, else quietly the CPU).
     if (lane.gpu_layers != "auto") ef.gpu_layers = lane.gpu_layers;
     if (lane.device != "auto") ef.device = lane.device;
-    ef.mlock = lane.mlock;
-    ef.cache_type_k = lane.cache_type_k;
-    ef.cache_type_v = lane.cache_type_v;
     server::PreparedLane p;
     EmbeddedLaneOptions& o = p.options;
     o.name = lane.name;
     o.model_path = lane.model_path;
-    LANEWAY_ASSIGN_OR_RETURN(o.context, context_options(ef));
-    // A lane's `context` is per request; the KV cache holds one per slot.
-    int64_t per_slot = lane.context_tokens;
-    if (per_slot <= 0) per_slot = trained_context(lane.model_path);
-    if (per_slot <= 0) per_slot = 2048;
-    o.context.n_ctx = per_slot * lane.slots;
-    o.context.n_seq = static_cast<int32_t>(lane.slots);
-    p.context_tokens = per_slot;
+    // The command line's threads and batch, the lane's slots, context, K/V
+    // types and mlock: the translation `plan --lanes` makes too.
+    LANEWAY_ASSIGN_OR_RETURN(ContextOptions base, context_options(ef));
+    LANEWAY_ASSIGN_OR_RETURN(o.context, lane_context_options(lane, trained_context(lane.model_path), base));
+    p.context_tokens = o.context.n_ctx / o.context.n_seq;
     ef.model_path = lane.model_path;
     LANEWAY_ASSIGN_OR_RETURN(o.load, load_options(ef, o.context));
     o.queue_capacity = lane.queue;

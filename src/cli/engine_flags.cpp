@@ -48,18 +48,6 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
 }
 
 namespace {
-// The planner's settings for a context's options (one translation for every check).
-PlanSettings plan_settings(const ContextOptions& c) {
-  PlanSettings s;
-  s.n_ctx = c.n_ctx;
-  s.n_slots = c.n_seq;
-  s.n_batch = c.n_batch;
-  s.type_k = c.type_k;
-  s.type_v = c.type_v;
-  s.n_threads = c.n_threads;
-  s.mlock = c.mlock;
-  return s;
-}
 
 // "auto" found a device: as many blocks as its device bill lets fit in its
 // largest device-local heap (less a tenth for the driver and other users),
@@ -67,7 +55,7 @@ PlanSettings plan_settings(const ContextOptions& c) {
 Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOptions& c, uint64_t heap_bytes) {
   LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
   LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
-  PlanSettings s = plan_settings(c);
+  PlanSettings s{c};
   const uint64_t budget = heap_bytes / 10 * 9;
   for (int64_t n = model.hp.n_layer; n > 0; --n) {
     s.gpu_layers = n;
@@ -104,13 +92,13 @@ hw::ProbeOptions probe_options() {
 }
 
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options) {
-  return check_model_fits_memory(model_path, plan_settings(options), probe_options());
+  return check_model_fits_memory(model_path, PlanSettings{options}, probe_options());
 }
 
 Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options, bool serve_lane) {
   LANEWAY_ASSIGN_OR_RETURN(GgufModel gguf, GgufModel::open(model_path));
   LANEWAY_ASSIGN_OR_RETURN(PlanModel model, plan_model_from_gguf(gguf));
-  PlanSettings s = plan_settings(options);
+  PlanSettings s{options};
   s.serve_lane = serve_lane;
   return plan_memory(model, s);
 }

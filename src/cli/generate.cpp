@@ -34,7 +34,7 @@ Result<GenerateStats> SequenceSession::generate(const std::vector<int32_t>& toke
   using clock = std::chrono::steady_clock;
   GenerateStats stats;
   if (tokens.empty()) return invalid_argument_error("the prompt is empty");
-  const int64_t n_ctx = ctx_.n_ctx_per_seq();
+  const int64_t n_ctx = ctx_.context_tokens();
   if (static_cast<int64_t>(tokens.size()) > n_ctx) {
     return invalid_argument_error("the prompt is {} tokens, longer than the context of {} tokens (raise --ctx)",
                                   tokens.size(), n_ctx);

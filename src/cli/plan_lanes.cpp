@@ -81,7 +81,7 @@ json to_json(const LaneMap& map, const LanesConfig& config) {
                 {"model", l.model.model.name},
                 {"model_source", l.model.source},
                 {"context_tokens", l.context_tokens},
-                {"slots", l.settings.n_slots},
+                {"slots", l.settings.n_seq},
                 {"n_ctx", l.bill.n_ctx},
                 {"cache_type_k", kv_cache_type_name(l.settings.type_k)},
                 {"cache_type_v", kv_cache_type_name(l.settings.type_v)},
@@ -173,8 +173,8 @@ std::string to_text(const LaneMap& map, const LanesConfig& config) {
   }
   for (const auto& l : map.lanes) {
     o += fmt::format("  {:<28}{:>12}  {} tokens x {} slot{}, K {} / V {}, priority {}\n", "lane " + l.name,
-                     gib(l.bill.total_bytes), format_token_count(l.context_tokens), l.settings.n_slots,
-                     l.settings.n_slots == 1 ? "" : "s", kv_cache_type_name(l.settings.type_k),
+                     gib(l.bill.total_bytes), format_token_count(l.context_tokens), l.settings.n_seq,
+                     l.settings.n_seq == 1 ? "" : "s", kv_cache_type_name(l.settings.type_k),
                      kv_cache_type_name(l.settings.type_v), l.priority);
     o += l.model.model.name == l.model.source
              ? fmt::format("  {:<42}{}\n", "", l.model.source)

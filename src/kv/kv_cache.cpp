@@ -45,7 +45,7 @@ KvStorageDesc kv_storage_desc(const KvCacheConfig& c, int32_t layer_begin, int32
   KvStorageDesc d;
   d.layer_begin = layer_begin;
   d.layer_end = layer_end;
-  d.cells_per_seq = c.cells_per_seq();
+  d.context_tokens = c.context_tokens();
   d.n_seq = c.n_seq;
   d.n_embd_k = c.n_embd_k;
   d.n_embd_v = c.n_embd_v;
@@ -58,9 +58,9 @@ Result<KvCells> KvCells::create(const KvCacheConfig& config) {
   LANEWAY_TRY(check_kv_config(config));
   KvCells kv;
   kv.config_ = config;
-  kv.cells_per_seq_ = config.cells_per_seq();
+  kv.context_tokens_ = config.context_tokens();
   kv.used_.assign(static_cast<size_t>(config.n_seq), 0);
-  kv.pos_.assign(static_cast<size_t>(kv.cells_per_seq_) * static_cast<size_t>(config.n_seq), -1);
+  kv.pos_.assign(static_cast<size_t>(kv.context_tokens_) * static_cast<size_t>(config.n_seq), -1);
   return kv;
 }
 
@@ -69,8 +69,8 @@ Result<int64_t> KvCells::append(int32_t seq, int64_t pos) {
     return invalid_argument_error("sequence id {} is out of range (0..{})", seq, config_.n_seq - 1);
   }
   int64_t& n = used_[static_cast<size_t>(seq)];
-  if (n >= cells_per_seq_) {
-    return resource_exhausted_error("sequence {} is full: its {} cells of context are used", seq, cells_per_seq_);
+  if (n >= context_tokens_) {
+    return resource_exhausted_error("sequence {} is full: its {} cells of context are used", seq, context_tokens_);
   }
   pos_[index(seq, n)] = pos;
   return n++;

@@ -32,7 +32,7 @@ struct KvCacheConfig {
   GgmlType type_k = GgmlType::f16;
   GgmlType type_v = GgmlType::f16;
 
-  int64_t cells_per_seq() const { return n_seq > 0 ? n_ctx / n_seq : 0; }
+  int64_t context_tokens() const { return n_seq > 0 ? n_ctx / n_seq : 0; }
 };
 
 // Bytes of K plus V for one token over all layers.
@@ -50,13 +50,13 @@ class KvCells {
   KvCells() = default;
 
   const KvCacheConfig& config() const { return config_; }
-  int64_t cells_per_seq() const { return cells_per_seq_; }
+  int64_t context_tokens() const { return context_tokens_; }
 
   int64_t used(int32_t seq) const { return used_[static_cast<size_t>(seq)]; }
   // Position stored in a sequence's cell.
   int64_t pos(int32_t seq, int64_t cell) const { return pos_[index(seq, cell)]; }
   // What attention reads.
-  KvCellsView view() const { return {pos_.data(), used_.data(), cells_per_seq_, config_.n_seq}; }
+  KvCellsView view() const { return {pos_.data(), used_.data(), context_tokens_, config_.n_seq}; }
 
   // Takes the next free cell of `seq` for a token at `pos`; an error when
   // the sequence's cells are all used.
@@ -69,11 +69,11 @@ class KvCells {
 
  private:
   uint64_t index(int32_t seq, int64_t cell) const {
-    return static_cast<uint64_t>(seq) * static_cast<uint64_t>(cells_per_seq_) + static_cast<uint64_t>(cell);
+    return static_cast<uint64_t>(seq) * static_cast<uint64_t>(context_tokens_) + static_cast<uint64_t>(cell);
   }
 
   KvCacheConfig config_;
-  int64_t cells_per_seq_ = 0;
+  int64_t context_tokens_ = 0;
   std::vector<int64_t> used_;
   std::vector<int64_t> pos_;
 };

@@ -315,9 +315,9 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
                                     seq, i, last);
     }
     last = pos;
-    if (++need[static_cast<size_t>(seq)] + cells_.used(seq) > cells_.cells_per_seq()) {
+    if (++need[static_cast<size_t>(seq)] + cells_.used(seq) > cells_.context_tokens()) {
       return resource_exhausted_error("sequence {} needs more than its {} cells of context", seq,
-                                      cells_.cells_per_seq());
+                                      cells_.context_tokens());
     }
     if (batch.want_logits[static_cast<size_t>(i)]) ++n_out;
   }

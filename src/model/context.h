@@ -83,7 +83,7 @@ class ForwardContext {
   // The cache's bookkeeping (cells and positions per sequence).
   KvCells& kv() { return cells_; }
   const KvCells& kv() const { return cells_; }
-  int64_t n_ctx_per_seq() const { return cells_.cells_per_seq(); }
+  int64_t context_tokens() const { return cells_.context_tokens(); }
   // Makes sequence dst hold exactly what src holds (prompt-prefix reuse).
   Status copy_sequence(int32_t src, int32_t dst);
   // Bytes of KV rows over all backends.

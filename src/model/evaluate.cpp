@@ -10,8 +10,8 @@ Result<std::vector<float>> teacher_forced_logits(ForwardContext& ctx, std::span<
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t n_vocab = ctx.model().hparams().n_vocab;
   if (n == 0) return invalid_argument_error("no tokens to evaluate");
-  if (n > ctx.n_ctx_per_seq()) {
-    return invalid_argument_error("{} tokens do not fit in the context of {} tokens", n, ctx.n_ctx_per_seq());
+  if (n > ctx.context_tokens()) {
+    return invalid_argument_error("{} tokens do not fit in the context of {} tokens", n, ctx.context_tokens());
   }
   if (chunk_tokens <= 0) chunk_tokens = n;
   const int64_t first_out = last_k > 0 ? std::max<int64_t>(0, n - last_k) : 0;
@@ -36,9 +36,9 @@ Result<std::vector<int32_t>> greedy_generate(ForwardContext& ctx, std::span<cons
                                              std::span<const int32_t> stop_tokens, int32_t seq) {
   if (prompt.empty()) return invalid_argument_error("empty prompt");
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt + n_predict > ctx.n_ctx_per_seq() + 1) {
+  if (n_prompt + n_predict > ctx.context_tokens() + 1) {
     return invalid_argument_error("{} prompt tokens + {} to generate exceed the context of {}", n_prompt, n_predict,
-                                  ctx.n_ctx_per_seq());
+                                  ctx.context_tokens());
   }
   ctx.kv().clear(seq);
   ForwardBatch batch;

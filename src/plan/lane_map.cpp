@@ -45,7 +45,7 @@ uint64_t at_least_zero(int64_t v) { return v > 0 ? uint64_t(v) : 0; }
 
 Result<MemoryBill> bill_at(const MappedLane& lane, int64_t context_tokens, GgmlType type_k, GgmlType type_v) {
   PlanSettings s = lane.settings;
-  s.n_ctx = context_tokens * s.n_slots;
+  s.n_ctx = context_tokens * s.n_seq;
   s.type_k = type_k;
   s.type_v = type_v;
   return plan_memory(lane.model.model, s);
@@ -55,7 +55,7 @@ int64_t max_context(const MappedLane& lane, GgmlType type_k, GgmlType type_v, ui
   PlanSettings s = lane.settings;
   s.type_k = type_k;
   s.type_v = type_v;
-  return max_context_that_fits(lane.model.model, s, budget) / s.n_slots;
+  return max_context_that_fits(lane.model.model, s, budget) / s.n_seq;
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -141,18 +141,24 @@ Result<LaneModel> plan_model_for_lane(const LaneConfig& lane) {
                    fmt::format("shape {} {} ({} not found)", lane.shape, lane.shape_type, lane.model_path)};
 }
 
-int64_t lane_context_tokens(const LaneConfig& lane, const ModelHparams& hp) {
-  return lane.context_tokens > 0 ? lane.context_tokens : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
+int64_t lane_context_tokens(const LaneConfig& lane, int64_t n_ctx_train) {
+  return lane.context_tokens > 0 ? lane.context_tokens : (n_ctx_train > 0 ? n_ctx_train : 2048);
+}
+
+Result<ContextOptions> lane_context_options(const LaneConfig& lane, int64_t n_ctx_train, ContextOptions base) {
+  base.n_seq = static_cast<int32_t>(lane.slots);
+  base.n_ctx = lane_context_tokens(lane, n_ctx_train) * lane.slots;
+  LANEWAY_ASSIGN_OR_RETURN(base.type_k, parse_kv_cache_type(lane.cache_type_k));
+  LANEWAY_ASSIGN_OR_RETURN(base.type_v, parse_kv_cache_type(lane.cache_type_v));
+  base.mlock = lane.mlock;
+  return base;
 }
 
 Result<PlanSettings> lane_plan_settings(const LaneConfig& lane, const ModelHparams& hp, int threads) {
-  PlanSettings s;
-  s.n_slots = static_cast<int32_t>(lane.slots);
-  s.n_ctx = lane_context_tokens(lane, hp) * lane.slots;
-  LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(lane.cache_type_k));
-  LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(lane.cache_type_v));
-  s.n_threads = threads;
-  s.mlock = lane.mlock;
+  ContextOptions base;
+  base.n_threads = threads;
+  LANEWAY_ASSIGN_OR_RETURN(ContextOptions c, lane_context_options(lane, hp.n_ctx_train, base));
+  PlanSettings s{c};
   s.serve_lane = true;
   return s;
 }

@@ -51,11 +51,18 @@ struct LaneModel {
 Result<LaneModel> plan_model_for_lane(const LaneConfig& lane);
 
 // A lane's context per request: its `context`, else the model's trained
-// context, else 2048 (as `laneway serve` loads it).
-int64_t lane_context_tokens(const LaneConfig& lane, const ModelHparams& hp);
-// The planner's settings for an embedded lane as loaded: n_ctx =
-// lane_context_tokens x slots, its K/V types, `threads` compute threads,
-// and its `mlock`.
+// context (n_ctx_train; 0 = unknown), else 2048.
+int64_t lane_context_tokens(const LaneConfig& lane, int64_t n_ctx_train);
+inline int64_t lane_context_tokens(const LaneConfig& lane, const ModelHparams& hp) {
+  return lane_context_tokens(lane, hp.n_ctx_train);
+}
+// An embedded lane's context options, the one translation of its keys that
+// `laneway serve` loads and `laneway plan --lanes` plans: `base` (what the
+// command line set: threads, batch) with n_seq = slots, n_ctx =
+// lane_context_tokens x slots, its K/V types and its `mlock`.
+Result<ContextOptions> lane_context_options(const LaneConfig& lane, int64_t n_ctx_train, ContextOptions base = {});
+// The planner's settings for an embedded lane as loaded: lane_context_options
+// with `threads` compute threads, as a serve lane.
 Result<PlanSettings> lane_plan_settings(const LaneConfig& lane, const ModelHparams& hp, int threads);
 
 enum class FitVerdict { beside, burst_only, never };

@@ -73,7 +73,7 @@ Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::stri
 
 Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   const ModelHparams& hp = model.hp;
-  if (s.n_slots < 1) return invalid_argument_error("slots must be at least 1, got {}", s.n_slots);
+  if (s.n_seq < 1) return invalid_argument_error("slots must be at least 1, got {}", s.n_seq);
   MemoryBill bill;
   bill.n_ctx = s.n_ctx > 0 ? s.n_ctx : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
   KvCacheConfig kv;
@@ -83,19 +83,16 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   kv.type_k = s.type_k;
   kv.type_v = s.type_v;
   LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
-  const int64_t cells = bill.n_ctx / s.n_slots * s.n_slots;  // each slot gets n_ctx / slots cells
+  const int64_t cells = bill.n_ctx / s.n_seq * s.n_seq;  // each slot gets n_ctx / slots cells
   bill.kv_bytes = bill.kv_bytes_per_token * static_cast<uint64_t>(cells);
   // The file pages of block matrices go once the CPU has tiled them or a GPU
   // holds a copy, but for about a page each at the seams.
   int64_t tiled = model.output_tiled_matrices;
   for (int64_t n : model.layer_tiled_matrices) tiled += n;
   bill.weights_bytes = model.file_bytes + static_cast<uint64_t>(tiled) * kTiledMatrixResidueBytes;
-  ContextOptions o;
-  o.n_ctx = bill.n_ctx;
-  o.n_seq = s.n_slots;
-  o.n_batch = s.n_batch;
-  o.n_threads = s.n_threads;
-  bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_slots);
+  ContextOptions o = s;
+  o.n_ctx = bill.n_ctx;  // the trained context when s.n_ctx is 0
+  bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_seq);
   bill.overhead_bytes =
       (s.serve_lane ? kServeLaneBytes : kOverheadBaseBytes) + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
   bill.total_bytes = bill.weights_bytes + bill.kv_bytes + bill.compute_bytes + bill.overhead_bytes;
@@ -111,10 +108,10 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
     d.compute_bytes = ForwardContext::device_compute_bytes(hp, o);
     d.total_bytes = d.weights_bytes + d.kv_bytes + d.compute_bytes;
   }
-  if (hp.n_ctx_train > 0 && bill.n_ctx / s.n_slots > hp.n_ctx_train) {
+  if (hp.n_ctx_train > 0 && bill.n_ctx / s.n_seq > hp.n_ctx_train) {
     bill.warnings.push_back(fmt::format("a context of {} tokens per slot is beyond the {} the model was trained with; "
                                         "quality usually drops there",
-                                        bill.n_ctx / s.n_slots, hp.n_ctx_train));
+                                        bill.n_ctx / s.n_seq, hp.n_ctx_train));
   }
   return bill;
 }
@@ -122,7 +119,7 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
 int64_t max_context_that_fits(const PlanModel& model, PlanSettings s, uint64_t usable_bytes) {
   constexpr int64_t kStep = 256;
   auto fits = [&](int64_t ctx) {
-    s.n_ctx = ctx * s.n_slots;
+    s.n_ctx = ctx * s.n_seq;
     auto bill = plan_memory(model, s);
     return bill.is_ok() && bill->total_bytes <= usable_bytes;
   };
@@ -134,7 +131,7 @@ int64_t max_context_that_fits(const PlanModel& model, PlanSettings s, uint64_t u
     const int64_t mid = lo + (hi - lo) / 2;
     (fits(mid * kStep) ? lo : hi) = mid;
   }
-  return lo * kStep * s.n_slots;
+  return lo * kStep * s.n_seq;
 }
 
 uint64_t weight_bytes_read_per_token(const PlanModel& model) {
@@ -157,9 +154,9 @@ Status check_memory_fits(const PlanModel& model, const PlanSettings& s, const Me
                          std::string_view usable_source) {
   if (bill.total_bytes <= usable_bytes) return Status::ok();
   using hw::format_bytes;
-  const int64_t per_slot = bill.n_ctx / s.n_slots;
+  const int64_t per_slot = bill.n_ctx / s.n_seq;
   const std::string kv = fmt::format("{} for {} tokens{}, K {} / V {}", format_bytes(bill.kv_bytes), per_slot,
-                                     s.n_slots > 1 ? fmt::format(" x {} slots", s.n_slots) : "",
+                                     s.n_seq > 1 ? fmt::format(" x {} slots", s.n_seq) : "",
                                      kv_cache_type_name(s.type_k), kv_cache_type_name(s.type_v));
   const std::string msg = fmt::format(
       "{} does not fit in memory: it needs {} (weights {} + KV cache {} + compute {} + overhead {}) but {} is usable "
@@ -167,7 +164,7 @@ Status check_memory_fits(const PlanModel& model, const PlanSettings& s, const Me
       model.name.empty() ? "the model" : model.name, format_bytes(bill.total_bytes), format_bytes(bill.weights_bytes),
       kv, format_bytes(bill.compute_bytes), format_bytes(bill.overhead_bytes), format_bytes(usable_bytes),
       usable_source);
-  const int64_t max_ctx = max_context_that_fits(model, s, usable_bytes) / s.n_slots;
+  const int64_t max_ctx = max_context_that_fits(model, s, usable_bytes) / s.n_seq;
   if (max_ctx == 0) {
     return resource_exhausted_error("{}. Even the smallest context does not fit: use a smaller quantization of the "
                                     "model or free memory",
@@ -178,7 +175,7 @@ Status check_memory_fits(const PlanModel& model, const PlanSettings& s, const Me
     if (s.type_k == t && s.type_v == t) continue;
     PlanSettings smaller = s;
     smaller.type_k = smaller.type_v = t;
-    const int64_t n = max_context_that_fits(model, smaller, usable_bytes) / s.n_slots;
+    const int64_t n = max_context_that_fits(model, smaller, usable_bytes) / s.n_seq;
     if (n > max_ctx) fixes += fmt::format(", or K/V cache type {} (up to {} tokens)", kv_cache_type_name(t), n);
   }
   return resource_exhausted_error("{}. Use {}", msg, fixes);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/context.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
 #include "model/shapes.h"
@@ -72,17 +73,13 @@ Result<PlanModel> plan_model_from_gguf(const GgufModel& gguf);
 // From a named shape and a type ("Q4_K_M", "F16", ...), as `laneway synth` would write it.
 Result<PlanModel> plan_model_from_shape(const ModelShape& shape, const std::string& type);
 
-struct PlanSettings {
-  int64_t n_ctx = 0;  // total context over all slots; 0 = the model's trained context
-  int32_t n_slots = 1;
-  GgmlType type_k = GgmlType::f16;
-  GgmlType type_v = GgmlType::f16;
-  int32_t n_batch = 512;
-  int n_threads = 0;  // 0 = this machine's hardware threads
+// The planner's settings: a context's own options (the one settings type
+// the CLI, the lanes and the engine fill; n_ctx is the total over the n_seq
+// slots, 0 = the model's trained context; n_threads 0 = this machine's
+// hardware threads; with mlock, admission also checks the weights and KV
+// against RLIMIT_MEMLOCK, plan/pinning.h), and what only the plan needs.
+struct PlanSettings : ContextOptions {
   int64_t gpu_layers = 0;  // the last N blocks and the output head on a GPU; negative: all
-  // Pin the weights and the KV cache in RAM (--mlock, a lane's `mlock: true`):
-  // admission then also checks them against RLIMIT_MEMLOCK (plan/pinning.h).
-  bool mlock = false;
   // A lane of `laneway serve`: its overhead is kServeLaneBytes plus its
   // tokenizer; the process's base (kServeBaseBytes) is counted once for all
   // lanes by the caller. Otherwise the bill is a whole `laneway run`.

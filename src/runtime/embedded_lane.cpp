@@ -103,11 +103,11 @@ EmbeddedLane::~EmbeddedLane() { shutdown(0); }
 const std::string& EmbeddedLane::name() const { return impl_->options.name; }
 const Model& EmbeddedLane::model() const { return *impl_->model; }
 const Tokenizer& EmbeddedLane::tokenizer() const { return *impl_->tokenizer; }
-int64_t EmbeddedLane::context_per_slot() const { return impl_->ctx->n_ctx_per_seq(); }
+int64_t EmbeddedLane::context_tokens() const { return impl_->ctx->context_tokens(); }
 
 Result<std::shared_ptr<GenerationHandle>> EmbeddedLane::submit(GenerationRequest request, GenerationSink sink) {
   if (request.prompt_tokens.empty()) return invalid_argument_error("the prompt is empty");
-  const int64_t n_ctx = context_per_slot();
+  const int64_t n_ctx = context_tokens();
   if (static_cast<int64_t>(request.prompt_tokens.size()) >= n_ctx) {
     return invalid_argument_error("the prompt is {} tokens, but lane {} has a context of {} tokens per request",
                                   request.prompt_tokens.size(), impl_->options.name, n_ctx);
@@ -150,7 +150,7 @@ LaneStats EmbeddedLane::stats() const {
   s.busy_slots = impl_->busy;
   s.queue_depth = static_cast<int64_t>(impl_->waiting.size());
   s.queue_capacity = impl_->options.queue_capacity;
-  s.kv_cells_total = impl_->ctx->kv().cells_per_seq() * s.slots;
+  s.kv_cells_total = impl_->ctx->kv().context_tokens() * s.slots;
   s.kv_bytes = impl_->ctx->kv_bytes();
   s.weight_bytes = impl_->model->weight_bytes();
   return s;
@@ -252,7 +252,7 @@ void EmbeddedLane::Impl::emit_token(size_t slot, int32_t token) {
     finish(slot, FinishReason::stop);
     return;
   }
-  if (a->generated >= a->req.max_tokens || a->n_past + 1 >= ctx->n_ctx_per_seq()) {
+  if (a->generated >= a->req.max_tokens || a->n_past + 1 >= ctx->context_tokens()) {
     finish(slot, FinishReason::length);
     return;
   }

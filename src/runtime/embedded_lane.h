@@ -40,10 +40,10 @@ class EmbeddedLane {
   const Model& model() const;
   const Tokenizer& tokenizer() const;
   // Tokens of context each request may use (prompt + generated).
-  int64_t context_per_slot() const;
+  int64_t context_tokens() const;
 
   // Queues a request. Errors: invalid_argument (empty prompt, prompt longer
-  // than context_per_slot(), bad sampling params), resource_exhausted (all
+  // than context_tokens(), bad sampling params), resource_exhausted (all
   // slots busy and the queue full: the caller answers 429), cancelled (the
   // lane is shutting down). On success the sink receives events from the
   // engine thread until one with done = true.

@@ -266,7 +266,7 @@ net::awaitable<bool> LanewayServer::generate_embedded(HttpExchange& ex, LaneRunt
                                                       const CompletionRequest& req, std::vector<int32_t> prompt_tokens,
                                                       const std::string& route, net::steady_timer::time_point deadline) {
   const std::string& lane_name = lane.config->name;
-  const int64_t ctx = engine.context_per_slot();
+  const int64_t ctx = engine.context_tokens();
   const int64_t n_prompt = static_cast<int64_t>(prompt_tokens.size());
   if (req.max_tokens && *req.max_tokens > ctx) {
     co_await ex.send_error(bad_request(

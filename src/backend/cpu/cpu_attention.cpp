@@ -68,7 +68,7 @@ void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenS
       const int64_t kvh = item % shape.n_head_kv;
       const TokenSlot& slot = slots[t];
       const float* q0 = q + (t * shape.n_head + kvh * n_gqa) * hd;
-      const int64_t* positions = cells.positions + static_cast<int64_t>(slot.seq) * cells.cells_per_seq;
+      const int64_t* positions = cells.positions + static_cast<int64_t>(slot.seq) * cells.context_tokens;
       const int64_t n_cells = cells.used[slot.seq];
 
       std::fill(m, m + n_gqa, kNegInf);

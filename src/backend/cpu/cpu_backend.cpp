@@ -127,14 +127,14 @@ Status CpuBackend::allocate(const BackendSetup& setup) {
 
 uint8_t* CpuBackend::k_row(int64_t layer, int32_t seq, int64_t cell) {
   const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
-  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.cells_per_seq) + static_cast<uint64_t>(cell);
+  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.context_tokens) + static_cast<uint64_t>(cell);
   const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
   return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + index * k_row_bytes_;
 }
 
 uint8_t* CpuBackend::v_row(int64_t layer, int32_t seq, int64_t cell) {
   const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
-  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.cells_per_seq) + static_cast<uint64_t>(cell);
+  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.context_tokens) + static_cast<uint64_t>(cell);
   const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
   return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + k_row_bytes_ * cells + index * v_row_bytes_;
 }

@@ -349,7 +349,7 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
       if (slot.pos < 0 || slot.pos > INT32_MAX) {
         return unsupported_error("vulkan: position {} does not fit the shaders' 32-bit positions", slot.pos);
       }
-      if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.cells_per_seq) {
+      if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.context_tokens) {
         return invalid_argument_error("vulkan: token {} goes to cell {} of sequence {}, outside the cache", t, slot.cell,
                                       slot.seq);
       }
@@ -370,15 +370,15 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
   if (need_cells) {
     auto* pos = static_cast<int32_t*>(positions_.mapped());
     auto* used = static_cast<int32_t*>(used_.mapped());
-    if (in.cells.n_seq > kv_.n_seq || in.cells.cells_per_seq != kv_.cells_per_seq) {
+    if (in.cells.n_seq > kv_.n_seq || in.cells.context_tokens != kv_.context_tokens) {
       return invalid_argument_error("vulkan: cell bookkeeping for {} sequences of {} cells, allocated {} of {}",
-                                    in.cells.n_seq, in.cells.cells_per_seq, kv_.n_seq, kv_.cells_per_seq);
+                                    in.cells.n_seq, in.cells.context_tokens, kv_.n_seq, kv_.context_tokens);
     }
     for (int32_t s = 0; s < in.cells.n_seq; ++s) {
-      const int64_t u = std::clamp<int64_t>(in.cells.used[s], 0, kv_.cells_per_seq);
+      const int64_t u = std::clamp<int64_t>(in.cells.used[s], 0, kv_.context_tokens);
       used[s] = static_cast<int32_t>(u);
-      const int64_t* p = in.cells.positions + s * kv_.cells_per_seq;
-      for (int64_t c = 0; c < u; ++c) pos[s * kv_.cells_per_seq + c] = static_cast<int32_t>(p[c]);
+      const int64_t* p = in.cells.positions + s * kv_.context_tokens;
+      for (int64_t c = 0; c < u; ++c) pos[s * kv_.context_tokens + c] = static_cast<int32_t>(p[c]);
     }
     for (int32_t s = in.cells.n_seq; s < kv_.n_seq; ++s) used[s] = 0;
   }
@@ -427,11 +427,11 @@ Status VulkanBackend::write_activation(ActId id, int64_t n_rows, const float* ho
 
 Status VulkanBackend::copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_cells) {
   if (src_seq == dst_seq || n_cells <= 0 || kv_layers_.empty()) return Status::ok();
-  if (src_seq < 0 || dst_seq < 0 || src_seq >= kv_.n_seq || dst_seq >= kv_.n_seq || n_cells > kv_.cells_per_seq) {
+  if (src_seq < 0 || dst_seq < 0 || src_seq >= kv_.n_seq || dst_seq >= kv_.n_seq || n_cells > kv_.context_tokens) {
     return invalid_argument_error("vulkan: copy of {} cells from sequence {} to {}", n_cells, src_seq, dst_seq);
   }
   LANEWAY_TRY(commands_.begin());
-  const auto cps = static_cast<uint64_t>(kv_.cells_per_seq);
+  const auto cps = static_cast<uint64_t>(kv_.context_tokens);
   for (KvLayer& layer : kv_layers_) {
     LANEWAY_TRY(commands_.copy(layer.k.buffer(), src_seq * cps * kv_row_stride_k_, layer.k.buffer(),
                                dst_seq * cps * kv_row_stride_k_, static_cast<uint64_t>(n_cells) * kv_row_stride_k_));

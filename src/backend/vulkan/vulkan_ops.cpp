@@ -62,7 +62,7 @@ Status VulkanBackend::record_store_kv(const Op& op, int64_t n) {
   for (const Half& h : {Half{layer.k, k, kv_.n_embd_k, kv_.type_k, kv_row_stride_k_},
                         Half{layer.v, v, kv_.n_embd_v, kv_.type_v, kv_row_stride_v_}}) {
     const PushConstants pc{u32(n), u32(h.n_embd), static_cast<uint32_t>(h.type), u32(static_cast<int64_t>(h.stride)),
-                           u32(kv_.cells_per_seq), u32(h.src->width)};
+                           u32(kv_.context_tokens), u32(h.src->width)};
     const uint64_t units = static_cast<uint64_t>(n) * static_cast<uint64_t>((h.n_embd + 31) / 32);
     const Groups g = groups_for((units + 63) / 64);
     LANEWAY_TRY(commands_.dispatch(*p, {h.cache.buffer(), h.src->buffer.buffer(), slots_.buffer()}, pc, g.x, g.y));
@@ -95,7 +95,7 @@ Status VulkanBackend::record_attention(const Op& op, int64_t n) {
                          u32(static_cast<int64_t>(kv_row_stride_v_)),
                          u32(static_cast<int64_t>(k_head_bytes)),
                          u32(static_cast<int64_t>(v_head_bytes)),
-                         u32(kv_.cells_per_seq),
+                         u32(kv_.context_tokens),
                          u32(q->width),
                          u32(dst->width),
                          u32(chunk_heads),

@@ -44,7 +44,7 @@ uint64_t bill_of(const EmbeddedLaneOptions& o) {
   EXPECT_TRUE(pm.is_ok());
   PlanSettings s;
   s.n_ctx = o.context.n_ctx;
-  s.n_slots = o.context.n_seq;
+  s.n_seq = o.context.n_seq;
   auto bill = plan_memory(*pm, s);
   EXPECT_TRUE(bill.is_ok());
   return bill->total_bytes - bill->overhead_bytes;

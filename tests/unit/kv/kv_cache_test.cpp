@@ -46,7 +46,7 @@ TEST(KvCache, RefusesBadTypesAndShapes) {
 TEST(KvCache, SequencesAppendClearCopy) {
   auto kv = KvCells::create(config(GgmlType::f16, GgmlType::q8_0));
   ASSERT_TRUE(kv.is_ok()) << kv.status().to_string();
-  EXPECT_EQ(kv->cells_per_seq(), 10);
+  EXPECT_EQ(kv->context_tokens(), 10);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(kv->append(1, 100 + i).is_ok());
   auto full = kv->append(1, 200);
   ASSERT_FALSE(full.is_ok());
@@ -57,7 +57,7 @@ TEST(KvCache, SequencesAppendClearCopy) {
   EXPECT_EQ(kv->used(2), 10);
   EXPECT_EQ(kv->pos(2, 9), 109);
   const KvCellsView view = kv->view();
-  EXPECT_EQ(view.positions[2 * view.cells_per_seq + 9], 109);
+  EXPECT_EQ(view.positions[2 * view.context_tokens + 9], 109);
   EXPECT_EQ(view.used[2], 10);
   kv->truncate(1, 4);
   EXPECT_EQ(kv->used(1), 6);

@@ -53,7 +53,7 @@ TEST(MemoryPlan, TotalIsTheSumOfItsParts) {
   PlanModel m = shape("tiny", "F16");
   PlanSettings s;
   s.n_ctx = 4096;
-  s.n_slots = 4;
+  s.n_seq = 4;
   auto b = plan_memory(m, s);
   ASSERT_TRUE(b.is_ok());
   EXPECT_EQ(b->total_bytes, b->weights_bytes + b->kv_bytes + b->compute_bytes + b->overhead_bytes);

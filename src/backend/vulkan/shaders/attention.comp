@@ -22,7 +22,7 @@ layout(binding = 1, std430) readonly buffer VBuf { uint v_words[]; };
 layout(binding = 2, std430) readonly buffer QBuf { float q[]; };
 layout(binding = 3, std430) writeonly buffer DstBuf { float dst[]; };
 layout(binding = 4, std430) readonly buffer SlotBuf { ivec4 slots[]; };  // seq, cell, pos, 0
-layout(binding = 5, std430) readonly buffer PosBuf { int positions[]; };  // [n_seq][cells_per_seq]
+layout(binding = 5, std430) readonly buffer PosBuf { int positions[]; };  // [n_seq][context_tokens]
 layout(binding = 6, std430) readonly buffer UsedBuf { int used[]; };      // [n_seq]
 layout(push_constant) uniform PC {
   uint n_tokens;
@@ -36,7 +36,7 @@ layout(push_constant) uniform PC {
   uint v_row_stride;
   uint k_head_bytes;
   uint v_head_bytes;
-  uint cells_per_seq;
+  uint context_tokens;
   uint q_stride;
   uint dst_stride;
   uint chunk_heads;  // query heads per work-group: chunk_heads * head_dim <= kMaxOutputs, <= kMaxChunkHeads
@@ -115,7 +115,7 @@ void main() {
   // Cells at or before this position are outside a sliding window (none without one).
   const int window_end = pc.window > 0u ? pos - int(pc.window) : -2147483647 - 1;
   const uint n_cells = uint(used[seq]);
-  const uint row0 = seq * pc.cells_per_seq;
+  const uint row0 = seq * pc.context_tokens;
   for (uint i = lane; i < n_out; i += kLanes) q_s[i] = q[t * pc.q_stride + h0 * hd + i];
   barrier();
 

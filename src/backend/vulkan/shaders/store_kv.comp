@@ -13,7 +13,7 @@ layout(push_constant) uniform PC {
   uint n_embd;
   uint type;
   uint row_stride;  // bytes per cache row (a multiple of 4)
-  uint cells_per_seq;
+  uint context_tokens;
   uint src_stride;
 } pc;
 #include "common.glsl"
@@ -34,7 +34,7 @@ void main() {
   const uint t = g / units;
   const uint u = g % units;
   const ivec4 slot = slots[t];
-  const uint row = (uint(slot.x) * pc.cells_per_seq + uint(slot.y)) * pc.row_stride;
+  const uint row = (uint(slot.x) * pc.context_tokens + uint(slot.y)) * pc.row_stride;
   const uint s0 = t * pc.src_stride + u * 32u;
   if (pc.type == KV_F16) {
     const uint n = min(32u, pc.n_embd - u * 32u);
