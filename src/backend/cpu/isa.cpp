@@ -18,6 +18,7 @@ std::string_view cpu_isa_name(CpuIsa isa) {
     case CpuIsa::avx512: return "avx512";
     case CpuIsa::neon: return "neon";
     case CpuIsa::neon_dotprod: return "dotprod";
+    case CpuIsa::neon_i8mm: return "i8mm";
   }
   return "?";
 }
@@ -48,12 +49,13 @@ bool cpu_supports(CpuIsa isa) {
 #elif defined(__aarch64__)
   // The kernel's hwcap bits (linux/arch/arm64 uapi asm/hwcap.h): what user
   // code may execute, also under qemu-user, which reports its CPU model's.
-  constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimdDp = 1ul << 20;
-  const unsigned long hwcap = getauxval(AT_HWCAP);
+  constexpr unsigned long kHwcapAsimd = 1ul << 1, kHwcapAsimdDp = 1ul << 20, kHwcap2I8mm = 1ul << 13;
+  const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
   switch (isa) {
     case CpuIsa::scalar: return true;
     case CpuIsa::neon: return (hwcap & kHwcapAsimd) != 0;
     case CpuIsa::neon_dotprod: return (hwcap & kHwcapAsimd) != 0 && (hwcap & kHwcapAsimdDp) != 0;
+    case CpuIsa::neon_i8mm: return cpu_supports(CpuIsa::neon_dotprod) && (hwcap2 & kHwcap2I8mm) != 0;
     default: return false;
   }
 #else
@@ -71,11 +73,12 @@ Result<CpuIsa> select_cpu_isa() {
     else if (v == "avx512") want = CpuIsa::avx512;
     else if (v == "neon") want = CpuIsa::neon;
     else if (v == "dotprod") want = CpuIsa::neon_dotprod;
-    else return invalid_argument_error("LANEWAY_ISA={} is not one of scalar, avx2, avx512, neon, dotprod", v);
+    else if (v == "i8mm") want = CpuIsa::neon_i8mm;
+    else return invalid_argument_error("LANEWAY_ISA={} is not one of scalar, avx2, avx512, neon, dotprod, i8mm", v);
     if (!cpu_supports(want)) return unsupported_error("LANEWAY_ISA={}: this CPU does not support it", v);
     return want;
   }
-  for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::neon_dotprod, CpuIsa::neon}) {
+  for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::neon_i8mm, CpuIsa::neon_dotprod, CpuIsa::neon}) {
     if (cpu_supports(isa)) return isa;
   }
   return CpuIsa::scalar;

@@ -1,7 +1,8 @@
 // CPU instruction-set levels the kernels are compiled for, chosen at run
 // time: the best the CPU supports, or LANEWAY_ISA=scalar|avx2|avx512 (x86-64)
-// or scalar|neon|dotprod (aarch64: AdvSIMD, and AdvSIMD with the ARMv8.2
-// dot-product instructions, read from getauxval(AT_HWCAP)).
+// or scalar|neon|dotprod|i8mm (aarch64: AdvSIMD; AdvSIMD with the ARMv8.2
+// dot-product instructions; both with the ARMv8.6 int8 matrix multiply,
+// SMMLA, for prefill: read from getauxval(AT_HWCAP) and AT_HWCAP2).
 #pragma once
 
 #include <string_view>
@@ -10,7 +11,7 @@
 
 namespace laneway {
 
-enum class CpuIsa { scalar, avx2, avx512, neon, neon_dotprod };
+enum class CpuIsa { scalar, avx2, avx512, neon, neon_dotprod, neon_i8mm };
 
 std::string_view cpu_isa_name(CpuIsa isa);
 bool cpu_supports(CpuIsa isa);

@@ -118,6 +118,7 @@ const CpuKernels& avx2_kernels();
 const CpuKernels& avx512_kernels();
 const CpuKernels& neon_kernels();          // aarch64 only
 const CpuKernels& neon_dotprod_kernels();  // aarch64 only
+const CpuKernels& neon_i8mm_kernels();     // aarch64 only
 }  // namespace cpu_detail
 
 }  // namespace laneway

@@ -1,8 +1,10 @@
-// AArch64 AdvSIMD (NEON) kernels, compiled twice: kernels_neon.cpp (ARMv8-A,
-// every aarch64 CPU) and kernels_neon_dotprod.cpp (ARMv8.2-A + the dot-product
-// instructions, SDOT). Include only from those files. Every kernel follows the
-// arithmetic kernels.h and vec.h specify, so both levels give the scalar
-// reference's bits (tests/unit/backend/cpu_kernels_test.cpp).
+// AArch64 AdvSIMD (NEON) kernels, compiled three times: kernels_neon.cpp
+// (ARMv8-A, every aarch64 CPU), kernels_neon_dotprod.cpp (ARMv8.2-A + the
+// dot-product instructions, SDOT) and kernels_neon_i8mm.cpp (that + the int8
+// matrix multiply, SMMLA: the quantized matmul takes two tokens at a time).
+// Include only from those files. Every kernel follows the arithmetic
+// kernels.h and vec.h specify, so every level gives the scalar reference's
+// bits (tests/unit/backend/cpu_kernels_test.cpp).
 //
 // F16 values are converted to f32 (FCVTL, exact) and multiplied in f32: the
 // specification accumulates in f32, so native fp16 arithmetic (FEAT_FP16)
@@ -27,6 +29,11 @@
 #define LANEWAY_NEON_DOTPROD 1
 #else
 #define LANEWAY_NEON_DOTPROD 0
+#endif
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+#define LANEWAY_NEON_I8MM 1
+#else
+#define LANEWAY_NEON_I8MM 0
 #endif
 
 // Internal linkage: this header is compiled once per level, and the copies
@@ -179,11 +186,25 @@ inline constexpr int kBlocksPerLoad = T == GgmlType::q4_k ? 2 : T == GgmlType::q
 
 // One block of four rows, transposed, with its per-row terms.
 struct BlockTile {
-  int8x16_t w[8];           // w[g]: columns 4g..4g+3 of each row, signed, offset taken off
+  // w[g]: columns 4g..4g+3 of each row, signed, offset taken off. On the
+  // i8mm level, SMMLA operands instead (to_mmla_layout).
+  int8x16_t w[8];
   float32x4_t sw;           // weight scale per row
   float32x4_t mw;           // Q4_K: dmin * m per row
   int32x4_t sc_lo, sc_hi;   // Q6_K: the scales of the two halves of 16
 };
+
+#if LANEWAY_NEON_I8MM
+// A block's rows as SMMLA operands (two rows of 8 columns each): w[2j] holds
+// rows 0 and 1, w[2j + 1] rows 2 and 3, of columns 8j..8j+7 (groups 2j, 2j+1).
+inline void to_mmla_layout(int8x16_t* w) {
+  for (int j = 0; j < 4; ++j) {
+    const int32x4_t g0 = vreinterpretq_s32_s8(w[2 * j]), g1 = vreinterpretq_s32_s8(w[2 * j + 1]);
+    w[2 * j] = vreinterpretq_s8_s32(vzip1q_s32(g0, g1));
+    w[2 * j + 1] = vreinterpretq_s8_s32(vzip2q_s32(g0, g1));
+  }
+}
+#endif
 
 template <GgmlType T, typename Source>
 [[gnu::always_inline]] inline void load_block_tiles(Source& src, int64_t b, BlockTile* tiles) {
@@ -264,6 +285,9 @@ template <GgmlType T, typename Source>
       tiles[quad].sc_hi = vld1q_s32(sc[1]);
     }
   }
+#if LANEWAY_NEON_I8MM
+  for (int k = 0; k < kBlocksPerLoad<T>; ++k) to_mmla_layout(tiles[k].w);
+#endif
 }
 
 // The exact integer dots of groups [0, 4) and [4, 8) of a block against one
@@ -283,13 +307,35 @@ template <GgmlType T, typename Source>
   hi = vaddq_s32(e, o);
 }
 
-// acc (per row lane) for one token and one block, per the specification.
+#if LANEWAY_NEON_I8MM
+// The same dots for two tokens u and v at once (SMMLA: rows 0 and 1, or 2
+// and 3, times the two tokens, 8 columns a step), per row lane: lo[0], hi[0]
+// for u, lo[1], hi[1] for v. Integer sums, so exactly block_dots' values.
+[[gnu::always_inline]] inline void block_dots2(const BlockTile& tile, const int8_t* qu, const int8_t* qv, int32x4_t* lo,
+                                               int32x4_t* hi) {
+  const int64x2_t u0 = vreinterpretq_s64_s8(vld1q_s8(qu)), u1 = vreinterpretq_s64_s8(vld1q_s8(qu + 16));
+  const int64x2_t v0 = vreinterpretq_s64_s8(vld1q_s8(qv)), v1 = vreinterpretq_s64_s8(vld1q_s8(qv + 16));
+  // Columns 8j..8j+7 of u, then of v.
+  const int8x16_t c0 = vreinterpretq_s8_s64(vzip1q_s64(u0, v0)), c1 = vreinterpretq_s8_s64(vzip2q_s64(u0, v0));
+  const int8x16_t c2 = vreinterpretq_s8_s64(vzip1q_s64(u1, v1)), c3 = vreinterpretq_s8_s64(vzip2q_s64(u1, v1));
+  const int32x4_t zero = vdupq_n_s32(0);
+  // [r0·u, r0·v, r1·u, r1·v] and the same for rows 2, 3; then per token.
+  int32x4_t r01 = vmmlaq_s32(vmmlaq_s32(zero, tile.w[0], c0), tile.w[2], c1);
+  int32x4_t r23 = vmmlaq_s32(vmmlaq_s32(zero, tile.w[1], c0), tile.w[3], c1);
+  lo[0] = vuzp1q_s32(r01, r23);
+  lo[1] = vuzp2q_s32(r01, r23);
+  r01 = vmmlaq_s32(vmmlaq_s32(zero, tile.w[4], c2), tile.w[6], c3);
+  r23 = vmmlaq_s32(vmmlaq_s32(zero, tile.w[5], c2), tile.w[7], c3);
+  hi[0] = vuzp1q_s32(r01, r23);
+  hi[1] = vuzp2q_s32(r01, r23);
+}
+#endif
+
+// acc (per row lane) for one token and one block, per the specification,
+// from the block's integer dots.
 template <GgmlType T>
-[[gnu::always_inline]] inline float32x4_t block_step(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t b,
-                                                     float32x4_t acc) {
-  const int8_t* qs = a.qs + t * a.n + b * kQ8Block;
-  int32x4_t lo, hi;
-  block_dots(tile, vld1q_s8(qs), vld1q_s8(qs + 16), lo, hi);
+[[gnu::always_inline]] inline float32x4_t block_finish(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t b,
+                                                       int32x4_t lo, int32x4_t hi, float32x4_t acc) {
   const int32x4_t idot =
       T == GgmlType::q6_k ? vmlaq_s32(vmulq_s32(lo, tile.sc_lo), hi, tile.sc_hi) : vaddq_s32(lo, hi);
   const float da = a.d[t * (a.n / kQ8Block) + b];
@@ -300,6 +346,27 @@ template <GgmlType T>
   }
   return acc;
 }
+
+#if !LANEWAY_NEON_I8MM
+template <GgmlType T>
+[[gnu::always_inline]] inline float32x4_t block_step(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t b,
+                                                     float32x4_t acc) {
+  const int8_t* qs = a.qs + t * a.n + b * kQ8Block;
+  int32x4_t lo, hi;
+  block_dots(tile, vld1q_s8(qs), vld1q_s8(qs + 16), lo, hi);
+  return block_finish<T>(tile, a, t, b, lo, hi, acc);
+}
+#else
+// Tokens t and u (u may be t: one token, the other half wasted).
+template <GgmlType T>
+[[gnu::always_inline]] inline void block_step2(const BlockTile& tile, const QuantActs& a, int64_t t, int64_t u, int64_t b,
+                                               float32x4_t& acc_t, float32x4_t* acc_u) {
+  int32x4_t lo[2], hi[2];
+  block_dots2(tile, a.qs + t * a.n + b * kQ8Block, a.qs + u * a.n + b * kQ8Block, lo, hi);
+  acc_t = block_finish<T>(tile, a, t, b, lo[0], hi[0], acc_t);
+  if (acc_u != nullptr) *acc_u = block_finish<T>(tile, a, u, b, lo[1], hi[1], *acc_u);
+}
+#endif
 
 inline void store_rows(float* y, float32x4_t v, int n_rows) {
   if (n_rows == kLanes) {
@@ -319,7 +386,12 @@ inline void tile_tokens(const QuantActs& a, int64_t t0, int64_t n_blocks, GetTil
   for (int c = 0; c < C; ++c) acc[c] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const BlockTile& tile = get_tile(b);
+#if LANEWAY_NEON_I8MM
+    for (int c = 0; c + 1 < C; c += 2) block_step2<T>(tile, a, t0 + c, t0 + c + 1, b, acc[c], &acc[c + 1]);
+    if constexpr (C % 2 == 1) block_step2<T>(tile, a, t0 + C - 1, t0 + C - 1, b, acc[C - 1], nullptr);
+#else
     for (int c = 0; c < C; ++c) acc[c] = block_step<T>(tile, a, t0 + c, b, acc[c]);
+#endif
   }
   for (int c = 0; c < C; ++c) store_rows(y + (t0 + c) * y_stride, acc[c], n_rows);
 }

@@ -40,7 +40,7 @@ std::vector<uint8_t> encode(GgmlType t, const std::vector<float>& x) {
 
 std::vector<CpuIsa> simd_levels() {
   std::vector<CpuIsa> v;
-  for (CpuIsa i : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+  for (CpuIsa i : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod, CpuIsa::neon_i8mm}) {
     if (cpu_supports(i)) v.push_back(i);
   }
   return v;
@@ -494,9 +494,10 @@ TEST(CpuKernels, ExpIsAccurateAndTheSameAtEveryLevel) {
 // The levels the comparisons above ran: each kernel table is its own level,
 // and a CPU's levels are what the build's architecture offers. The arm64
 // script (.ci/arm64) runs this under emulated CPUs with and without the
-// dot-product instructions and says which through LANEWAY_TEST_EXPECT_DOTPROD.
+// dot-product and int8 matrix instructions and says which through
+// LANEWAY_TEST_EXPECT_DOTPROD and LANEWAY_TEST_EXPECT_I8MM.
 TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
-  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod, CpuIsa::neon_i8mm}) {
     if (cpu_supports(isa)) {
       EXPECT_EQ(cpu_kernels(isa).isa, isa) << cpu_isa_name(isa);
     }
@@ -507,12 +508,21 @@ TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
   if (const char* want = std::getenv("LANEWAY_TEST_EXPECT_DOTPROD")) {
     EXPECT_EQ(cpu_supports(CpuIsa::neon_dotprod), std::string(want) == "1");
   }
+  if (const char* want = std::getenv("LANEWAY_TEST_EXPECT_I8MM")) {
+    EXPECT_EQ(cpu_supports(CpuIsa::neon_i8mm), std::string(want) == "1");
+  }
+  if (cpu_supports(CpuIsa::neon_i8mm)) {
+    EXPECT_TRUE(cpu_supports(CpuIsa::neon_dotprod)) << "i8mm is a level above dotprod";
+  }
   auto best = select_cpu_isa();
   ASSERT_TRUE(best.is_ok());
-  EXPECT_EQ(best.value(), cpu_supports(CpuIsa::neon_dotprod) ? CpuIsa::neon_dotprod : CpuIsa::neon);
+  EXPECT_EQ(best.value(), cpu_supports(CpuIsa::neon_i8mm)      ? CpuIsa::neon_i8mm
+                          : cpu_supports(CpuIsa::neon_dotprod) ? CpuIsa::neon_dotprod
+                                                               : CpuIsa::neon);
 #elif defined(__x86_64__)
   EXPECT_FALSE(cpu_supports(CpuIsa::neon));
   EXPECT_FALSE(cpu_supports(CpuIsa::neon_dotprod));
+  EXPECT_FALSE(cpu_supports(CpuIsa::neon_i8mm));
 #endif
 }
 
@@ -522,7 +532,7 @@ TEST(CpuIsaLevels, TablesAndSelectionFollowTheCpu) {
 // (LANEWAY_REQUIRE_TESTDATA=1), where the kernels must have been checked.
 TEST(CpuIsaLevels, SaysWhichSimdLevelsTheKernelTestsRan) {
   std::string ran, not_ran;
-  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+  for (CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod, CpuIsa::neon_i8mm}) {
     std::string& list = cpu_supports(isa) ? ran : not_ran;
     list += std::string(list.empty() ? "" : ", ") + std::string(cpu_isa_name(isa));
   }
@@ -543,7 +553,7 @@ TEST(CpuIsaLevels, SaysWhichSimdLevelsTheKernelTestsRan) {
 TEST(CpuIsaLevels, LaneWayIsaForcesALevelOrSaysWhyNot) {
   const char* old = std::getenv("LANEWAY_ISA");
   const std::string saved = old ? old : "";
-  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod}) {
+  for (CpuIsa isa : {CpuIsa::scalar, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::neon, CpuIsa::neon_dotprod, CpuIsa::neon_i8mm}) {
     setenv("LANEWAY_ISA", std::string(cpu_isa_name(isa)).c_str(), 1);
     auto got = select_cpu_isa();
     if (cpu_supports(isa)) {
