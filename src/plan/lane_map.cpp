@@ -247,6 +247,7 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
       if (lane.embedded() || lane.service != sc.name) continue;
       s.lanes.push_back(lane.name);
       s.priority = first ? lane.priority : std::max(s.priority, lane.priority);
+      s.pausable = s.pausable && lane.pausable;  // a lane that says `pausable: false` keeps its service awake
       first = false;
     }
     if (!sc.memory_budget_bytes) {

@@ -73,7 +73,7 @@ struct MappedService {
   std::vector<std::string> lanes;  // the upstream lanes it backs
   int64_t priority = 0;            // the highest of its lanes
   uint64_t bytes = 0;              // memory_budget (0 when unset)
-  bool pausable = false;           // sleep with frees: all
+  bool pausable = false;           // sleep with frees: all, and none of its lanes says `pausable: false`
 };
 
 struct MappedLane {  // an embedded lane

@@ -116,6 +116,14 @@ TEST(LaneMap, ServicesCountOnceAndReservesAddUp) {
   const LaneMap more = plan(c);
   EXPECT_EQ(more.total_bytes, map.total_bytes + 2 * kGiB);
   EXPECT_FALSE(more.services[1].pausable);  // no sleep: its memory is never freed
+
+  // One of its lanes says `pausable: false`: the service is never put to
+  // sleep (the server's pool follows the same rule).
+  LanesConfig pinned = parse(kStrix);
+  for (auto& l : pinned.lanes) {
+    if (l.name == "coder") l.pausable = false;
+  }
+  EXPECT_FALSE(plan(pinned).services[0].pausable);
 }
 
 TEST(LaneMap, LaneSettingsFollowLanesMd) {
