@@ -399,28 +399,37 @@ TEST(ModelPool, AnEngineExceptionFailsTheLaneNotTheProcess) {
   EXPECT_FALSE(generate(fresh->engine()).empty());
 }
 
+// Two rounds of load, generate, unload of the pool's one lane: `measure()`
+// rises by at least 80% of the lane's bill at load and falls by at least 90%
+// of it at unload.
+void expect_unloads_return_the_bill(ModelPool& pool, const PoolLaneSpec& spec, uint64_t (*measure)(), const char* what) {
+  for (int round = 0; round < 2; ++round) {
+    const uint64_t before_load = measure();
+    auto lease = acquire(pool, 0).get();
+    ASSERT_TRUE(lease.is_ok()) << lease.status().to_string();
+    EXPECT_FALSE(generate(lease->engine()).empty());
+    const uint64_t loaded = measure();
+    EXPECT_GE(loaded, before_load + spec.bill_bytes * 8 / 10) << what << " did not rise by the bill at load";
+    *lease = LaneLease();
+    pool.unload(0);
+    ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
+    const uint64_t after = measure();
+    ASSERT_GE(loaded, after);
+    EXPECT_GE(loaded - after, spec.bill_bytes * 9 / 10) << "round " << round << ": " << what << " fell by "
+                                                        << (loaded - after) << " bytes of a " << spec.bill_bytes
+                                                        << "-byte bill";
+    ::testing::Test::RecordProperty("unload_seconds_round_" + std::to_string(round),
+                                    std::to_string(pool.status(0).last_unload_seconds));
+  }
+}
+
 TEST(ModelPool, UnloadingReturnsTheMemory) {
   LANEWAY_REQUIRE_FILE(model_path());
   // 256k tokens of f16 KV on stories260K: 160 MiB, committed at load.
   auto spec = spec_for(lane_options("big", 262144), true, 60s);
   ModelPool pool({spec}, {});
   pool.start();
-  for (int round = 0; round < 2; ++round) {
-    const uint64_t before_load = rss_bytes();
-    auto lease = acquire(pool, 0).get();
-    ASSERT_TRUE(lease.is_ok());
-    generate(lease->engine());
-    const uint64_t loaded = rss_bytes();
-    EXPECT_GE(loaded, before_load + spec.bill_bytes * 8 / 10) << "the bill is really resident";
-    *lease = LaneLease();
-    pool.unload(0);
-    ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
-    const uint64_t after = rss_bytes();
-    ASSERT_GE(loaded, after);
-    EXPECT_GE(loaded - after, spec.bill_bytes * 9 / 10)
-        << "round " << round << ": RSS fell by " << (loaded - after) << " bytes of a " << spec.bill_bytes << "-byte bill";
-    RecordProperty("unload_seconds_round_" + std::to_string(round), std::to_string(pool.status(0).last_unload_seconds));
-  }
+  expect_unloads_return_the_bill(pool, spec, rss_bytes, "the RSS");
 }
 
 // The same with every layer and the KV cache on a GPU (lavapipe): the device
@@ -452,23 +461,14 @@ TEST(ModelPool, UnloadingALaneOnTheGpuReturnsItsDeviceMemory) {
   auto spec = spec_for(o, true, 60s);
   ModelPool pool({spec}, {});
   pool.start();
-  for (int round = 0; round < 2; ++round) {
-    const uint64_t before_load = mapped_bytes();
+  {
     auto lease = acquire(pool, 0).get();
     ASSERT_TRUE(lease.is_ok()) << lease.status().to_string();
     ASSERT_TRUE(lease->engine().model().uses_gpu());
-    EXPECT_FALSE(generate(lease->engine()).empty());
-    const uint64_t loaded = mapped_bytes();
-    EXPECT_GE(loaded, before_load + spec.bill_bytes * 8 / 10) << "the device memory is really allocated";
-    *lease = LaneLease();
-    pool.unload(0);
-    ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
-    const uint64_t after = mapped_bytes();
-    ASSERT_GE(loaded, after);
-    EXPECT_GE(loaded - after, spec.bill_bytes * 9 / 10) << "round " << round << ": the mapped size fell by "
-                                                        << (loaded - after) << " bytes of a " << spec.bill_bytes
-                                                        << "-byte bill";
   }
+  pool.unload(0);
+  ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
+  expect_unloads_return_the_bill(pool, spec, mapped_bytes, "the mapped size");
 }
 
 // Burst mode: an eager, pausable lane of no higher priority lends its memory
