@@ -112,11 +112,23 @@ Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool p
   LoadedEngine e;
   const auto t0 = std::chrono::steady_clock::now();
   {
+    // The weights read (and tiled), then those a GPU copies.
     TerminalProgress progress("loading " + std::filesystem::path(flags.model_path).filename().string());
-    if (progress.active()) lopts.progress = [&progress](uint64_t done, uint64_t total) { progress.bytes(done, total); };
+    uint64_t done = 0, total = 0;
+    if (progress.active()) {
+      lopts.progress = [&](uint64_t bytes, uint64_t all) {
+        done = bytes;
+        total = all;
+        progress.bytes(done, total);
+      };
+      copts.weight_uploaded = [&](uint64_t bytes) {
+        done = std::min(total, done + bytes);
+        progress.bytes(done, total);
+      };
+    }
     LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
+    LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));
   }
-  LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return e;
 }

@@ -167,6 +167,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
     setup.lock_kv = options_.mlock;
     setup.weight_uploaded = [&](const WeightView& w) {
       if (std::find(cpu_weights.begin(), cpu_weights.end(), w.data) == cpu_weights.end()) model_.release_file_pages(w);
+      if (options_.weight_uploaded) options_.weight_uploaded(w.size_bytes());
     };
     for (const Op& op : setup.ops) {
       if (op.weight != nullptr && op.weight->present() && !backends_.back()->supports_weight_type(op.weight->type)) {
@@ -176,6 +177,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
     }
     LANEWAY_TRY(backends_.back()->allocate(setup));
   }
+  options_.weight_uploaded = nullptr;  // a load's progress: not kept past the creation (it may point at the caller's state)
 
   // Hand-overs: what a range reads before writing it, last written by another range.
   std::vector<int> writer(graph_.activations().size(), -1);

@@ -55,6 +55,10 @@ struct ContextOptions {
   // Makes the backend for the model's GPU layers; empty = the device the
   // model names (Model::device()). Tests put a second CPU backend there.
   std::function<Result<std::unique_ptr<Backend>>()> make_gpu_backend;
+  // Called with the bytes of each weight a GPU backend has copied while the
+  // context is created (only then: options() no longer holds it): the rest
+  // of a load's progress (ModelLoadOptions::progress).
+  std::function<void(uint64_t bytes)> weight_uploaded;
 };
 
 class ForwardContext {

@@ -25,13 +25,15 @@ Result<std::unique_ptr<Model>> Model::from_gguf(GgufModel gguf, const ModelLoadO
   if (!w.is_ok()) return w.status().with_context(meta.name());
   m->weights_ = std::move(w).value();
   for (const auto& t : m->gguf_.tensors()) m->weight_bytes_ += t.size_bytes;
+  if (options.progress) options.progress(0, m->weight_bytes_);  // the total, at once
   const int64_t n_layer = m->hparams_.n_layer;
   m->first_gpu_layer_ = options.gpu_layers < 0 ? 0 : n_layer - std::min<int64_t>(options.gpu_layers, n_layer);
   m->device_ = options.device;
   m->touch_small_tensors();
   if (options.tile_weights) LANEWAY_TRY(m->tile_weights(options));
   LANEWAY_TRY(m->make_resident(options));
-  if (options.progress) options.progress(m->weight_bytes_, m->weight_bytes_);
+  // With GPU blocks the upload is still to come (ContextOptions::weight_uploaded).
+  if (options.progress && m->first_gpu_layer_ == n_layer) options.progress(m->weight_bytes_, m->weight_bytes_);
   return m;
 }
 

@@ -31,7 +31,10 @@ struct ModelLoadOptions {
   int64_t gpu_layers = 0;
   std::string device = "auto";
   // Called as weights are read (tiled for the CPU): bytes of tensor data done
-  // of the total. May be empty. Called on the loading thread.
+  // of the total, ending at the total when every block is on the CPU. With
+  // blocks on a GPU the load ends short of it: their weights are copied when
+  // the context is created (ContextOptions::weight_uploaded reports them).
+  // May be empty. Called on the loading thread.
   std::function<void(uint64_t done_bytes, uint64_t total_bytes)> progress;
 };
 

@@ -88,10 +88,28 @@ Result<std::unique_ptr<EmbeddedLane>> EmbeddedLane::start(const EmbeddedLaneOpti
   if (options.debug_load_delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options.debug_load_delay_ms));
   }
-  LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, options.load));
+  // Progress: the weights read (and tiled), then those a GPU copies.
+  ModelLoadOptions load = options.load;
+  ContextOptions context = options.context;
+  if (options.load.progress) {
+    struct Done {
+      uint64_t bytes = 0, total = 0;
+    };
+    auto done = std::make_shared<Done>();
+    const auto report = options.load.progress;
+    load.progress = [done, report](uint64_t bytes, uint64_t total) {
+      *done = {bytes, total};
+      report(bytes, total);
+    };
+    context.weight_uploaded = [done, report](uint64_t bytes) {
+      done->bytes = std::min(done->total, done->bytes + bytes);
+      report(done->bytes, done->total);
+    };
+  }
+  LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, load));
   LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(impl->model->meta()));
   impl->tokenizer.emplace(std::move(tok));
-  LANEWAY_ASSIGN_OR_RETURN(impl->ctx, ForwardContext::create(*impl->model, options.context));
+  LANEWAY_ASSIGN_OR_RETURN(impl->ctx, ForwardContext::create(*impl->model, context));
   impl->slots.resize(static_cast<size_t>(impl->ctx->options().n_seq));
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run_engine(); });

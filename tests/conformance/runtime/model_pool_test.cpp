@@ -11,6 +11,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -445,16 +447,22 @@ uint64_t mapped_bytes() {
   return size * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+bool lavapipe_present() {
+  auto devices = list_vulkan_devices();
+  return devices.is_ok() && std::any_of(devices->begin(), devices->end(), [](const VulkanDeviceInfo& d) {
+           return d.name.find("llvmpipe") != std::string::npos;
+         });
+}
+
+#define LANEWAY_REQUIRE_LAVAPIPE()                                                                                \
+  if (!lavapipe_present()) {                                                                                      \
+    if (test::testdata_required()) FAIL() << "no lavapipe Vulkan device: install mesa-vulkan-drivers";           \
+    GTEST_SKIP() << "no lavapipe Vulkan device (install mesa-vulkan-drivers to run the Vulkan tests)";            \
+  }
+
 TEST(ModelPool, UnloadingALaneOnTheGpuReturnsItsDeviceMemory) {
   LANEWAY_REQUIRE_FILE(model_path());
-  auto devices = list_vulkan_devices();
-  const bool lavapipe = devices.is_ok() && std::any_of(devices->begin(), devices->end(), [](const VulkanDeviceInfo& d) {
-                          return d.name.find("llvmpipe") != std::string::npos;
-                        });
-  if (!lavapipe) {
-    if (test::testdata_required()) FAIL() << "no lavapipe Vulkan device: install mesa-vulkan-drivers";
-    GTEST_SKIP() << "no lavapipe Vulkan device (install mesa-vulkan-drivers to run the Vulkan tests)";
-  }
+  LANEWAY_REQUIRE_LAVAPIPE();
   EmbeddedLaneOptions o = lane_options("big", 262144);  // 160 MiB of f16 KV, on the device
   o.load.gpu_layers = -1;
   o.load.device = "llvmpipe";
@@ -469,6 +477,33 @@ TEST(ModelPool, UnloadingALaneOnTheGpuReturnsItsDeviceMemory) {
   pool.unload(0);
   ASSERT_TRUE(wait_state(pool, 0, LaneState::unloaded, 10s));
   expect_unloads_return_the_bill(pool, spec, mapped_bytes, "the mapped size");
+}
+
+// A lane whose blocks are on a GPU reports its load as its weights are
+// copied to the device, not all at once at the end of reading the file.
+TEST(ModelPool, ALoadOnTheGpuReportsProgressAsWeightsAreCopied) {
+  LANEWAY_REQUIRE_FILE(model_path());
+  LANEWAY_REQUIRE_LAVAPIPE();
+  EmbeddedLaneOptions o = lane_options("gpu", 256);
+  o.load.gpu_layers = -1;
+  o.load.device = "llvmpipe";
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  o.load.progress = [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
+  auto lane = EmbeddedLane::start(o);
+  ASSERT_TRUE(lane.is_ok()) << lane.status().to_string();
+  ASSERT_TRUE((*lane)->model().uses_gpu());
+  ASSERT_GE(calls.size(), 2u) << "one call per copied weight";
+  const uint64_t total = calls.front().second;
+  uint64_t last = 0, distinct = 0;
+  for (const auto& [done, all] : calls) {
+    EXPECT_EQ(all, total);
+    EXPECT_GE(done, last) << "never backwards";
+    EXPECT_LE(done, total);
+    distinct += done != last ? 1 : 0;
+    last = done;
+  }
+  EXPECT_GE(distinct, 10u) << "stories260K has 48 weights to copy";
+  EXPECT_GE(last, total / 2) << "most of the weights are on the GPU";
 }
 
 // Burst mode: an eager, pausable lane of no higher priority lends its memory
