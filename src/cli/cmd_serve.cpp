@@ -191,6 +191,11 @@ Status serve(ServeFlags& f, int& exit_code) {
     } else if (Status fit = check_fits_before_load(lane.model_path, o.context); !fit.is_ok()) {
       p.refused = fit.message();
     }
+    if (lane.mlock) {
+      // Pinned lanes load one by one, later: the memlock check again then,
+      // with what is pinned by that time.
+      p.admit = [path = lane.model_path, context = o.context] { return check_pin_before_load(path, context); };
+    }
     return p;
   };
   if (!f.memory_budget.empty()) {

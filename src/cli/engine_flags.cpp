@@ -68,7 +68,7 @@ Result<int64_t> blocks_that_fit(const std::string& model_path, const ContextOpti
 
 Result<ModelLoadOptions> load_options(const EngineFlags& f, const ContextOptions& context) {
   ModelLoadOptions o;
-  o.mlock = f.mlock;
+  o.mlock = context.mlock;  // the context's settings decide (a lane's `mlock`, or --mlock)
   LANEWAY_ASSIGN_OR_RETURN(GpuPlacement p, resolve_gpu_placement(f.gpu_layers.empty() ? "auto" : f.gpu_layers, f.device));
   if (p.device_heap_bytes > 0 && !f.model_path.empty()) {
     LANEWAY_ASSIGN_OR_RETURN(p.gpu_layers, blocks_that_fit(f.model_path, context, p.device_heap_bytes));
@@ -93,6 +93,10 @@ hw::ProbeOptions probe_options() {
 
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options) {
   return check_model_fits_memory(model_path, PlanSettings{options}, probe_options());
+}
+
+Status check_pin_before_load(const std::string& model_path, const ContextOptions& options) {
+  return check_model_pin_fits(model_path, PlanSettings{options}, probe_options());
 }
 
 Result<MemoryBill> plan_bill(const std::string& model_path, const ContextOptions& options, bool serve_lane) {

@@ -50,6 +50,8 @@ hw::ProbeOptions probe_options();
 // options.mlock also when the weights + KV exceed the memlock limit (the
 // message names the limit and the fix for a shell, systemd or a container).
 Status check_fits_before_load(const std::string& model_path, const ContextOptions& options);
+// Only its memlock part (with options.mlock), against what is pinned now.
+Status check_pin_before_load(const std::string& model_path, const ContextOptions& options);
 
 // The planner's bill of model_path at these options (GGUF metadata only).
 // serve_lane: as a lane of `laneway serve` (PlanSettings::serve_lane).

@@ -22,5 +22,9 @@ namespace laneway {
 // A file the planner cannot read passes: the loader then reports what is wrong.
 Status check_model_fits_memory(const std::string& model_path, const PlanSettings& settings,
                                const hw::ProbeOptions& probe);
+// The memlock part alone (ok without settings.mlock): for a lane of `serve`
+// at the moment it loads, when the memory check was the pool's to make but
+// what other lanes have pinned since counts against the limit.
+Status check_model_pin_fits(const std::string& model_path, const PlanSettings& settings, const hw::ProbeOptions& probe);
 
 }  // namespace laneway

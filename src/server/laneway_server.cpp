@@ -305,7 +305,9 @@ PoolLaneSpec LanewayServer::setup_embedded(LaneRuntime& lane, uint64_t* overhead
     spec.refused = prepared.refused;
     log_embedded_lane(options_.log, lc, meta, prepared, *text);
     if (overhead_bytes) *overhead_bytes = std::max(*overhead_bytes, prepared.overhead_bytes);
-    spec.start = [opts = std::move(prepared.options)](const LoadProgressFn& progress) {
+    spec.start = [opts = std::move(prepared.options), admit = std::move(prepared.admit)](
+                     const LoadProgressFn& progress) -> Result<std::unique_ptr<EmbeddedLane>> {
+      if (admit) LANEWAY_TRY(admit());
       EmbeddedLaneOptions o = opts;
       o.load.progress = progress;
       return EmbeddedLane::start(o);

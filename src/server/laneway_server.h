@@ -87,6 +87,10 @@ struct PreparedLane {
   uint64_t bill_bytes = 0;      // the planner's bill of the loaded lane, without the process's own overhead
   uint64_t overhead_bytes = 0;  // that overhead (the binary, thread stacks, ...): counted once for all lanes
   std::string refused;          // the plan refuses the lane: it stays `failed` with this reason
+  // Checked again before each load (may be empty): what the process has
+  // pinned by then counts (a second `mlock` lane that the memlock limit
+  // cannot hold beside the first is refused with the planner's message).
+  std::function<Status()> admit;
 };
 using EmbeddedLanePreparer = std::function<Result<PreparedLane>(const LaneConfig&)>;
 

@@ -4,6 +4,9 @@
 // the server's RSS falls by the lane's bill when it unloads, keep_alive and
 // the unload/reload routes, and lanes that cannot load (a missing or corrupt
 // file) fail alone while the others serve.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -535,6 +538,54 @@ TEST(ServerPool, AServiceLeftAsleepIsWokenAtStartAndAFailedSleepFreesNothing) {
   EXPECT_EQ(lane_info(port, "orchestrator")["state"], "ready");
   EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer") << "it serves on";
   EXPECT_NE(server.output().find("the sleep call failed, nothing freed"), std::string::npos) << server.output();
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+}
+
+// Pinned lanes load one by one, after start: each is checked against the
+// memlock limit when it loads, with what the lanes before it pinned. Two
+// `mlock` lanes of ~3.6 MiB each under a 6 MiB limit (no CAP_IPC_LOCK, via
+// util-linux's prlimit and setpriv): the first is pinned, the second is
+// refused with the planner's message and the fix, and the first serves on.
+TEST(ServerPool, ASecondPinnedLaneBeyondTheMemlockLimitIsRefusedWithTheFix) {
+  LANEWAY_REQUIRE_FILE(stories_model_path());
+  if (::access("/usr/bin/prlimit", X_OK) != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) {
+    if (testdata_required()) FAIL() << "prlimit and setpriv (util-linux) are needed";
+    GTEST_SKIP() << "prlimit and setpriv (util-linux) are needed";
+  }
+  constexpr uint64_t kLimit = 6 << 20;
+  rlimit current{};
+  ::getrlimit(RLIMIT_MEMLOCK, &current);
+  if (current.rlim_max != RLIM_INFINITY && current.rlim_max < kLimit) {
+    GTEST_SKIP() << "the hard memlock limit here (" << current.rlim_max << " bytes) is below the test's 6 MiB, and "
+                 << "raising it needs CAP_SYS_RESOURCE";
+  }
+  const auto dir = scratch_dir("server_pool_mlock");
+  const std::string config = (dir / "lanes.yaml").string();
+  // 4k tokens of f16 KV on stories260K: 2.5 MiB, and 1.1 MiB of weights, per lane.
+  std::ofstream(config) << "lanes:\n"
+                           "  - name: first\n    model: " + stories_model_path() + "\n    context: 4k\n    mlock: true\n"
+                           "  - name: second\n    model: " + stories_model_path() + "\n    context: 4k\n    mlock: true\n";
+  const std::string limit = std::to_string(kLimit);
+  std::vector<std::string> argv = {"/usr/bin/prlimit", "--memlock=" + limit + ":" + limit, "/usr/bin/setpriv",
+                                   "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock"};
+  for (const auto& a : laneway_argv0()) argv.push_back(a);
+  for (const std::string& a : {std::string("serve"), std::string("--config"), config, std::string("--port"),
+                               std::string("0"), std::string("--gpu-layers"), std::string("0")}) {
+    argv.push_back(a);
+  }
+  ServerProcess server(ServerProcess::Program{argv});
+  ASSERT_TRUE(server.started()) << server.output();
+  const int port = server.port();
+  ASSERT_TRUE(wait_lane_state(port, "first", "ready", 20s)) << lane_info(port, "first").dump() << server.output();
+  ASSERT_TRUE(wait_lane_state(port, "second", "failed", 20s)) << lane_info(port, "second").dump() << server.output();
+  const std::string why = lane_info(port, "second")["last_error"].get<std::string>();
+  EXPECT_NE(why.find("cannot pin"), std::string::npos) << why;
+  EXPECT_NE(why.find("memlock limit (RLIMIT_MEMLOCK) is 6 MiB"), std::string::npos) << why;
+  EXPECT_NE(why.find("pinned already by this process"), std::string::npos) << why;
+  EXPECT_NE(why.find("Fix ("), std::string::npos) << why;
+  // The first lane's weights and KV are pinned (a lane's `mlock`, not only --mlock).
+  EXPECT_GE(proc_status_bytes(server.pid(), "VmLck"), 3ull << 20);
+  EXPECT_EQ(complete(port, "first", "Once upon a time").status, 200);
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
 }
 
