@@ -198,6 +198,7 @@ net::awaitable<bool> LanewayServer::proxy_to_upstream(HttpExchange& ex, LaneRunt
   (void)requested_model;
   (void)stream;
   UpstreamService& svc = *lane.service;
+  ex.access_note().lane = lane.config->name;  // the access line names the lane, as for embedded lanes
   const auto started = net::steady_timer::clock_type::now();
   const auto deadline = started + options_.request_timeout;
 

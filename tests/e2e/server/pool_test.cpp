@@ -505,6 +505,8 @@ TEST(ServerPool, BurstPutsAVllmServiceToSleepAndWakesIt) {
   EXPECT_EQ(chat_text(chat(port, "orchestrator")), "fake vllm answer");
   EXPECT_NE(http_get(port, "/metrics").body.find("laneway_upstream_sleeps_total{service=\"vllm\"} 1"), std::string::npos);
   EXPECT_EQ(server.stop(SIGTERM, 10s), 0);
+  EXPECT_NE(server.output().find("lane=coder status=200"), std::string::npos) << "access lines name upstream lanes";
+  EXPECT_NE(server.output().find("service vllm: asleep (POST /sleep?level=2"), std::string::npos) << server.output();
 }
 
 // A service an earlier run left asleep is woken when the server starts
