@@ -29,7 +29,10 @@ net::awaitable<int> http_call(const UpstreamService& s, const UpstreamReplica& r
                               std::string* answer = nullptr) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   UpstreamConnection conn(co_await net::this_coro::executor);
-  if (std::string why = co_await conn.open(s, r, deadline); !why.empty()) {
+  // Connecting (and TLS) gets 5 s at most: a replica that is gone must not
+  // hold a sleep or wake call, or the shutdown waiting for it, for the whole timeout.
+  const auto connect_by = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  if (std::string why = co_await conn.open(s, r, connect_by); !why.empty()) {
     error = std::move(why);
     co_return 0;
   }
