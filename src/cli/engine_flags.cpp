@@ -1,4 +1,5 @@
 #include "cli/engine_flags.h"
+#include "model/load_progress.h"
 
 #include <chrono>
 #include <cstdio>
@@ -118,17 +119,8 @@ Result<LoadedEngine> load_engine(const EngineFlags& flags, int32_t n_seq, bool p
   {
     // The weights read (and tiled), then those a GPU copies.
     TerminalProgress progress("loading " + std::filesystem::path(flags.model_path).filename().string());
-    uint64_t done = 0, total = 0;
     if (progress.active()) {
-      lopts.progress = [&](uint64_t bytes, uint64_t all) {
-        done = bytes;
-        total = all;
-        progress.bytes(done, total);
-      };
-      copts.weight_uploaded = [&](uint64_t bytes) {
-        done = std::min(total, done + bytes);
-        progress.bytes(done, total);
-      };
+      relay_load_progress(lopts, copts, [&progress](uint64_t done, uint64_t total) { progress.bytes(done, total); });
     }
     LANEWAY_ASSIGN_OR_RETURN(e.model, Model::load(flags.model_path, lopts));
     LANEWAY_ASSIGN_OR_RETURN(e.ctx, ForwardContext::create(*e.model, copts));

@@ -1,4 +1,5 @@
 #include "runtime/embedded_lane.h"
+#include "model/load_progress.h"
 
 #include <algorithm>
 #include <chrono>
@@ -91,21 +92,7 @@ Result<std::unique_ptr<EmbeddedLane>> EmbeddedLane::start(const EmbeddedLaneOpti
   // Progress: the weights read (and tiled), then those a GPU copies.
   ModelLoadOptions load = options.load;
   ContextOptions context = options.context;
-  if (options.load.progress) {
-    struct Done {
-      uint64_t bytes = 0, total = 0;
-    };
-    auto done = std::make_shared<Done>();
-    const auto report = options.load.progress;
-    load.progress = [done, report](uint64_t bytes, uint64_t total) {
-      *done = {bytes, total};
-      report(bytes, total);
-    };
-    context.weight_uploaded = [done, report](uint64_t bytes) {
-      done->bytes = std::min(done->total, done->bytes + bytes);
-      report(done->bytes, done->total);
-    };
-  }
+  relay_load_progress(load, context, options.load.progress);
   LANEWAY_ASSIGN_OR_RETURN(impl->model, Model::load(options.model_path, load));
   LANEWAY_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::from_gguf(impl->model->meta()));
   impl->tokenizer.emplace(std::move(tok));
