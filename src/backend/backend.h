@@ -36,21 +36,35 @@ namespace laneway {
 // Per-token placement in the KV cache for one chunk.
 struct TokenSlot {
   int32_t seq = 0;
-  int64_t cell = 0;  // cell of this token within its sequence
+  int64_t cell = 0;       // cell of this token within its sequence
   int64_t pos = 0;
+  int64_t ring_cell = 0;  // its cell in the windowed layers' rings (pos % ring_cells), when they have rings
 };
 
 // The KV cache's bookkeeping (host, owned by the engine thread): which
 // cells each sequence uses and the position each holds. Attention reads it.
+//
+// Layers with a sliding window may keep a ring instead (KvStorageDesc):
+// ring_cells cells per sequence, position p in cell p % ring_cells, each
+// cell tagged with the position it holds (kNoPosition when none). A ring
+// holds a window and a chunk (KvCacheConfig::ring_cells), so a chunk's
+// writes never evict what its own tokens still see. Attention walks a ring
+// in blocks of positions aligned to 0, oldest first: the cells, blocks and
+// order the whole-context layout gives the same positions, so the same
+// arithmetic (ring_cells is a multiple of every backend's block).
+inline constexpr int64_t kNoPosition = INT64_MAX;
 struct KvCellsView {
   const int64_t* positions = nullptr;  // [n_seq][context_tokens]
   const int64_t* used = nullptr;       // [n_seq] cells in use
   int64_t context_tokens = 0;
   int32_t n_seq = 0;
+  const int64_t* ring_positions = nullptr;  // [n_seq][ring_cells]: the position each ring cell holds
+  int64_t ring_cells = 0;                   // 0: no layer keeps a ring
 };
 
 // The KV rows a backend stores: one K and one V row per cell for each of
-// its layers [layer_begin, layer_end), cells of all sequences.
+// its layers [layer_begin, layer_end), cells of all sequences; a windowed
+// layer with a ring (ring_cells > 0) stores ring_cells per sequence.
 struct KvStorageDesc {
   int32_t layer_begin = 0;
   int32_t layer_end = 0;
@@ -60,8 +74,16 @@ struct KvStorageDesc {
   int64_t n_embd_v = 0;
   GgmlType type_k = GgmlType::f16;
   GgmlType type_v = GgmlType::f16;
+  int64_t ring_cells = 0;        // cells per sequence of a ring layer (0: none)
+  std::vector<uint8_t> in_ring;  // [layer - layer_begin]: 1 for the layers that keep a ring
 
   int32_t n_layers() const { return layer_end - layer_begin; }
+  bool ring(int64_t layer) const {
+    const int64_t i = layer - layer_begin;
+    return ring_cells > 0 && i >= 0 && i < static_cast<int64_t>(in_ring.size()) && in_ring[static_cast<size_t>(i)] != 0;
+  }
+  // Cells per sequence a layer stores.
+  int64_t cells_per_seq(int64_t layer) const { return ring(layer) ? ring_cells : context_tokens; }
   int64_t n_cells() const { return context_tokens * n_seq; }
 };
 

@@ -193,7 +193,9 @@ std::string ForwardGraph::describe() const {
 Result<uint64_t> kv_storage_bytes(const KvStorageDesc& kv) {
   LANEWAY_ASSIGN_OR_RETURN(uint64_t k, ggml_row_bytes(kv.type_k, static_cast<uint64_t>(kv.n_embd_k)));
   LANEWAY_ASSIGN_OR_RETURN(uint64_t v, ggml_row_bytes(kv.type_v, static_cast<uint64_t>(kv.n_embd_v)));
-  return (k + v) * static_cast<uint64_t>(kv.n_cells()) * static_cast<uint64_t>(std::max(0, kv.n_layers()));
+  uint64_t cells = 0;  // per sequence, over the layers
+  for (int32_t l = kv.layer_begin; l < kv.layer_end; ++l) cells += static_cast<uint64_t>(kv.cells_per_seq(l));
+  return (k + v) * cells * static_cast<uint64_t>(kv.n_seq);
 }
 
 }  // namespace laneway

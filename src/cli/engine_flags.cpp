@@ -35,6 +35,9 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f, bool model_required) {
   cmd->add_flag("--mlock", f.mlock,
                 "Pin the weights and the KV cache in RAM (checked against the memlock limit before loading)");
   add_token_count_option(cmd, "-b,--batch", f.batch, "Most tokens per forward pass", 1);
+  cmd->add_flag("--swa-full", f.swa_full,
+                "Sliding-window layers (gemma2) keep the whole context, not a ring of their window and a batch "
+                "(more memory; a chat can rewind without reading its prompt again)");
 }
 
 Result<ContextOptions> context_options(const EngineFlags& f) {
@@ -43,6 +46,7 @@ Result<ContextOptions> context_options(const EngineFlags& f) {
   o.n_threads = f.threads;
   o.n_batch = f.batch;
   o.mlock = f.mlock;
+  o.swa_full = f.swa_full;
   LANEWAY_ASSIGN_OR_RETURN(o.type_k, parse_kv_cache_type(f.cache_type_k));
   LANEWAY_ASSIGN_OR_RETURN(o.type_v, parse_kv_cache_type(f.cache_type_v));
   return o;

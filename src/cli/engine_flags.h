@@ -26,10 +26,11 @@ struct EngineFlags {
   std::string device = "auto";  // auto, a device name (substring) or index
   bool mlock = false;
   int32_t batch = 512;
+  bool swa_full = false;
 };
 
 // Adds -m/--model (required when model_required), --ctx, --cache-type-k,
-// --cache-type-v, --threads, --gpu-layers, --device, --mlock, --batch.
+// --cache-type-v, --threads, --gpu-layers, --device, --mlock, --batch, --swa-full.
 void add_engine_flags(CLI::App* cmd, EngineFlags& flags, bool model_required = true);
 
 // Checks the flags and turns them into engine options.

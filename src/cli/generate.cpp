@@ -40,9 +40,13 @@ Result<GenerateStats> SequenceSession::generate(const std::vector<int32_t>& toke
                                   tokens.size(), n_ctx);
   }
   // Keep the common prefix, less one token: the last prompt token is always
-  // evaluated again, for its logits.
+  // evaluated again, for its logits. The cache is the truth (a failed
+  // decode with sliding-window rings clears it); a ring that cannot rewind
+  // that far means reading the prompt again.
+  cached_.resize(std::min(cached_.size(), static_cast<size_t>(ctx_.kv().used(0))));
   size_t keep = 0;
   while (keep < cached_.size() && keep + 1 < tokens.size() && cached_[keep] == tokens[keep]) ++keep;
+  if (!ctx_.kv().can_truncate(0, static_cast<int64_t>(cached_.size() - keep))) keep = 0;
   ctx_.kv().truncate(0, static_cast<int64_t>(cached_.size() - keep));
   cached_.resize(keep);
 

@@ -33,10 +33,34 @@ Result<uint64_t> kv_bytes_per_token(const KvCacheConfig& c) {
   return (k + v) * static_cast<uint64_t>(c.n_layer);
 }
 
+int64_t KvCacheConfig::ring_cells() const {
+  int64_t window = 0;
+  for (int64_t w : layer_window) window = std::max(window, w);
+  if (window <= 0 || full_windows) return 0;
+  auto align = [](int64_t n) { return (n + kRingAlign - 1) / kRingAlign * kRingAlign; };
+  // A window and a chunk (a chunk's writes never evict what its first token
+  // sees), and at least every block a token's window touches, each its own
+  // block of cells (the window rounded out to whole blocks at both ends).
+  const int64_t ring = std::max(align(window + std::max<int64_t>(n_batch, 1) - 1), align(window - 1) + kRingAlign);
+  return ring < context_tokens() ? ring : 0;
+}
+
+bool KvCacheConfig::in_ring(int64_t layer) const {
+  return layer >= 0 && layer < static_cast<int64_t>(layer_window.size()) &&
+         layer_window[static_cast<size_t>(layer)] > 0 && ring_cells() > 0;
+}
+
+Result<uint64_t> kv_cache_bytes(const KvCacheConfig& c, int32_t layer_begin, int32_t layer_end) {
+  return kv_storage_bytes(kv_storage_desc(c, layer_begin, layer_end));
+}
+
 Status check_kv_config(const KvCacheConfig& c) {
   if (c.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", c.n_seq);
   if (c.n_ctx < c.n_seq) {
     return invalid_argument_error("context of {} cells cannot be split over {} sequences", c.n_ctx, c.n_seq);
+  }
+  if (!c.layer_window.empty() && static_cast<int64_t>(c.layer_window.size()) != c.n_layer) {
+    return invalid_argument_error("{} layer windows for {} layers", c.layer_window.size(), c.n_layer);
   }
   return kv_bytes_per_token(c).status();  // checks the types against the head size
 }
@@ -51,6 +75,10 @@ KvStorageDesc kv_storage_desc(const KvCacheConfig& c, int32_t layer_begin, int32
   d.n_embd_v = c.n_embd_v;
   d.type_k = c.type_k;
   d.type_v = c.type_v;
+  d.ring_cells = c.ring_cells();
+  if (d.ring_cells > 0) {
+    for (int32_t l = layer_begin; l < layer_end; ++l) d.in_ring.push_back(c.in_ring(l) ? 1 : 0);
+  }
   return d;
 }
 
@@ -61,6 +89,9 @@ Result<KvCells> KvCells::create(const KvCacheConfig& config) {
   kv.context_tokens_ = config.context_tokens();
   kv.used_.assign(static_cast<size_t>(config.n_seq), 0);
   kv.pos_.assign(static_cast<size_t>(kv.context_tokens_) * static_cast<size_t>(config.n_seq), -1);
+  kv.ring_cells_ = config.ring_cells();
+  for (int64_t w : config.layer_window) kv.max_window_ = std::max(kv.max_window_, w);
+  kv.ring_pos_.assign(static_cast<size_t>(kv.ring_cells_) * static_cast<size_t>(config.n_seq), kNoPosition);
   return kv;
 }
 
@@ -76,18 +107,52 @@ Result<int64_t> KvCells::append(int32_t seq, int64_t pos) {
   return n++;
 }
 
-void KvCells::truncate(int32_t seq, int64_t n_cells) {
-  int64_t& n = used_[static_cast<size_t>(seq)];
-  n = n_cells >= n ? 0 : n - n_cells;
+int64_t KvCells::place_in_ring(int32_t seq, int64_t pos) {
+  if (ring_cells_ == 0) return 0;
+  const int64_t cell = pos % ring_cells_;
+  ring_row(seq)[cell] = pos;
+  return cell;
 }
 
-void KvCells::clear(int32_t seq) { used_[static_cast<size_t>(seq)] = 0; }
+void KvCells::truncate(int32_t seq, int64_t n_cells) {
+  int64_t& n = used_[static_cast<size_t>(seq)];
+  const int64_t keep = n_cells >= n ? 0 : n - n_cells;
+  if (ring_cells_ > 0) {  // the given-back positions leave the rings too
+    int64_t* ring = ring_row(seq);
+    for (int64_t c = keep; c < n; ++c) {
+      const int64_t p = pos_[index(seq, c)];
+      if (ring[p % ring_cells_] == p) ring[p % ring_cells_] = kNoPosition;
+    }
+  }
+  n = keep;
+}
+
+bool KvCells::can_truncate(int32_t seq, int64_t n_cells) const {
+  const int64_t n = used(seq);
+  if (ring_cells_ == 0 || n_cells <= 0 || n_cells >= n) return true;
+  // The next token after the new end sees the window before it: each kept
+  // position there must still be in its ring cell.
+  const int64_t last = pos(seq, n - n_cells - 1);
+  const int64_t* ring = ring_row(seq);
+  for (int64_t c = n - n_cells - 1; c >= 0; --c) {
+    const int64_t p = pos(seq, c);
+    if (p <= last + 1 - max_window_) break;
+    if (ring[p % ring_cells_] != p) return false;
+  }
+  return true;
+}
+
+void KvCells::clear(int32_t seq) {
+  used_[static_cast<size_t>(seq)] = 0;
+  if (ring_cells_ > 0) std::fill_n(ring_row(seq), ring_cells_, kNoPosition);
+}
 
 void KvCells::copy(int32_t src, int32_t dst) {
   if (src == dst) return;
   const int64_t n = used(src);
   std::copy_n(&pos_[index(src, 0)], n, &pos_[index(dst, 0)]);
   used_[static_cast<size_t>(dst)] = n;
+  if (ring_cells_ > 0) std::copy_n(ring_row(src), ring_cells_, ring_row(dst));
 }
 
 }  // namespace laneway

@@ -31,12 +31,30 @@ struct KvCacheConfig {
   int32_t n_seq = 1;
   GgmlType type_k = GgmlType::f16;
   GgmlType type_v = GgmlType::f16;
+  // Sliding windows: per layer, the positions its attention sees (0: all).
+  // A windowed layer keeps a ring of ring_cells() per sequence instead of
+  // the whole context, unless full_windows.
+  std::vector<int64_t> layer_window;  // [n_layer], or empty: no windows
+  int32_t n_batch = 512;              // most tokens of one sequence in one chunk
+  bool full_windows = false;
 
   int64_t context_tokens() const { return n_seq > 0 ? n_ctx / n_seq : 0; }
+  // Cells per sequence of a windowed layer's ring: the widest window and a
+  // chunk, rounded up to kRingAlign, and no fewer than the blocks a window
+  // touches (the window rounded up, and one block); 0 when that is not less
+  // than the context (the layer keeps every cell, as the others do).
+  int64_t ring_cells() const;
+  bool in_ring(int64_t layer) const;
 };
+
+// Ring sizes are a multiple of this: every backend's attention block (CPU
+// 32, Vulkan 64) divides it, so a block of positions is a block of cells.
+inline constexpr int64_t kRingAlign = 64;
 
 // Bytes of K plus V for one token over all layers.
 Result<uint64_t> kv_bytes_per_token(const KvCacheConfig& config);
+// Bytes the KV rows of layers [layer_begin, layer_end) take, rings as rings.
+Result<uint64_t> kv_cache_bytes(const KvCacheConfig& config, int32_t layer_begin, int32_t layer_end);
 // Whether a type may be used for the KV cache ("f16", "q8_0", "q4_0").
 Result<GgmlType> parse_kv_cache_type(std::string_view name);
 // Checks the config (types against the head size, cells against sequences).
@@ -51,18 +69,28 @@ class KvCells {
 
   const KvCacheConfig& config() const { return config_; }
   int64_t context_tokens() const { return context_tokens_; }
+  int64_t ring_cells() const { return ring_cells_; }
 
   int64_t used(int32_t seq) const { return used_[static_cast<size_t>(seq)]; }
   // Position stored in a sequence's cell.
   int64_t pos(int32_t seq, int64_t cell) const { return pos_[index(seq, cell)]; }
   // What attention reads.
-  KvCellsView view() const { return {pos_.data(), used_.data(), context_tokens_, config_.n_seq}; }
+  KvCellsView view() const {
+    return {pos_.data(), used_.data(), context_tokens_, config_.n_seq, ring_pos_.data(), ring_cells_};
+  }
 
   // Takes the next free cell of `seq` for a token at `pos`; an error when
   // the sequence's cells are all used.
   Result<int64_t> append(int32_t seq, int64_t pos);
+  // Tags the ring cell of a token at `pos` of `seq` (with rings): done per
+  // chunk, just before the chunk's rows are written there. Returns the cell.
+  int64_t place_in_ring(int32_t seq, int64_t pos);
   // Gives back the last n cells of `seq` (e.g. a failed batch).
   void truncate(int32_t seq, int64_t n_cells);
+  // Whether giving back the last n cells of `seq` leaves a cache that can
+  // go on: with rings, the window before the new end must not have been
+  // overwritten by what followed it. A caller that cannot truncate clears.
+  bool can_truncate(int32_t seq, int64_t n_cells) const;
   void clear(int32_t seq);
   // Makes dst's cells hold src's positions (the rows are the backends' to copy).
   void copy(int32_t src, int32_t dst);
@@ -71,11 +99,18 @@ class KvCells {
   uint64_t index(int32_t seq, int64_t cell) const {
     return static_cast<uint64_t>(seq) * static_cast<uint64_t>(context_tokens_) + static_cast<uint64_t>(cell);
   }
+  int64_t* ring_row(int32_t seq) { return ring_pos_.data() + static_cast<size_t>(seq) * static_cast<size_t>(ring_cells_); }
+  const int64_t* ring_row(int32_t seq) const {
+    return ring_pos_.data() + static_cast<size_t>(seq) * static_cast<size_t>(ring_cells_);
+  }
 
   KvCacheConfig config_;
   int64_t context_tokens_ = 0;
   std::vector<int64_t> used_;
   std::vector<int64_t> pos_;
+  int64_t ring_cells_ = 0;
+  int64_t max_window_ = 0;
+  std::vector<int64_t> ring_pos_;  // [n_seq][ring_cells_], kNoPosition where empty
 };
 
 }  // namespace laneway

@@ -40,8 +40,16 @@ void build_sizing_graph(const ModelHparams& hp, ModelWeights& w, ForwardGraph& g
   if (auto arch = find_architecture(hp.architecture); arch.is_ok()) (*arch)->build_graph(hp, w, g);
 }
 
-KvCacheConfig kv_config(const ModelHparams& hp, const ContextOptions& o) {
+KvCacheConfig kv_config(const ModelHparams& hp, const ContextOptions& o, const ForwardGraph& g) {
   KvCacheConfig kvc;
+  kvc.layer_window.assign(static_cast<size_t>(hp.n_layer), 0);
+  for (const Op& op : g.ops()) {
+    if (op.kind == OpKind::attention && op.layer >= 0 && op.layer < hp.n_layer) {
+      kvc.layer_window[static_cast<size_t>(op.layer)] = op.attn.window;
+    }
+  }
+  kvc.n_batch = o.n_batch;
+  kvc.full_windows = o.swa_full;
   kvc.n_layer = hp.n_layer;
   kvc.n_embd_k = hp.n_embd_kv();
   kvc.n_embd_v = hp.n_embd_kv();
@@ -113,10 +121,9 @@ Result<std::unique_ptr<ForwardContext>> ForwardContext::create(const Model& mode
   if (o.n_seq < 1) return invalid_argument_error("need at least one sequence, got {}", o.n_seq);
   if (o.n_batch < 1) return invalid_argument_error("batch size must be at least 1, got {}", o.n_batch);
   o.n_threads = resolve_n_threads(o.n_threads);
-  LANEWAY_ASSIGN_OR_RETURN(ctx->cells_, KvCells::create(kv_config(hp, o)));
-
   ctx->graph_ = ForwardGraph(static_cast<int32_t>(hp.n_layer));
   model.arch().build_graph(hp, model.weights(), ctx->graph_);
+  LANEWAY_ASSIGN_OR_RETURN(ctx->cells_, KvCells::create(kv_config(hp, o, ctx->graph_)));
   LANEWAY_TRY(ctx->place(hp));
 
   const auto b = static_cast<size_t>(o.n_batch);
@@ -150,7 +157,7 @@ Status ForwardContext::place(const ModelHparams& hp) {
   for (const Op& op : ops) {
     if (op.weight != nullptr && !on_gpu(op, first_gpu, hp.n_layer)) cpu_weights.push_back(op.weight->data);
   }
-  const KvCacheConfig kvc = kv_config(hp, options_);
+  const KvCacheConfig& kvc = cells_.config();
   for (size_t r = 0; r < ranges_.size(); ++r) {
     Range& range = ranges_[r];
     if (range_on_gpu[r]) {
@@ -220,9 +227,17 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
   const auto b = static_cast<uint64_t>(o.n_batch);
   // The context's host buffers: rope table, slots, output rows, cell positions, logits.
   const uint64_t inputs = b * (static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + sizeof(TokenSlot) + sizeof(int32_t));
-  const uint64_t positions = static_cast<uint64_t>(o.n_ctx) * sizeof(int64_t);
+  const uint64_t ring = static_cast<uint64_t>(kv_config(hp, o, g).ring_cells()) * static_cast<uint64_t>(o.n_seq);
+  const uint64_t positions = (static_cast<uint64_t>(o.n_ctx) + ring) * sizeof(int64_t);
   const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);
   return backend + inputs + positions + logits;
+}
+
+KvCacheConfig ForwardContext::kv_cache_config(const ModelHparams& hp, const ContextOptions& o) {
+  ModelWeights w;
+  ForwardGraph g;
+  build_sizing_graph(hp, w, g);
+  return kv_config(hp, o, g);
 }
 
 uint64_t ForwardContext::device_compute_bytes(const ModelHparams& hp, const ContextOptions& o) {
@@ -232,9 +247,11 @@ uint64_t ForwardContext::device_compute_bytes(const ModelHparams& hp, const Cont
   const auto b = static_cast<uint64_t>(o.n_batch);
   uint64_t total = 0;
   for (const ActivationDesc& a : g.activations()) total += static_cast<uint64_t>(a.width) * b * sizeof(float);
-  // tokens, slots (4 x int32), rope table, output rows; a position per cell, a count per sequence.
+  // tokens, slots (4 x int32), rope table, output rows; a position per cell
+  // and per ring cell, a count per sequence.
   total += b * (4 + 16 + static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + 4);
-  total += static_cast<uint64_t>(o.n_ctx) * 4 + static_cast<uint64_t>(o.n_seq) * 4;
+  const uint64_t ring = static_cast<uint64_t>(kv_config(hp, o, g).ring_cells()) * static_cast<uint64_t>(o.n_seq);
+  total += (static_cast<uint64_t>(o.n_ctx) + ring) * 4 + static_cast<uint64_t>(o.n_seq) * 4;
   return total;
 }
 
@@ -346,6 +363,12 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
       if (batch.want_logits[static_cast<size_t>(i)]) output_rows_[static_cast<size_t>(in.n_outputs++)] = static_cast<int32_t>(i - begin);
     }
     in.output_rows = output_rows_.data();
+    if (cells_.ring_cells() > 0) {  // tagged per chunk: a ring holds a window and one chunk
+      for (int64_t i = begin; i < end; ++i) {
+        TokenSlot& slot = slots_[static_cast<size_t>(i)];
+        slot.ring_cell = cells_.place_in_ring(slot.seq, slot.pos);
+      }
+    }
     compute_rope(in.slots, in.n_tokens);
     in.rope_cos_sin = rope_cos_sin_.data();
     in.rope_pairs = hp.rope_dim / 2;
@@ -353,9 +376,17 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
     in.logits = logits_.data() + static_cast<size_t>(out_offset) * static_cast<size_t>(hp.n_vocab);
     Status st = run_chunk(in);
     if (!st.is_ok()) {
-      for (int32_t s = 0; s < options_.n_seq; ++s) cells_.truncate(s, need[static_cast<size_t>(s)]);
       n_outputs_ = 0;
-      return st;
+      if (cells_.ring_cells() == 0) {
+        for (int32_t s = 0; s < options_.n_seq; ++s) cells_.truncate(s, need[static_cast<size_t>(s)]);
+        return st;
+      }
+      // The chunks written so far overwrote ring cells that the window of
+      // the old end still needed: the batch's sequences start again.
+      for (int32_t s = 0; s < options_.n_seq; ++s) {
+        if (need[static_cast<size_t>(s)] > 0) cells_.clear(s);
+      }
+      return st.with_context("the KV cache of the batch's sequences was cleared (sliding-window rings)");
     }
     out_offset += in.n_outputs;
   }

@@ -52,6 +52,10 @@ struct ContextOptions {
   // Pin the KV rows in RAM (--mlock, a lane's `mlock: true`; the weights are
   // pinned by ModelLoadOptions::mlock). Admission checks the memlock limit first.
   bool mlock = false;
+  // Sliding-window layers (gemma2's even blocks) keep the whole context
+  // too, not a ring of their window and a batch (--swa-full: more memory;
+  // a chat can then rewind any number of tokens without reading its prompt again).
+  bool swa_full = false;
   // Makes the backend for the model's GPU layers; empty = the device the
   // model names (Model::device()). Tests put a second CPU backend there.
   std::function<Result<std::unique_ptr<Backend>>()> make_gpu_backend;
@@ -74,9 +78,13 @@ class ForwardContext {
   // activation buffer (the logits included) for n_batch rows, and the chunk's
   // inputs (token ids, slots, rope table, output rows, cell positions).
   static uint64_t device_compute_bytes(const ModelHparams& hp, const ContextOptions& options);
+  // The KV cache a context with these options keeps (options.n_ctx set):
+  // its layers, types, and which layers keep a sliding window's ring.
+  static KvCacheConfig kv_cache_config(const ModelHparams& hp, const ContextOptions& options);
   ~ForwardContext();
 
-  // Evaluates the batch. On error nothing of the batch stays in the cache.
+  // Evaluates the batch. On error nothing of the batch stays in the cache
+  // (with sliding-window rings, the batch's sequences are cleared: kv().used()).
   Status decode(const ForwardBatch& batch);
   // Logits of the i-th token that asked for them in the last decode(): n_vocab floats.
   std::span<const float> logits(int64_t i) const;

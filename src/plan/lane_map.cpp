@@ -280,7 +280,8 @@ Result<LaneMap> plan_lane_map(const LanesConfig& config, const std::map<std::str
     l.bill = std::move(bill).value();
     for (const auto& w : l.bill.warnings) map.warnings.push_back(fmt::format("lane {}: {}", lc.name, w));
     l.weight_read_bytes = weight_bytes_read_per_token(l.model.model);
-    l.kv_read_bytes = l.bill.kv_bytes_per_token * uint64_t(l.context_tokens);
+    // A decode step at a full slot reads that slot's KV rows (a windowed layer's ring, not the context).
+    l.kv_read_bytes = l.bill.kv_bytes / uint64_t(std::max(1, l.settings.n_seq));
     if (profile.bandwidth_bytes_per_s > 0) {
       l.ceiling_tps = profile.bandwidth_bytes_per_s / double(l.weight_read_bytes + l.kv_read_bytes);
     }

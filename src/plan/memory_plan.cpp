@@ -76,22 +76,18 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   if (s.n_seq < 1) return invalid_argument_error("slots must be at least 1, got {}", s.n_seq);
   MemoryBill bill;
   bill.n_ctx = s.n_ctx > 0 ? s.n_ctx : (hp.n_ctx_train > 0 ? hp.n_ctx_train : 2048);
-  KvCacheConfig kv;
-  kv.n_layer = hp.n_layer;
-  kv.n_embd_k = kv.n_embd_v = hp.n_embd_kv();
-  kv.head_dim = hp.head_dim;
-  kv.type_k = s.type_k;
-  kv.type_v = s.type_v;
+  ContextOptions o = s;
+  o.n_ctx = bill.n_ctx;  // the trained context when s.n_ctx is 0
+  // Each slot gets n_ctx / slots cells; sliding-window layers keep a ring
+  // of their window and a batch (the context's own config: the same bill).
+  const KvCacheConfig kv = ForwardContext::kv_cache_config(hp, o);
   LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
-  const int64_t cells = bill.n_ctx / s.n_seq * s.n_seq;  // each slot gets n_ctx / slots cells
-  bill.kv_bytes = bill.kv_bytes_per_token * static_cast<uint64_t>(cells);
+  LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes, kv_cache_bytes(kv, 0, static_cast<int32_t>(hp.n_layer)));
   // The file pages of block matrices go once the CPU has tiled them or a GPU
   // holds a copy, but for about a page each at the seams.
   int64_t tiled = model.output_tiled_matrices;
   for (int64_t n : model.layer_tiled_matrices) tiled += n;
   bill.weights_bytes = model.file_bytes + static_cast<uint64_t>(tiled) * kTiledMatrixResidueBytes;
-  ContextOptions o = s;
-  o.n_ctx = bill.n_ctx;  // the trained context when s.n_ctx is 0
   bill.compute_bytes = ForwardContext::compute_bytes(hp, o, s.n_seq);
   bill.overhead_bytes =
       (s.serve_lane ? kServeLaneBytes : kOverheadBaseBytes) + kOverheadPerVocabBytes * static_cast<uint64_t>(hp.n_vocab);
@@ -104,7 +100,7 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
     // The output head and its norm; the embedding table only when the first block is there too (or it is the head).
     d.weights_bytes += model.output_weight_bytes;
     if (first > 0 && !hp.tied_output) d.weights_bytes -= std::min(d.weights_bytes, model.embedding_bytes);
-    d.kv_bytes = bill.kv_bytes / static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(d.n_blocks);
+    LANEWAY_ASSIGN_OR_RETURN(d.kv_bytes, kv_cache_bytes(kv, static_cast<int32_t>(first), static_cast<int32_t>(hp.n_layer)));
     d.compute_bytes = ForwardContext::device_compute_bytes(hp, o);
     d.total_bytes = d.weights_bytes + d.kv_bytes + d.compute_bytes;
   }

@@ -6,7 +6,8 @@
 // the running sum and accumulator. Cells with a position after the token's,
 // or before its sliding window, are skipped outright (not added as zeros),
 // so a token sees the same arithmetic whether later tokens are already in
-// the cache or not.
+// the cache or not. A layer that keeps a ring (backend.h) walks the blocks
+// of positions its window covers, oldest first, each a block of ring cells.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -20,11 +21,13 @@ namespace laneway {
 
 void CpuBackend::store_kv(int64_t layer, const TokenSlot* slots, int64_t n_tokens, const float* k, const float* v) {
   const KvStorageDesc& c = kv_desc_;
+  const bool ring = c.ring(layer);
   pool_.parallel_for(n_tokens, [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
       const TokenSlot& s = slots[t];
-      quantize_row(c.type_k, k + t * c.n_embd_k, k_row(layer, s.seq, s.cell), c.n_embd_k);
-      quantize_row(c.type_v, v + t * c.n_embd_v, v_row(layer, s.seq, s.cell), c.n_embd_v);
+      const int64_t cell = ring ? s.ring_cell : s.cell;
+      quantize_row(c.type_k, k + t * c.n_embd_k, k_row(layer, s.seq, cell), c.n_embd_k);
+      quantize_row(c.type_v, v + t * c.n_embd_v, v_row(layer, s.seq, cell), c.n_embd_v);
     }
   });
 }
@@ -53,6 +56,10 @@ void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenS
   };
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const int64_t window = shape.window;
+  const bool ring = c.ring(layer);
+  const int64_t ring_cells = c.ring_cells;
+  assert(!ring || (window > 0 && cells.ring_positions != nullptr && cells.ring_cells == ring_cells &&
+                   ring_cells % kAttentionBlock == 0));
 
   pool_.parallel_for(n_items, [&](int64_t begin, int64_t end, int thread) {
     float* k_buf = attn_scratch_.data() + static_cast<size_t>(thread) * attn_scratch_per_thread_;
@@ -68,13 +75,19 @@ void CpuBackend::attention(int64_t layer, const KvCellsView& cells, const TokenS
       const int64_t kvh = item % shape.n_head_kv;
       const TokenSlot& slot = slots[t];
       const float* q0 = q + (t * shape.n_head + kvh * n_gqa) * hd;
-      const int64_t* positions = cells.positions + static_cast<int64_t>(slot.seq) * cells.context_tokens;
-      const int64_t n_cells = cells.used[slot.seq];
+      const int64_t* positions = ring ? cells.ring_positions + static_cast<int64_t>(slot.seq) * ring_cells
+                                      : cells.positions + static_cast<int64_t>(slot.seq) * cells.context_tokens;
+      const int64_t n_cells = ring ? ring_cells : cells.used[slot.seq];
+      // Blocks [first_block, end_block): of cells, or with a ring of the
+      // positions from the window's start to the token's (cells pos % ring).
+      const int64_t first_block = ring ? std::max<int64_t>(0, slot.pos - window + 1) / kAttentionBlock : 0;
+      const int64_t end_block = ring ? slot.pos / kAttentionBlock + 1 : (n_cells + kAttentionBlock - 1) / kAttentionBlock;
 
       std::fill(m, m + n_gqa, kNegInf);
       std::fill(l, l + n_gqa, 0.0f);
       std::fill(acc, acc + n_gqa * hd, 0.0f);
-      for (int64_t b0 = 0; b0 < n_cells; b0 += kAttentionBlock) {
+      for (int64_t block = first_block; block < end_block; ++block) {
+        const int64_t b0 = ring ? block * kAttentionBlock % ring_cells : block * kAttentionBlock;
         const int64_t b1 = std::min(n_cells, b0 + kAttentionBlock);
         int64_t n_vis = 0;
         for (int64_t cell = b0; cell < b1; ++cell) {

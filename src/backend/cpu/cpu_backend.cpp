@@ -113,6 +113,12 @@ Status CpuBackend::allocate(const BackendSetup& setup) {
     LANEWAY_ASSIGN_OR_RETURN(k_row_bytes_, ggml_row_bytes(kv_desc_.type_k, static_cast<uint64_t>(kv_desc_.n_embd_k)));
     LANEWAY_ASSIGN_OR_RETURN(v_row_bytes_, ggml_row_bytes(kv_desc_.type_v, static_cast<uint64_t>(kv_desc_.n_embd_v)));
     LANEWAY_ASSIGN_OR_RETURN(const uint64_t bytes, kv_storage_bytes(kv_desc_));
+    kv_layer_offset_.clear();
+    uint64_t offset = 0;
+    for (int32_t l = kv_desc_.layer_begin; l < kv_desc_.layer_end; ++l) {
+      kv_layer_offset_.push_back(offset);
+      offset += (k_row_bytes_ + v_row_bytes_) * static_cast<uint64_t>(kv_desc_.cells_per_seq(l) * kv_desc_.n_seq);
+    }
     // Committed now: a context that does not fit fails here, never mid-generation.
     auto buf = PageBuffer::allocate(bytes, /*commit=*/true);
     if (!buf.is_ok()) {
@@ -126,24 +132,25 @@ Status CpuBackend::allocate(const BackendSetup& setup) {
 }
 
 uint8_t* CpuBackend::k_row(int64_t layer, int32_t seq, int64_t cell) {
-  const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
-  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.context_tokens) + static_cast<uint64_t>(cell);
-  const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
-  return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + index * k_row_bytes_;
+  const auto per_seq = static_cast<uint64_t>(kv_desc_.cells_per_seq(layer));
+  const uint64_t index = static_cast<uint64_t>(seq) * per_seq + static_cast<uint64_t>(cell);
+  return kv_.data() + kv_layer_offset_[static_cast<size_t>(layer - kv_desc_.layer_begin)] + index * k_row_bytes_;
 }
 
 uint8_t* CpuBackend::v_row(int64_t layer, int32_t seq, int64_t cell) {
-  const auto cells = static_cast<uint64_t>(kv_desc_.n_cells());
-  const auto index = static_cast<uint64_t>(seq) * static_cast<uint64_t>(kv_desc_.context_tokens) + static_cast<uint64_t>(cell);
-  const auto l = static_cast<uint64_t>(layer - kv_desc_.layer_begin);
-  return kv_.data() + l * (k_row_bytes_ + v_row_bytes_) * cells + k_row_bytes_ * cells + index * v_row_bytes_;
+  const auto per_seq = static_cast<uint64_t>(kv_desc_.cells_per_seq(layer));
+  const uint64_t cells = per_seq * static_cast<uint64_t>(kv_desc_.n_seq);
+  const uint64_t index = static_cast<uint64_t>(seq) * per_seq + static_cast<uint64_t>(cell);
+  return kv_.data() + kv_layer_offset_[static_cast<size_t>(layer - kv_desc_.layer_begin)] + k_row_bytes_ * cells +
+         index * v_row_bytes_;
 }
 
 Status CpuBackend::copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_cells) {
   if (src_seq == dst_seq || n_cells <= 0) return Status::ok();
   for (int32_t layer = kv_desc_.layer_begin; layer < kv_desc_.layer_end; ++layer) {
-    std::memcpy(k_row(layer, dst_seq, 0), k_row(layer, src_seq, 0), static_cast<size_t>(n_cells) * k_row_bytes_);
-    std::memcpy(v_row(layer, dst_seq, 0), v_row(layer, src_seq, 0), static_cast<size_t>(n_cells) * v_row_bytes_);
+    const auto n = static_cast<size_t>(kv_desc_.ring(layer) ? kv_desc_.ring_cells : n_cells);  // a ring wholly
+    std::memcpy(k_row(layer, dst_seq, 0), k_row(layer, src_seq, 0), n * k_row_bytes_);
+    std::memcpy(v_row(layer, dst_seq, 0), v_row(layer, src_seq, 0), n * v_row_bytes_);
   }
   return Status::ok();
 }

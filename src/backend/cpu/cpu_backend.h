@@ -141,11 +141,13 @@ class CpuBackend final : public Backend {
   // The graph's activation buffers ([max_tokens][width] each; empty where unused).
   std::vector<std::vector<float>> acts_;
   std::vector<int64_t> act_widths_;
-  // KV rows of layers [kv_desc_.layer_begin, layer_end): per layer all K rows, then all V rows.
+  // KV rows of layers [kv_desc_.layer_begin, layer_end): per layer all K rows, then all V rows
+  // (cells_per_seq of the layer for each sequence: a ring layer's are fewer).
   KvStorageDesc kv_desc_;
   PageBuffer kv_;
   uint64_t k_row_bytes_ = 0;
   uint64_t v_row_bytes_ = 0;
+  std::vector<uint64_t> kv_layer_offset_;  // [layer - layer_begin]: where its K rows start in kv_
 };
 
 }  // namespace laneway

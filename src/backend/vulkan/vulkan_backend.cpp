@@ -226,7 +226,7 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
     compute_bytes_ += a.buffer.size_bytes();
   }
 
-  // KV rows: one K and one V buffer per layer, all sequences' cells.
+  // KV rows: one K and one V buffer per layer, all sequences' cells (a ring layer's ring cells).
   if (kv_.n_layers() > 0) {
     if (!kv_type_supported(kv_.type_k) || !kv_type_supported(kv_.type_v)) {
       return unsupported_error("vulkan: KV cache types {}/{} (f16, q8_0 and q4_0 are supported)",
@@ -237,8 +237,8 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
     if (kv_.n_embd_k % 2 != 0 || kv_.n_embd_v % 2 != 0) return unsupported_error("vulkan: odd KV row widths");
     kv_row_stride_k_ = round_up4(k_row);
     kv_row_stride_v_ = round_up4(v_row);
-    const auto cells = static_cast<uint64_t>(kv_.n_cells());
     for (int32_t l = 0; l < kv_.n_layers(); ++l) {
+      const auto cells = static_cast<uint64_t>(kv_.cells_per_seq(kv_.layer_begin + l) * kv_.n_seq);
       KvLayer layer;
       Result<VulkanBuffer> k = VulkanBuffer::create(*device_, cells * kv_row_stride_k_, VulkanMemoryKind::device_local);
       if (!k.is_ok()) return k.status().with_context(fmt::format("KV rows of layer {} (split KV is not implemented)", kv_.layer_begin + l));
@@ -302,7 +302,10 @@ Status VulkanBackend::allocate(const BackendSetup& setup) {
   LANEWAY_ASSIGN_OR_RETURN(output_rows_, VulkanBuffer::create(*device_, tokens * 4, host));
   LANEWAY_ASSIGN_OR_RETURN(positions_, VulkanBuffer::create(*device_, static_cast<uint64_t>(std::max<int64_t>(kv_.n_cells(), 1)) * 4, host));
   LANEWAY_ASSIGN_OR_RETURN(used_, VulkanBuffer::create(*device_, static_cast<uint64_t>(std::max(kv_.n_seq, 1)) * 4, host));
-  for (const VulkanBuffer* b : {&tokens_, &slots_, &rope_, &output_rows_, &positions_, &used_}) {
+  const int64_t ring_cells = kv_.ring_cells * kv_.n_seq;
+  LANEWAY_ASSIGN_OR_RETURN(ring_positions_,
+                           VulkanBuffer::create(*device_, static_cast<uint64_t>(std::max<int64_t>(ring_cells, 1)) * 4, host));
+  for (const VulkanBuffer* b : {&tokens_, &slots_, &rope_, &output_rows_, &positions_, &used_, &ring_positions_}) {
     compute_bytes_ += b->size_bytes();
   }
   moe_groups_ = VulkanBuffer{};
@@ -349,14 +352,15 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
       if (slot.pos < 0 || slot.pos > INT32_MAX) {
         return unsupported_error("vulkan: position {} does not fit the shaders' 32-bit positions", slot.pos);
       }
-      if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.context_tokens) {
-        return invalid_argument_error("vulkan: token {} goes to cell {} of sequence {}, outside the cache", t, slot.cell,
-                                      slot.seq);
+      if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.context_tokens ||
+          (kv_.ring_cells > 0 && (slot.ring_cell < 0 || slot.ring_cell >= kv_.ring_cells))) {
+        return invalid_argument_error("vulkan: token {} goes to cell {} (ring cell {}) of sequence {}, outside the cache",
+                                      t, slot.cell, slot.ring_cell, slot.seq);
       }
       s[4 * t] = slot.seq;
       s[4 * t + 1] = static_cast<int32_t>(slot.cell);
       s[4 * t + 2] = static_cast<int32_t>(slot.pos);
-      s[4 * t + 3] = 0;
+      s[4 * t + 3] = kv_.ring_cells > 0 ? static_cast<int32_t>(slot.ring_cell) : 0;
     }
   }
   if (need_rope) {
@@ -381,6 +385,17 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
       for (int64_t c = 0; c < u; ++c) pos[s * kv_.context_tokens + c] = static_cast<int32_t>(p[c]);
     }
     for (int32_t s = in.cells.n_seq; s < kv_.n_seq; ++s) used[s] = 0;
+    if (kv_.ring_cells > 0) {
+      if (in.cells.ring_cells != kv_.ring_cells || in.cells.ring_positions == nullptr || in.cells.n_seq != kv_.n_seq) {
+        return invalid_argument_error("vulkan: rings of {} cells in the bookkeeping, {} allocated", in.cells.ring_cells,
+                                      kv_.ring_cells);
+      }
+      auto* ring = static_cast<int32_t*>(ring_positions_.mapped());
+      const int64_t n_ring = kv_.ring_cells * kv_.n_seq;
+      for (int64_t c = 0; c < n_ring; ++c) {
+        ring[c] = static_cast<int32_t>(std::min<int64_t>(in.cells.ring_positions[c], INT32_MAX));  // none: after every position
+      }
+    }
   }
   return Status::ok();
 }
@@ -431,12 +446,15 @@ Status VulkanBackend::copy_kv_cells(int32_t src_seq, int32_t dst_seq, int64_t n_
     return invalid_argument_error("vulkan: copy of {} cells from sequence {} to {}", n_cells, src_seq, dst_seq);
   }
   LANEWAY_TRY(commands_.begin());
-  const auto cps = static_cast<uint64_t>(kv_.context_tokens);
-  for (KvLayer& layer : kv_layers_) {
+  for (size_t l = 0; l < kv_layers_.size(); ++l) {
+    KvLayer& layer = kv_layers_[l];
+    const int64_t index = kv_.layer_begin + static_cast<int64_t>(l);
+    const auto cps = static_cast<uint64_t>(kv_.cells_per_seq(index));
+    const auto n = static_cast<uint64_t>(kv_.ring(index) ? kv_.ring_cells : n_cells);  // a ring wholly
     LANEWAY_TRY(commands_.copy(layer.k.buffer(), src_seq * cps * kv_row_stride_k_, layer.k.buffer(),
-                               dst_seq * cps * kv_row_stride_k_, static_cast<uint64_t>(n_cells) * kv_row_stride_k_));
+                               dst_seq * cps * kv_row_stride_k_, n * kv_row_stride_k_));
     LANEWAY_TRY(commands_.copy(layer.v.buffer(), src_seq * cps * kv_row_stride_v_, layer.v.buffer(),
-                               dst_seq * cps * kv_row_stride_v_, static_cast<uint64_t>(n_cells) * kv_row_stride_v_));
+                               dst_seq * cps * kv_row_stride_v_, n * kv_row_stride_v_));
   }
   return commands_.submit_and_wait();
 }

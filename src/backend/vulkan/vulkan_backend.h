@@ -116,6 +116,7 @@ class VulkanBackend final : public Backend {
   VulkanBuffer rope_;         // f32 [max_tokens][rope_half_max][2]
   VulkanBuffer output_rows_;  // int32 [max_tokens]
   VulkanBuffer positions_;    // int32 [n_seq][context_tokens]
+  VulkanBuffer ring_positions_;  // int32 [n_seq][ring_cells]: what each ring cell holds (INT32_MAX: none)
   VulkanBuffer used_;         // int32 [n_seq]
   // matmul_id's pairs per expert (moe.comp MOE_GROUP): uint32 counts
   // [moe_groups_experts_], then [moe_groups_experts_][max_tokens] pair lists.

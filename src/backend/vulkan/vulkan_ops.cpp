@@ -61,8 +61,13 @@ Status VulkanBackend::record_store_kv(const Op& op, int64_t n) {
   };
   for (const Half& h : {Half{layer.k, k, kv_.n_embd_k, kv_.type_k, kv_row_stride_k_},
                         Half{layer.v, v, kv_.n_embd_v, kv_.type_v, kv_row_stride_v_}}) {
-    const PushConstants pc{u32(n), u32(h.n_embd), static_cast<uint32_t>(h.type), u32(static_cast<int64_t>(h.stride)),
-                           u32(kv_.context_tokens), u32(h.src->width)};
+    const PushConstants pc{u32(n),
+                           u32(h.n_embd),
+                           static_cast<uint32_t>(h.type),
+                           u32(static_cast<int64_t>(h.stride)),
+                           u32(kv_.cells_per_seq(op.layer)),
+                           u32(h.src->width),
+                           kv_.ring(op.layer) ? 1u : 0u};
     const uint64_t units = static_cast<uint64_t>(n) * static_cast<uint64_t>((h.n_embd + 31) / 32);
     const Groups g = groups_for((units + 63) / 64);
     LANEWAY_TRY(commands_.dispatch(*p, {h.cache.buffer(), h.src->buffer.buffer(), slots_.buffer()}, pc, g.x, g.y));
@@ -95,17 +100,19 @@ Status VulkanBackend::record_attention(const Op& op, int64_t n) {
                          u32(static_cast<int64_t>(kv_row_stride_v_)),
                          u32(static_cast<int64_t>(k_head_bytes)),
                          u32(static_cast<int64_t>(v_head_bytes)),
-                         u32(kv_.context_tokens),
+                         u32(kv_.cells_per_seq(op.layer)),
                          u32(q->width),
                          u32(dst->width),
                          u32(chunk_heads),
                          f32_bits(s.softcap),
                          f32_bits(s.softcap > 0.0f ? 1.0f / s.softcap : 0.0f),
-                         u32(s.window)};
+                         u32(s.window),
+                         u32(kv_.ring(op.layer) ? kv_.ring_cells : 0)};
   const Groups g = groups_for(static_cast<uint64_t>(n * s.n_head_kv * n_chunks));
+  const VulkanBuffer& positions = kv_.ring(op.layer) ? ring_positions_ : positions_;
   return commands_.dispatch(*p,
                             {layer.k.buffer(), layer.v.buffer(), q->buffer.buffer(), dst->buffer.buffer(),
-                             slots_.buffer(), positions_.buffer(), used_.buffer()},
+                             slots_.buffer(), positions.buffer(), used_.buffer()},
                             pc, g.x, g.y);
 }
 

@@ -5,7 +5,9 @@
 // on the f16 files.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +15,7 @@
 #include "model/context.h"
 #include "model/evaluate.h"
 #include "model/model.h"
+#include "plan/memory_plan.h"
 #include "reference.h"
 #include "support/testdata.h"
 
@@ -128,6 +131,96 @@ TEST(GraniteGraph, FourMultipliersWhereTheModelCardPutsThem) {
   EXPECT_EQ(residual, 2 * hp.n_layer);  // each block's attention and feed-forward branch
   EXPECT_EQ(logit, 1);
   EXPECT_EQ(attention, hp.n_layer);
+}
+
+// gemma2's sliding-window blocks keep a ring of their window and a chunk
+// (window 16, n_batch 8: 128 cells per sequence), not the whole context: the
+// logits of 300 tokens (past the ring's end twice) are bit-identical to
+// the whole-context layout's (--swa-full), alone, in chunks of 5, and
+// batched with another sequence; the KV rows shrink by what the 13 windowed
+// blocks no longer keep; a chat may rewind within the ring and gets the
+// same logits again, and not beyond it.
+TEST(Gemma2Window, RingGivesTheWholeContextsLogitsInLessMemory) {
+  const std::string path = test::testdata_path("models/synthetic/arch-gemma2-f16.gguf");
+  LANEWAY_REQUIRE_FILE(path);
+  auto m = Model::load(path);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  ASSERT_EQ((*m)->hparams().sliding_window, 16);
+  ASSERT_EQ((*m)->hparams().n_layer, 26);
+  auto make = [&](bool swa_full) {
+    ContextOptions o;
+    o.n_ctx = 2 * 512;
+    o.n_seq = 2;
+    o.n_batch = 8;
+    o.n_threads = 2;
+    o.swa_full = swa_full;
+    auto c = ForwardContext::create(**m, o);
+    EXPECT_TRUE(c.is_ok()) << c.status().to_string();
+    return c.is_ok() ? std::move(c).value() : nullptr;
+  };
+  auto ring = make(false);
+  auto whole = make(true);
+  ASSERT_TRUE(ring && whole);
+  EXPECT_EQ(ring->kv().ring_cells(), 128);
+  EXPECT_EQ(whole->kv().ring_cells(), 0);
+  // 13 blocks of 512 cells and 13 of 128, against 26 of 512: 5/8.
+  EXPECT_EQ(ring->kv_bytes() * 8, whole->kv_bytes() * 5);
+  // The planner bills what each layer keeps.
+  auto gguf = GgufModel::open(path);
+  ASSERT_TRUE(gguf.is_ok());
+  auto planned = plan_model_from_gguf(*gguf);
+  ASSERT_TRUE(planned.is_ok()) << planned.status().to_string();
+  PlanSettings settings;
+  static_cast<ContextOptions&>(settings) = ring->options();
+  EXPECT_EQ(plan_memory(*planned, settings)->kv_bytes, ring->kv_bytes());
+  settings.swa_full = true;
+  EXPECT_EQ(plan_memory(*planned, settings)->kv_bytes, whole->kv_bytes());
+
+  const int64_t V = (*m)->hparams().n_vocab;
+  std::vector<int32_t> tokens(300), other(300);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    tokens[i] = static_cast<int32_t>(3 + (i * 7919) % 509);
+    other[i] = static_cast<int32_t>(3 + (i * 104729 + 11) % 509);
+  }
+  auto expected = teacher_forced_logits(*whole, tokens);
+  ASSERT_TRUE(expected.is_ok()) << expected.status().to_string();
+  auto alone = teacher_forced_logits(*ring, tokens);
+  ASSERT_TRUE(alone.is_ok()) << alone.status().to_string();
+  EXPECT_EQ(std::memcmp(expected->data(), alone->data(), expected->size() * 4), 0) << "ring, alone";
+  auto chunked = teacher_forced_logits(*ring, tokens, /*seq=*/1, /*chunk_tokens=*/5);
+  ASSERT_TRUE(chunked.is_ok()) << chunked.status().to_string();
+  EXPECT_EQ(std::memcmp(expected->data(), chunked->data(), expected->size() * 4), 0) << "ring, chunks of 5";
+
+  ring->kv().clear(0);
+  ring->kv().clear(1);
+  ForwardBatch b;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    b.add(other[i], static_cast<int64_t>(i), 0, false);
+    b.add(tokens[i], static_cast<int64_t>(i), 1, true);
+  }
+  ASSERT_TRUE(ring->decode(b).is_ok());
+  std::vector<float> batched(expected->size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::memcpy(batched.data() + i * static_cast<size_t>(V), ring->logits(static_cast<int64_t>(i)).data(),
+                static_cast<size_t>(V) * 4);
+  }
+  EXPECT_EQ(std::memcmp(expected->data(), batched.data(), expected->size() * 4), 0) << "ring, batched";
+
+  // Sequence 1 holds 0..299; its ring 172..299. Rewinding 113 tokens (to
+  // an end at 186: the next token's window starts at 172) is possible, 114 not.
+  EXPECT_TRUE(ring->kv().can_truncate(1, 113));
+  EXPECT_FALSE(ring->kv().can_truncate(1, 114));
+  EXPECT_TRUE(whole->kv().can_truncate(0, 290));
+  ring->kv().truncate(1, 40);
+  ForwardBatch again;
+  for (size_t i = 260; i < tokens.size(); ++i) again.add(tokens[i], static_cast<int64_t>(i), 1, true);
+  ASSERT_TRUE(ring->decode(again).is_ok());
+  for (size_t i = 260; i < tokens.size(); ++i) {
+    ASSERT_EQ(std::memcmp(expected->data() + i * static_cast<size_t>(V), ring->logits(static_cast<int64_t>(i - 260)).data(),
+                          static_cast<size_t>(V) * 4),
+              0)
+        << "after the rewind, position " << i;
+  }
 }
 
 // A llama file declaring YaRN (factor 4 over 1024) runs past its original

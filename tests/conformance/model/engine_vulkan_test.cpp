@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -252,6 +253,38 @@ TEST(EngineVulkan, BatchAndChunkInvariance) {
     std::memcpy(batched.data() + order[k].second * static_cast<size_t>(V), row.data(), row.size_bytes());
   }
   EXPECT_EQ(std::memcmp(alone->data(), batched.data(), alone->size() * sizeof(float)), 0) << "batch of 4, n_batch 7";
+}
+
+// gemma2's windowed blocks keep rings on the device too (window 16, n_batch
+// 8: 128 cells per sequence): 200 tokens, past the ring's end, give
+// the whole-context layout's logits bit for bit, alone and in chunks of 5.
+TEST(EngineVulkan, Gemma2RingsGiveTheWholeContextsLogits) {
+  LANEWAY_REQUIRE_LAVAPIPE();
+  const std::string model = test::testdata_path("models/synthetic/arch-gemma2-f16.gguf");
+  LANEWAY_REQUIRE_FILE(model);
+  auto make = [&](bool swa_full) {
+    ContextOptions o;
+    o.n_ctx = 512;
+    o.n_batch = 8;
+    o.swa_full = swa_full;
+    return test::load(model, o, on_gpu());
+  };
+  Engine ring = make(false);
+  Engine whole = make(true);
+  ASSERT_TRUE(ring.ctx && whole.ctx);
+  EXPECT_EQ(ring.ctx->describe_placement().rfind("vulkan: ", 0), 0u) << ring.ctx->describe_placement();
+  EXPECT_EQ(ring.ctx->kv().ring_cells(), 128);
+  EXPECT_EQ(ring.ctx->kv_bytes() * 8, whole.ctx->kv_bytes() * 5);
+  std::vector<int32_t> tokens(200);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(3 + (i * 7919) % 509);
+  auto expected = teacher_forced_logits(*whole.ctx, tokens);
+  ASSERT_TRUE(expected.is_ok()) << expected.status().to_string();
+  auto alone = teacher_forced_logits(*ring.ctx, tokens);
+  ASSERT_TRUE(alone.is_ok()) << alone.status().to_string();
+  EXPECT_EQ(std::memcmp(expected->data(), alone->data(), expected->size() * 4), 0) << "ring, alone";
+  auto chunked = teacher_forced_logits(*ring.ctx, tokens, 0, 5);
+  ASSERT_TRUE(chunked.is_ok()) << chunked.status().to_string();
+  EXPECT_EQ(std::memcmp(expected->data(), chunked->data(), expected->size() * 4), 0) << "ring, chunks of 5";
 }
 
 TEST(EngineVulkan, MissingDeviceIsAClearError) {

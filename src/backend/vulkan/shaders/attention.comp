@@ -14,6 +14,11 @@
 // a switch between the work-group's SIMD slices). The outputs (heads x head_dim) are spread over the
 // lanes, each lane summing its outputs' V column over the block's cells.
 //
+// A layer that keeps a ring (ring_cells > 0; backend.h) walks the blocks of
+// positions its window covers, oldest first, block b in ring cells
+// (b * 64) % ring_cells onwards: with positions from 0 in cell order, the
+// blocks, cells and order the whole-context layout gives.
+//
 // A token's arithmetic depends only on its own inputs and its sequence's
 // cells, in an order fixed by the cell index (batch invariant).
 layout(local_size_x = 64) in;
@@ -21,8 +26,8 @@ layout(binding = 0, std430) readonly buffer KBuf { uint k_words[]; };
 layout(binding = 1, std430) readonly buffer VBuf { uint v_words[]; };
 layout(binding = 2, std430) readonly buffer QBuf { float q[]; };
 layout(binding = 3, std430) writeonly buffer DstBuf { float dst[]; };
-layout(binding = 4, std430) readonly buffer SlotBuf { ivec4 slots[]; };  // seq, cell, pos, 0
-layout(binding = 5, std430) readonly buffer PosBuf { int positions[]; };  // [n_seq][context_tokens]
+layout(binding = 4, std430) readonly buffer SlotBuf { ivec4 slots[]; };  // seq, cell, pos, ring cell
+layout(binding = 5, std430) readonly buffer PosBuf { int positions[]; };  // [n_seq][context_tokens or ring_cells]
 layout(binding = 6, std430) readonly buffer UsedBuf { int used[]; };      // [n_seq]
 layout(push_constant) uniform PC {
   uint n_tokens;
@@ -36,13 +41,14 @@ layout(push_constant) uniform PC {
   uint v_row_stride;
   uint k_head_bytes;
   uint v_head_bytes;
-  uint context_tokens;
+  uint context_tokens;  // cells per sequence of this layer (ring_cells for a ring)
   uint q_stride;
   uint dst_stride;
   uint chunk_heads;  // query heads per work-group: chunk_heads * head_dim <= kMaxOutputs, <= kMaxChunkHeads
   float softcap;      // > 0: scores are soft-capped
   float inv_softcap;  // 1 / softcap, computed on the host as the CPU does
   uint window;        // > 0: sliding window of this many positions
+  uint ring_cells;    // > 0: the layer keeps a ring of this many cells per sequence (a multiple of 64)
 } pc;
 #include "common.glsl"
 #include "kv_types.glsl"
@@ -114,8 +120,13 @@ void main() {
   const int pos = slot.z;
   // Cells at or before this position are outside a sliding window (none without one).
   const int window_end = pc.window > 0u ? pos - int(pc.window) : -2147483647 - 1;
-  const uint n_cells = uint(used[seq]);
+  const bool ring = pc.ring_cells > 0u;
+  const uint n_cells = ring ? pc.ring_cells : uint(used[seq]);
   const uint row0 = seq * pc.context_tokens;
+  // Blocks [first_block, end_block): of cells, or of the positions from the
+  // window's start to the token's (uniform over the work-group: one token).
+  const uint first_block = ring ? uint(max(0, pos - int(pc.window) + 1)) / kBlock : 0u;
+  const uint end_block = ring ? uint(pos) / kBlock + 1u : (n_cells + kBlock - 1u) / kBlock;
   for (uint i = lane; i < n_out; i += kLanes) q_s[i] = q[t * pc.q_stride + h0 * hd + i];
   barrier();
 
@@ -131,7 +142,8 @@ void main() {
     l_out[k] = 0.0;
   }
 
-  for (uint b0 = 0u; b0 < n_cells; b0 += kBlock) {
+  for (uint block = first_block; block < end_block; ++block) {
+    const uint b0 = ring ? (block * kBlock) % n_cells : block * kBlock;
     // 1. Lane j scores cell b0 + j for every head of the chunk.
     const uint cell = b0 + lane;
     float sc[kMaxChunkHeads];

@@ -7,14 +7,15 @@
 layout(local_size_x = 64) in;
 layout(binding = 0, std430) buffer CacheBuf { uint cache[]; };
 layout(binding = 1, std430) readonly buffer SrcBuf { float src[]; };
-layout(binding = 2, std430) readonly buffer SlotBuf { ivec4 slots[]; };  // seq, cell, pos, 0
+layout(binding = 2, std430) readonly buffer SlotBuf { ivec4 slots[]; };  // seq, cell, pos, ring cell
 layout(push_constant) uniform PC {
   uint n_tokens;
   uint n_embd;
   uint type;
   uint row_stride;  // bytes per cache row (a multiple of 4)
-  uint context_tokens;
+  uint context_tokens;  // cells per sequence of this layer (a ring layer's ring cells)
   uint src_stride;
+  uint ring;  // != 0: the layer keeps a ring; the cell is slots[t].w (pos % ring cells)
 } pc;
 #include "common.glsl"
 #include "kv_types.glsl"
@@ -34,7 +35,8 @@ void main() {
   const uint t = g / units;
   const uint u = g % units;
   const ivec4 slot = slots[t];
-  const uint row = (uint(slot.x) * pc.context_tokens + uint(slot.y)) * pc.row_stride;
+  const uint cell = pc.ring != 0u ? uint(slot.w) : uint(slot.y);
+  const uint row = (uint(slot.x) * pc.context_tokens + cell) * pc.row_stride;
   const uint s0 = t * pc.src_stride + u * 32u;
   if (pc.type == KV_F16) {
     const uint n = min(32u, pc.n_embd - u * 32u);
