@@ -53,10 +53,15 @@ std::string plan_text(const PlanFlags& f, const PlanModel& model, const PlanSett
                      format_tokens(per_slot), s.n_seq, format_tokens(bill.n_ctx), f.engine.cache_type_k,
                      f.engine.cache_type_v);
   }
-  o += fmt::format("weights   {:>10}\nkv        {:>10}  ({} per token)\ncompute   {:>10}\noverhead  {:>10}\n"
+  const std::string rings =
+      bill.kv_ring_layers > 0 ? fmt::format("; {} of {} blocks have a sliding window and keep {} tokens per slot",
+                                            bill.kv_ring_layers, model.hp.n_layer, format_tokens(bill.kv_ring_cells))
+                              : "";
+  o += fmt::format("weights   {:>10}\nkv        {:>10}  ({} per token{})\ncompute   {:>10}\noverhead  {:>10}\n"
                    "total     {:>10}  predicted peak resident memory\n",
                    format_bytes(bill.weights_bytes), format_bytes(bill.kv_bytes), format_bytes(bill.kv_bytes_per_token),
-                   format_bytes(bill.compute_bytes), format_bytes(bill.overhead_bytes), format_bytes(bill.total_bytes));
+                   rings, format_bytes(bill.compute_bytes), format_bytes(bill.overhead_bytes),
+                   format_bytes(bill.total_bytes));
   o += fmt::format("usable    {:>10}  ({})\n", format_bytes(usable.first), usable.second);
   if (bill.device.n_blocks > 0) {
     const auto& d = bill.device;
@@ -131,16 +136,13 @@ Status plan(const PlanFlags& f, int& exit_code) {
     LANEWAY_ASSIGN_OR_RETURN(model, plan_model_from_shape(*shape, f.type));
   }
   PlanSettings s;
+  LANEWAY_ASSIGN_OR_RETURN(static_cast<ContextOptions&>(s), context_options(f.engine));  // as run and serve read them
   // --ctx is per slot (each request's context), as `serve --ctx --slots` and
   // lanes.yaml's `context` mean it: the KV cache holds ctx x slots tokens.
   // 0: the model's trained context per slot.
   const int64_t per_slot_ctx = f.engine.ctx > 0 ? f.engine.ctx : model.hp.n_ctx_train;
   s.n_ctx = per_slot_ctx > 0 ? per_slot_ctx * f.slots : 0;
   s.n_seq = f.slots;
-  s.n_threads = f.engine.threads;
-  s.n_batch = f.engine.batch;
-  LANEWAY_ASSIGN_OR_RETURN(s.type_k, parse_kv_cache_type(f.engine.cache_type_k));
-  LANEWAY_ASSIGN_OR_RETURN(s.type_v, parse_kv_cache_type(f.engine.cache_type_v));
   if (!f.engine.gpu_layers.empty()) {
     LANEWAY_ASSIGN_OR_RETURN(GpuPlacement gpu, resolve_gpu_placement(f.engine.gpu_layers, f.engine.device));
     s.gpu_layers = gpu.gpu_layers;
@@ -162,6 +164,8 @@ Status plan(const PlanFlags& f, int& exit_code) {
                         {"weights_bytes", bill.weights_bytes},
                         {"kv_bytes", bill.kv_bytes},
                         {"kv_bytes_per_token", bill.kv_bytes_per_token},
+                        {"kv_ring_layers", bill.kv_ring_layers},
+                        {"kv_ring_cells", bill.kv_ring_cells},
                         {"compute_bytes", bill.compute_bytes},
                         {"overhead_bytes", bill.overhead_bytes},
                         {"total_bytes", bill.total_bytes},

@@ -100,7 +100,10 @@ struct MemoryBill {
   int64_t n_ctx = 0;
   uint64_t weights_bytes = 0;
   uint64_t kv_bytes = 0;
-  uint64_t kv_bytes_per_token = 0;
+  uint64_t kv_bytes_per_token = 0;  // a cell of every layer (the whole-context layout)
+  // Sliding-window blocks that keep a ring, and its cells per slot (0: none).
+  int64_t kv_ring_layers = 0;
+  int64_t kv_ring_cells = 0;
   uint64_t compute_bytes = 0;
   uint64_t overhead_bytes = 0;
   uint64_t total_bytes = 0;  // predicted peak resident bytes of `laneway run`
