@@ -124,10 +124,10 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufFile& file) {
     const std::string_view text = v.text(id);
     if (text.empty()) continue;
     if (type == TokenType::user_defined) {
-      t.always_split_.push_back(id);
-      t.special_split_.push_back(id);
+      t.always_split_.insert(text, id);
+      t.special_split_.insert(text, id);
     } else if (type == TokenType::control || type == TokenType::unknown) {
-      t.special_split_.push_back(id);
+      t.special_split_.insert(text, id);
       if (type == TokenType::control &&
           std::find(std::begin(kEndOfTurnTexts), std::end(kEndOfTurnTexts), text) != std::end(kEndOfTurnTexts)) {
         t.end_of_generation_[id] = 1;
@@ -137,18 +137,49 @@ Result<Tokenizer> Tokenizer::from_gguf(const GgufFile& file) {
   for (int32_t id : {v.special.eos, v.special.eot, v.special.eom}) {
     if (id != kNoToken) t.end_of_generation_[id] = 1;
   }
-  // Longest first, so a scan takes the longest special token at a position.
-  auto longest_first = [&v](int32_t a, int32_t b) {
-    const size_t la = v.text(a).size(), lb = v.text(b).size();
-    return la != lb ? la > lb : a < b;
-  };
-  std::sort(t.always_split_.begin(), t.always_split_.end(), longest_first);
-  std::sort(t.special_split_.begin(), t.special_split_.end(), longest_first);
-  for (const auto* list : {&t.always_split_, &t.special_split_}) {
-    auto& index = list == &t.always_split_ ? t.always_by_byte_ : t.special_by_byte_;
-    for (int32_t id : *list) index[static_cast<unsigned char>(v.text(id)[0])].push_back(id);
-  }
   return t;
+}
+
+void Tokenizer::SplitTrie::insert(std::string_view text, int32_t id) {
+  if (text.empty()) return;
+  int32_t& first = root_[static_cast<unsigned char>(text[0])];
+  if (first == 0) {
+    first = static_cast<int32_t>(nodes_.size());
+    nodes_.emplace_back();
+  }
+  int32_t node = first;
+  for (size_t i = 1; i < text.size(); ++i) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    auto& children = nodes_[static_cast<size_t>(node)].children;
+    auto it = std::lower_bound(children.begin(), children.end(), byte,
+                               [](const std::pair<uint8_t, int32_t>& c, uint8_t b) { return c.first < b; });
+    if (it != children.end() && it->first == byte) {
+      node = it->second;
+      continue;
+    }
+    const auto next = static_cast<int32_t>(nodes_.size());
+    children.insert(it, {byte, next});
+    nodes_.emplace_back();  // last: it may move the nodes, `children` with them
+    node = next;
+  }
+  int32_t& token = nodes_[static_cast<size_t>(node)].token;
+  if (token == kNoToken || id < token) token = id;
+}
+
+std::pair<int32_t, size_t> Tokenizer::SplitTrie::longest_prefix(std::string_view text) const {
+  std::pair<int32_t, size_t> best{kNoToken, 0};
+  if (text.empty()) return best;
+  int32_t node = root_[static_cast<unsigned char>(text[0])];
+  for (size_t i = 1; node != 0; ++i) {
+    const Node& n = nodes_[static_cast<size_t>(node)];
+    if (n.token != kNoToken) best = {n.token, i};
+    if (i == text.size()) break;
+    const auto byte = static_cast<uint8_t>(text[i]);
+    auto it = std::lower_bound(n.children.begin(), n.children.end(), byte,
+                               [](const std::pair<uint8_t, int32_t>& c, uint8_t b) { return c.first < b; });
+    node = it != n.children.end() && it->first == byte ? it->second : 0;
+  }
+  return best;
 }
 
 bool Tokenizer::is_special(int32_t id) const {
@@ -179,18 +210,11 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
 
   // Special tokens are cut out first (leftmost, then longest); the text
   // between them is tokenized on its own.
-  const auto& by_byte = options.parse_special ? special_by_byte_ : always_by_byte_;
+  const SplitTrie& split = options.parse_special ? special_split_ : always_split_;
   bool after_special = true;
   size_t start = 0;
   for (size_t pos = 0; pos < text.size();) {
-    const auto& candidates = by_byte[static_cast<unsigned char>(text[pos])];
-    int32_t match = kNoToken;
-    for (int32_t id : candidates) {
-      if (text.substr(pos).starts_with(vocab_.text(id))) {
-        match = id;
-        break;
-      }
-    }
+    const auto [match, length] = split.longest_prefix(text.substr(pos));
     if (match == kNoToken) {
       ++pos;
       continue;
@@ -198,7 +222,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
     encode_text(text.substr(start, pos - start), after_special, out);
     out.push_back(match);
     after_special = true;
-    pos += vocab_.text(match).size();
+    pos += length;
     start = pos;
   }
   if (start < text.size()) encode_text(text.substr(start), after_special, out);

@@ -36,6 +36,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -133,11 +134,28 @@ class Tokenizer {
   std::string pre_;
   std::vector<std::string> warnings_;
   std::vector<std::string> pieces_;         // token_to_piece, per id
-  std::vector<int32_t> always_split_;       // user-defined tokens, longest first
-  std::vector<int32_t> special_split_;      // + control/unknown tokens, longest first
-  // The same lists indexed by first byte, for the scan in encode().
-  std::array<std::vector<int32_t>, 256> always_by_byte_;
-  std::array<std::vector<int32_t>, 256> special_by_byte_;
+  // The tokens encode() cuts out of the text before the model sees it, as
+  // byte tries (one walk finds the longest that starts at a position, in
+  // time bounded by its length, not by how many there are: Gemma's
+  // vocabularies have thousands of <unusedN>): user-defined tokens always,
+  // control and unknown ones too when special tokens are parsed.
+  class SplitTrie {
+   public:
+    void insert(std::string_view text, int32_t id);
+    // The longest token whose text begins `text` ({kNoToken, 0} when none);
+    // between equal texts, the lowest id.
+    std::pair<int32_t, size_t> longest_prefix(std::string_view text) const;
+
+   private:
+    struct Node {
+      std::vector<std::pair<uint8_t, int32_t>> children;  // (byte, node), by byte
+      int32_t token = kNoToken;
+    };
+    std::array<int32_t, 256> root_{};  // node of each first byte, 0 = none
+    std::vector<Node> nodes_{Node{}};  // nodes_[0] is unused (the root is root_)
+  };
+  SplitTrie always_split_;
+  SplitTrie special_split_;
   std::vector<uint8_t> end_of_generation_;  // per id
   int32_t bos_id_ = kNoToken;
   int32_t eos_id_ = kNoToken;

@@ -240,6 +240,30 @@ TEST(BpeTokenizer, UserDefinedTokensAlwaysMatchControlTokensOnlyWhenAsked) {
   EXPECT_EQ(tok.token_to_piece(byte_token(' ')), " ");
 }
 
+// Special tokens are cut out leftmost, then longest, with the lowest id
+// between equal texts; thousands that share a prefix (Gemma's <unusedN>)
+// cost a walk of the longest, not a scan of them all.
+TEST(BpeTokenizer, SpecialTokensLeftmostLongestAmongThousands) {
+  BpeIds ids{};
+  VocabSpec spec = bpe_spec(ids);
+  std::vector<int32_t> unused;
+  for (int i = 0; i < 3000; ++i) unused.push_back(spec.add("<unused" + std::to_string(i) + ">", TokenType::control));
+  const int32_t lt = spec.add("<", TokenType::user_defined);
+  const int32_t tool_call = spec.add("<tool><tool>", TokenType::user_defined);
+  const int32_t twin = spec.add("<unused7>", TokenType::control);  // the same text, a higher id
+  const Tokenizer tok = make(spec);
+  const EncodeOptions parse{.add_special = false, .parse_special = true};
+  EXPECT_EQ(tok.encode("<unused2999><unused7>he<unused12", parse),
+            (std::vector<int32_t>{unused[2999], unused[7], ids.he, lt, byte_token('u'), byte_token('n'),
+                                  byte_token('u'), byte_token('s'), byte_token('e'), byte_token('d'), byte_token('1'),
+                                  byte_token('2')}));
+  EXPECT_NE(twin, unused[7]);
+  EXPECT_EQ(tok.encode("<tool><tool><tool>", parse), (std::vector<int32_t>{tool_call, ids.tool}));
+  // Without parse_special only the user-defined ones are cut out.
+  EXPECT_EQ(tok.encode("<unused5><tool>")[0], lt);
+  EXPECT_EQ(tok.encode("<unused5><tool>").back(), ids.tool);
+}
+
 // The end-of-turn markers of the families issue 18 runs end a generation
 // even when the metadata names only EOS: qwen2's <|im_end|> beside its
 // <|endoftext|>, gemma's <end_of_turn>, Llama 3's <|eot_id|>.
