@@ -70,6 +70,7 @@ class KvCells {
   const KvCacheConfig& config() const { return config_; }
   int64_t context_tokens() const { return context_tokens_; }
   int64_t ring_cells() const { return ring_cells_; }
+  int64_t max_window() const { return max_window_; }
 
   int64_t used(int32_t seq) const { return used_[static_cast<size_t>(seq)]; }
   // Position stored in a sequence's cell.

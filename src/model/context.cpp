@@ -311,6 +311,7 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
   // Validate everything before touching the cache.
   std::vector<int64_t> need(static_cast<size_t>(options_.n_seq), 0);
   std::vector<int64_t> last_pos(static_cast<size_t>(options_.n_seq), -1);
+  std::vector<int64_t> chunk_of(static_cast<size_t>(options_.n_seq), -1), chunk_first(chunk_of.size(), 0);
   for (int32_t s = 0; s < options_.n_seq; ++s) {
     const int64_t used = cells_.used(s);
     if (used > 0) last_pos[static_cast<size_t>(s)] = cells_.pos(s, used - 1);
@@ -334,6 +335,21 @@ Status ForwardContext::decode(const ForwardBatch& batch) {
                                     seq, i, last);
     }
     last = pos;
+    if (cells_.ring_cells() > 0) {
+      // A ring holds a window and a chunk of consecutive positions: a
+      // sequence's positions in one chunk may not spread wider than that.
+      const int64_t chunk = i / options_.n_batch;
+      if (chunk_of[static_cast<size_t>(seq)] != chunk) {
+        chunk_of[static_cast<size_t>(seq)] = chunk;
+        chunk_first[static_cast<size_t>(seq)] = pos;
+      }
+      if (pos - chunk_first[static_cast<size_t>(seq)] > cells_.ring_cells() - cells_.max_window()) {
+        return invalid_argument_error(
+            "positions {} to {} of sequence {} in one pass of {} tokens spread wider than its sliding-window "
+            "ring of {} cells allows (feed them in order, or use --swa-full)",
+            chunk_first[static_cast<size_t>(seq)], pos, seq, options_.n_batch, cells_.ring_cells());
+      }
+    }
     if (++need[static_cast<size_t>(seq)] + cells_.used(seq) > cells_.context_tokens()) {
       return resource_exhausted_error("sequence {} needs more than its {} cells of context", seq,
                                       cells_.context_tokens());

@@ -206,6 +206,16 @@ TEST(Gemma2Window, RingGivesTheWholeContextsLogitsInLessMemory) {
   }
   EXPECT_EQ(std::memcmp(expected->data(), batched.data(), expected->size() * 4), 0) << "ring, batched";
 
+  // Positions that spread wider in one pass than a ring holds are refused
+  // (a window of 16 and 8 positions fit in 128 cells: 300 and 500 do not).
+  ForwardBatch spread;
+  spread.add(tokens[0], 300, 0, true);
+  spread.add(tokens[1], 500, 0, true);
+  const Status refused = ring->decode(spread);
+  EXPECT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.message().find("--swa-full"), std::string::npos) << refused.to_string();
+  EXPECT_EQ(ring->kv().used(0), 300);  // nothing of the refused batch stayed
+
   // Sequence 1 holds 0..299; its ring 172..299. Rewinding 113 tokens (to
   // an end at 186: the next token's window starts at 172) is possible, 114 not.
   EXPECT_TRUE(ring->kv().can_truncate(1, 113));
