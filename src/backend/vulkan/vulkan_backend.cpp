@@ -349,7 +349,7 @@ Status VulkanBackend::upload_inputs(std::span<const Op> ops, const PassInputs& i
     for (int64_t t = 0; t < n; ++t) {
       const TokenSlot& slot = in.slots[t];
       // The shaders hold positions in 32 bits (2^31 tokens is beyond any context).
-      if (slot.pos < 0 || slot.pos > INT32_MAX) {
+      if (slot.pos < 0 || slot.pos >= INT32_MAX) {  // INT32_MAX marks an empty ring cell
         return unsupported_error("vulkan: position {} does not fit the shaders' 32-bit positions", slot.pos);
       }
       if (slot.seq < 0 || slot.seq >= kv_.n_seq || slot.cell < 0 || slot.cell >= kv_.context_tokens ||
