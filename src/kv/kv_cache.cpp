@@ -33,9 +33,14 @@ Result<uint64_t> kv_bytes_per_token(const KvCacheConfig& c) {
   return (k + v) * static_cast<uint64_t>(c.n_layer);
 }
 
-int64_t KvCacheConfig::ring_cells() const {
+int64_t KvCacheConfig::max_window() const {
   int64_t window = 0;
   for (int64_t w : layer_window) window = std::max(window, w);
+  return window;
+}
+
+int64_t KvCacheConfig::ring_cells() const {
+  const int64_t window = max_window();
   if (window <= 0 || full_windows) return 0;
   auto align = [](int64_t n) { return (n + kRingAlign - 1) / kRingAlign * kRingAlign; };
   // A window and a chunk (a chunk's writes never evict what its first token
@@ -45,10 +50,13 @@ int64_t KvCacheConfig::ring_cells() const {
   return ring < context_tokens() ? ring : 0;
 }
 
-bool KvCacheConfig::in_ring(int64_t layer) const {
-  return layer >= 0 && layer < static_cast<int64_t>(layer_window.size()) &&
-         layer_window[static_cast<size_t>(layer)] > 0 && ring_cells() > 0;
+namespace {
+bool windowed(const KvCacheConfig& c, int64_t layer) {
+  return layer >= 0 && layer < static_cast<int64_t>(c.layer_window.size()) && c.layer_window[static_cast<size_t>(layer)] > 0;
 }
+}  // namespace
+
+bool KvCacheConfig::in_ring(int64_t layer) const { return windowed(*this, layer) && ring_cells() > 0; }
 
 Result<uint64_t> kv_cache_bytes(const KvCacheConfig& c, int32_t layer_begin, int32_t layer_end) {
   return kv_storage_bytes(kv_storage_desc(c, layer_begin, layer_end));
@@ -77,7 +85,7 @@ KvStorageDesc kv_storage_desc(const KvCacheConfig& c, int32_t layer_begin, int32
   d.type_v = c.type_v;
   d.ring_cells = c.ring_cells();
   if (d.ring_cells > 0) {
-    for (int32_t l = layer_begin; l < layer_end; ++l) d.in_ring.push_back(c.in_ring(l) ? 1 : 0);
+    for (int32_t l = layer_begin; l < layer_end; ++l) d.in_ring.push_back(windowed(c, l) ? 1 : 0);
   }
   return d;
 }
@@ -90,7 +98,6 @@ Result<KvCells> KvCells::create(const KvCacheConfig& config) {
   kv.used_.assign(static_cast<size_t>(config.n_seq), 0);
   kv.pos_.assign(static_cast<size_t>(kv.context_tokens_) * static_cast<size_t>(config.n_seq), -1);
   kv.ring_cells_ = config.ring_cells();
-  for (int64_t w : config.layer_window) kv.max_window_ = std::max(kv.max_window_, w);
   kv.ring_pos_.assign(static_cast<size_t>(kv.ring_cells_) * static_cast<size_t>(config.n_seq), kNoPosition);
   return kv;
 }
@@ -136,7 +143,7 @@ bool KvCells::can_truncate(int32_t seq, int64_t n_cells) const {
   const int64_t* ring = ring_row(seq);
   for (int64_t c = n - n_cells - 1; c >= 0; --c) {
     const int64_t p = pos(seq, c);
-    if (p <= last + 1 - max_window_) break;
+    if (p <= last + 1 - config_.max_window()) break;
     if (ring[p % ring_cells_] != p) return false;
   }
   return true;

@@ -45,6 +45,7 @@ struct KvCacheConfig {
   // than the context (the layer keeps every cell, as the others do).
   int64_t ring_cells() const;
   bool in_ring(int64_t layer) const;
+  int64_t max_window() const;  // the widest layer window (0: none)
 };
 
 // Ring sizes are a multiple of this: every backend's attention block (CPU
@@ -70,7 +71,7 @@ class KvCells {
   const KvCacheConfig& config() const { return config_; }
   int64_t context_tokens() const { return context_tokens_; }
   int64_t ring_cells() const { return ring_cells_; }
-  int64_t max_window() const { return max_window_; }
+  int64_t max_window() const { return config_.max_window(); }
 
   int64_t used(int32_t seq) const { return used_[static_cast<size_t>(seq)]; }
   // Position stored in a sequence's cell.
@@ -109,8 +110,7 @@ class KvCells {
   int64_t context_tokens_ = 0;
   std::vector<int64_t> used_;
   std::vector<int64_t> pos_;
-  int64_t ring_cells_ = 0;
-  int64_t max_window_ = 0;
+  int64_t ring_cells_ = 0;  // config_.ring_cells(), read per token
   std::vector<int64_t> ring_pos_;  // [n_seq][ring_cells_], kNoPosition where empty
 };
 

@@ -61,6 +61,11 @@ KvCacheConfig kv_config(const ModelHparams& hp, const ContextOptions& o, const F
   return kvc;
 }
 
+// Positions the rings of sliding-window layers tag, over all sequences (0: no rings).
+uint64_t ring_positions(const ModelHparams& hp, const ContextOptions& o, const ForwardGraph& g) {
+  return static_cast<uint64_t>(kv_config(hp, o, g).ring_cells()) * static_cast<uint64_t>(o.n_seq);
+}
+
 // Whether an op runs on the GPU: blocks from first_gpu_layer on; the
 // embedding goes with the first block and the output head with the last.
 bool on_gpu(const Op& op, int64_t first_gpu_layer, int64_t n_layer) {
@@ -227,8 +232,7 @@ uint64_t ForwardContext::compute_bytes(const ModelHparams& hp, const ContextOpti
   const auto b = static_cast<uint64_t>(o.n_batch);
   // The context's host buffers: rope table, slots, output rows, cell positions, logits.
   const uint64_t inputs = b * (static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + sizeof(TokenSlot) + sizeof(int32_t));
-  const uint64_t ring = static_cast<uint64_t>(kv_config(hp, o, g).ring_cells()) * static_cast<uint64_t>(o.n_seq);
-  const uint64_t positions = (static_cast<uint64_t>(o.n_ctx) + ring) * sizeof(int64_t);
+  const uint64_t positions = (static_cast<uint64_t>(o.n_ctx) + ring_positions(hp, o, g)) * sizeof(int64_t);
   const uint64_t logits = static_cast<uint64_t>(n_outputs) * static_cast<uint64_t>(hp.n_vocab) * sizeof(float);
   return backend + inputs + positions + logits;
 }
@@ -250,8 +254,7 @@ uint64_t ForwardContext::device_compute_bytes(const ModelHparams& hp, const Cont
   // tokens, slots (4 x int32), rope table, output rows; a position per cell
   // and per ring cell, a count per sequence.
   total += b * (4 + 16 + static_cast<uint64_t>(hp.rope_dim) * sizeof(float) + 4);
-  const uint64_t ring = static_cast<uint64_t>(kv_config(hp, o, g).ring_cells()) * static_cast<uint64_t>(o.n_seq);
-  total += (static_cast<uint64_t>(o.n_ctx) + ring) * 4 + static_cast<uint64_t>(o.n_seq) * 4;
+  total += (static_cast<uint64_t>(o.n_ctx) + ring_positions(hp, o, g)) * 4 + static_cast<uint64_t>(o.n_seq) * 4;
   return total;
 }
 

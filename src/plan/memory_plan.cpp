@@ -82,9 +82,10 @@ Result<MemoryBill> plan_memory(const PlanModel& model, const PlanSettings& s) {
   // of their window and a batch (the context's own config: the same bill).
   const KvCacheConfig kv = ForwardContext::kv_cache_config(hp, o);
   LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes_per_token, kv_bytes_per_token(kv));
-  LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes, kv_cache_bytes(kv, 0, static_cast<int32_t>(hp.n_layer)));
-  bill.kv_ring_cells = kv.ring_cells();
-  for (int64_t l = 0; l < hp.n_layer; ++l) bill.kv_ring_layers += kv.in_ring(l) ? 1 : 0;
+  const KvStorageDesc rows = kv_storage_desc(kv, 0, static_cast<int32_t>(hp.n_layer));
+  LANEWAY_ASSIGN_OR_RETURN(bill.kv_bytes, kv_storage_bytes(rows));
+  bill.kv_ring_cells = rows.ring_cells;
+  bill.kv_ring_layers = std::count(rows.in_ring.begin(), rows.in_ring.end(), 1);
   // The file pages of block matrices go once the CPU has tiled them or a GPU
   // holds a copy, but for about a page each at the seams.
   int64_t tiled = model.output_tiled_matrices;

@@ -150,16 +150,15 @@ void Tokenizer::SplitTrie::insert(std::string_view text, int32_t id) {
   int32_t node = first;
   for (size_t i = 1; i < text.size(); ++i) {
     const auto byte = static_cast<uint8_t>(text[i]);
-    auto& children = nodes_[static_cast<size_t>(node)].children;
-    auto it = std::lower_bound(children.begin(), children.end(), byte,
-                               [](const std::pair<uint8_t, int32_t>& c, uint8_t b) { return c.first < b; });
-    if (it != children.end() && it->first == byte) {
+    Node& n = nodes_[static_cast<size_t>(node)];
+    const auto it = n.child(byte);
+    if (it != n.children.end() && it->first == byte) {
       node = it->second;
       continue;
     }
     const auto next = static_cast<int32_t>(nodes_.size());
-    children.insert(it, {byte, next});
-    nodes_.emplace_back();  // last: it may move the nodes, `children` with them
+    n.children.insert(it, {byte, next});
+    nodes_.emplace_back();  // last: it may move the nodes, `n` with them
     node = next;
   }
   int32_t& token = nodes_[static_cast<size_t>(node)].token;
@@ -175,8 +174,7 @@ std::pair<int32_t, size_t> Tokenizer::SplitTrie::longest_prefix(std::string_view
     if (n.token != kNoToken) best = {n.token, i};
     if (i == text.size()) break;
     const auto byte = static_cast<uint8_t>(text[i]);
-    auto it = std::lower_bound(n.children.begin(), n.children.end(), byte,
-                               [](const std::pair<uint8_t, int32_t>& c, uint8_t b) { return c.first < b; });
+    const auto it = n.child(byte);
     node = it != n.children.end() && it->first == byte ? it->second : 0;
   }
   return best;

@@ -30,6 +30,7 @@
 // decodes a literal U+2581 "▁" as a space, as SentencePiece itself does).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -150,6 +151,11 @@ class Tokenizer {
     struct Node {
       std::vector<std::pair<uint8_t, int32_t>> children;  // (byte, node), by byte
       int32_t token = kNoToken;
+      // Where the child for `byte` is or would go.
+      auto child(uint8_t byte) const {
+        return std::lower_bound(children.begin(), children.end(), byte,
+                                [](const std::pair<uint8_t, int32_t>& c, uint8_t b) { return c.first < b; });
+      }
     };
     std::array<int32_t, 256> root_{};  // node of each first byte, 0 = none
     std::vector<Node> nodes_{Node{}};  // nodes_[0] is unused (the root is root_)
