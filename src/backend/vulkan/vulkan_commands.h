@@ -2,11 +2,18 @@
 // descriptor set (from pools reset at begin()), push constants and a
 // barrier so the next dispatch sees its writes; one submit and one fence
 // wait at the end. Owned by the backend; not thread-safe.
+//
+// LANEWAY_VULKAN_PROFILE=1 (a diagnostic, like a GPU profiler's per-kernel
+// table): a timestamp after every dispatch and copy; the device time of each
+// shader is summed over the commands' life and printed to stderr, slowest
+// first, when they are destroyed. It costs a query per dispatch.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
 #include <initializer_list>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "backend/vulkan/vulkan_device.h"
@@ -16,7 +23,7 @@ namespace laneway {
 
 class VulkanCommands {
  public:
-  explicit VulkanCommands(const VulkanDevice& dev) : dev_(dev) {}
+  explicit VulkanCommands(const VulkanDevice& dev);
   ~VulkanCommands();
   VulkanCommands(const VulkanCommands&) = delete;
   VulkanCommands& operator=(const VulkanCommands&) = delete;
@@ -35,6 +42,10 @@ class VulkanCommands {
 
  private:
   Result<VkDescriptorSet> allocate_set(VkDescriptorSetLayout layout);
+  // Profiling: a timestamp closing the span of `what` (no-op when off).
+  void mark(const std::string& what);
+  Status collect_profile();
+  void print_profile() const;
 
   const VulkanDevice& dev_;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
@@ -42,6 +53,15 @@ class VulkanCommands {
   size_t pool_in_use_ = 0;
   bool recording_ = false;
   uint32_t n_dispatches_ = 0;
+
+  struct Span {
+    double ns = 0;
+    uint64_t count = 0;
+  };
+  VkQueryPool queries_ = VK_NULL_HANDLE;  // profiling only
+  double ns_per_tick_ = 0;
+  std::vector<const std::string*> marks_;  // the span each timestamp after the first closes
+  std::map<std::string, Span> spans_;
 };
 
 }  // namespace laneway

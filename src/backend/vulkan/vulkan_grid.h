@@ -26,6 +26,11 @@ inline Groups capped_groups(uint64_t n_items, uint64_t per_group) {
   return groups_for(std::min<uint64_t>((n_items + per_group - 1) / per_group, 65535));
 }
 
+// matmul.comp's work-group: kMatmulRowsPerGroup weight rows (64 invocations
+// of 4 rows) by kMatmulTokenBlock tokens (or pairs, for matmul_id).
+inline constexpr uint64_t kMatmulRowsPerGroup = 256;
+inline constexpr int64_t kMatmulTokenBlock = 32;
+
 inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 inline uint32_t f32_bits(float v) { return std::bit_cast<uint32_t>(v); }
 

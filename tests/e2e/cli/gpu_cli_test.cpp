@@ -71,6 +71,24 @@ TEST(GpuCli, BenchListsCpuAndGpuInOneRun) {
   EXPECT_NE(records[2]["devices"].get<std::string>().find("llvmpipe"), std::string::npos);
 }
 
+// LANEWAY_VULKAN_PROFILE=1: each shader's device time, printed at exit;
+// nothing without it.
+TEST(GpuCli, ProfileListsEachShadersTime) {
+  LANEWAY_REQUIRE_FILE(stories());
+  LANEWAY_REQUIRE_LAVAPIPE();
+  const std::string args = "run -m " + stories() + " --temp 0 -n 4 --gpu-layers all --device llvmpipe -p hi";
+  auto plain = run_laneway(args);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("laneway vulkan profile"), std::string::npos) << plain.err;
+  auto profiled = run_laneway(args, "", "LANEWAY_VULKAN_PROFILE=1 ");
+  ASSERT_EQ(profiled.exit_code, 0) << profiled.err;
+  EXPECT_EQ(test::generated_text(profiled.out), test::generated_text(plain.out));
+  EXPECT_NE(profiled.err.find("laneway vulkan profile (llvmpipe"), std::string::npos) << profiled.err;
+  for (const char* shader : {"matmul_f32 ", "attention_f16_f16 ", "rms_norm ", "get_rows_f32 "}) {
+    EXPECT_NE(profiled.err.find(std::string("\n  ") + shader), std::string::npos) << shader << "\n" << profiled.err;
+  }
+}
+
 TEST(GpuCli, MissingDeviceExitsTwoAndNamesTheDevices) {
   LANEWAY_REQUIRE_FILE(stories());
   LANEWAY_REQUIRE_LAVAPIPE();

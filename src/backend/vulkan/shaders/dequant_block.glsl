@@ -22,17 +22,17 @@ void decode_block(uint rb, uint b, out vec4 w[kBlockVecs]) {
   const uint base = bo >> 2;
   const bool mid = (bo & 2u) != 0u;  // the scale is the high half of the first word
   uint words[kQuantWords + 1u];
-  for (uint j = 0u; j <= kQuantWords; ++j) words[j] = w_words[base + j];
+  [[unroll]] for (uint j = 0u; j <= kQuantWords; ++j) words[j] = w_words[base + j];
   const float d = half_to_float(mid ? words[0] >> 16 : words[0]);
   uint q[kQuantWords];  // the quant bytes, 4 per word
-  for (uint j = 0u; j < kQuantWords; ++j) q[j] = mid ? words[j + 1u] : (words[j] >> 16) | (words[j + 1u] << 16);
+  [[unroll]] for (uint j = 0u; j < kQuantWords; ++j) q[j] = mid ? words[j + 1u] : (words[j] >> 16) | (words[j + 1u] << 16);
 #if defined(WTYPE_Q4_0)
-  for (uint j = 0u; j < 4u; ++j) {
+  [[unroll]] for (uint j = 0u; j < 4u; ++j) {
     w[j] = (bytes4(q[j] & 0x0f0f0f0fu) - 8.0) * d;
     w[j + 4u] = (bytes4((q[j] >> 4) & 0x0f0f0f0fu) - 8.0) * d;
   }
 #else
-  for (uint j = 0u; j < 8u; ++j) w[j] = sbytes4(q[j]) * d;
+  [[unroll]] for (uint j = 0u; j < 8u; ++j) w[j] = sbytes4(q[j]) * d;
 #endif
 }
 #else

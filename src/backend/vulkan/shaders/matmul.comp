@@ -1,12 +1,16 @@
 #version 450
 #extension GL_GOOGLE_include_directive : enable
+#extension GL_EXT_control_flow_attributes : enable
 // y[t][row_begin + r] = sum_c W[r][c] * x[t][c].
-// A work-group is 64 invocations, one weight row each (grid x: blocks of 64
-// rows; grid z: blocks of kTokenBlock tokens). An invocation decodes its row
-// one block at a time and applies each decoded value to up to kTokens tokens
-// held in registers, so a weight is decoded once per kTokens tokens and no
-// invocation waits on another (no shared memory, no barriers: cheap work-groups
-// on every device, lavapipe included).
+// A work-group is 64 invocations; an invocation computes kRowsPerLane weight
+// rows (lane, lane + 64, ...: grid x covers blocks of kRowsPerGroup rows; grid
+// z blocks of kTokenBlock tokens). It decodes its rows one block at a time and
+// applies each decoded block to kTokens tokens held in registers, each
+// activation value loaded once for all its rows: per multiply-add that is
+// 1/kRowsPerLane activation loads and 1/kTokens weight decodes. No shared
+// memory and no barriers: cheap work-groups on every device, lavapipe
+// included (where every buffer load inside a loop is a per-lane loop, so the
+// loads per multiply-add set the speed).
 //
 // MATMUL_ID (matmul_id, mixtures of experts): the weight stacks n_expert
 // matrices of expert_rows rows; grid z is (expert, block of kTokenBlock of
@@ -45,9 +49,11 @@ layout(push_constant) uniform PC {
 #include "dequant.glsl"
 #include "dequant_block.glsl"
 
-const uint kRowsPerGroup = 64u;
+const uint kLanes = 64u;
+const uint kRowsPerLane = 4u;
+const uint kRowsPerGroup = kLanes * kRowsPerLane;  // matches vulkan_grid.h kMatmulRowsPerGroup
 const uint kTokens = 16u;       // tokens sharing one decoded block
-const uint kTokenBlock = 32u;   // tokens per work-group (grid z); matches vulkan_ops.cpp
+const uint kTokenBlock = 32u;   // tokens per work-group (grid z); matches vulkan_grid.h kMatmulTokenBlock
 
 precise float dot4(vec4 w, vec4 x) {
   precise float s = w.x * x.x;
@@ -70,54 +76,65 @@ uint x_row(uint i) { return i; }
 uint y_row(uint i) { return i; }
 #endif
 
-// Accumulates N items from t0 for row rb: acc[k] over the row, in column order.
-#define ACCUMULATE(N)                                                        \
-  {                                                                          \
-    precise float acc[N];                                                    \
-    uint xr[N];                                                              \
-    for (uint k = 0u; k < N; ++k) {                                          \
-      acc[k] = 0.0;                                                          \
-      xr[k] = x_row(t0 + k) * n4;                                            \
-    }                                                                        \
-    for (uint b = 0u; b < n_blocks; ++b) {                                   \
-      vec4 w[kBlockVecs];                                                    \
-      decode_block(rb, b, w);                                                \
-      for (uint k = 0u; k < N; ++k) {                                        \
-        const uint xo = xr[k] + b * kBlockVecs;                              \
-        for (uint v = 0u; v < kBlockVecs; ++v) acc[k] += dot4(w[v], x4[xo + v]); \
-      }                                                                      \
-    }                                                                        \
-    if (in_range) {                                                          \
-      for (uint k = 0u; k < N; ++k) y[y_row(t0 + k) * pc.y_stride + y_col] = acc[k]; \
-    }                                                                        \
+// Accumulates N items from t0 for the lane's rows: acc[i * N + k] over row
+// i, in column order. Arrays indexed only in unrolled loops stay in registers.
+#define ACCUMULATE(N)                                                              \
+  {                                                                                \
+    precise float acc[kRowsPerLane * N];                                           \
+    uint xr[N];                                                                    \
+    [[unroll]] for (uint k = 0u; k < N; ++k) xr[k] = x_row(t0 + k) * n4;           \
+    [[unroll]] for (uint i = 0u; i < kRowsPerLane * N; ++i) acc[i] = 0.0;          \
+    for (uint b = 0u; b < n_blocks; ++b) {                                         \
+      vec4 w[kRowsPerLane][kBlockVecs];                                            \
+      [[unroll]] for (uint i = 0u; i < kRowsPerLane; ++i) decode_block(rb[i], b, w[i]); \
+      [[unroll]] for (uint k = 0u; k < N; ++k) {                                   \
+        const uint xo = xr[k] + b * kBlockVecs;                                    \
+        [[unroll]] for (uint v = 0u; v < kBlockVecs; ++v) {                        \
+          const vec4 xv = x4[xo + v];                                              \
+          [[unroll]] for (uint i = 0u; i < kRowsPerLane; ++i) acc[i * N + k] += dot4(w[i][v], xv); \
+        }                                                                          \
+      }                                                                            \
+    }                                                                              \
+    [[unroll]] for (uint i = 0u; i < kRowsPerLane; ++i) {                          \
+      if (in_range[i]) {                                                           \
+        [[unroll]] for (uint k = 0u; k < N; ++k) y[y_row(t0 + k) * pc.y_stride + y_col[i]] = acc[i * N + k]; \
+      }                                                                            \
+    }                                                                              \
   }
 
 void main() {
-  // Lanes past the last row compute row 0 and store nothing: no lane leaves
-  // early, so lavapipe keeps the token and column indices uniform (the
-  // activations are then read once per SIMD slice, not gathered per lane).
-  const uint r_lane = flat_group_id() * kRowsPerGroup + gl_LocalInvocationID.x;
+  // Rows past the last compute row 0 and store nothing: no lane leaves
+  // early, so the token and column indices stay uniform.
+  const uint lane_row = flat_group_id() * kRowsPerGroup + gl_LocalInvocationID.x;
 #if defined(MATMUL_ID)
   const uint token_blocks = (pc.n_tokens + kTokenBlock - 1u) / kTokenBlock;
   const uint expert = gl_WorkGroupID.z / token_blocks;
   const uint block = gl_WorkGroupID.z % token_blocks;
   const uint n_items = min(groups[expert], pc.list_stride);
   list_base = pc.n_expert + expert * pc.list_stride;
-  // The stacked row, when it lies in this weight piece.
-  const uint stacked = expert * pc.expert_rows + r_lane;
-  const bool in_range = r_lane < pc.expert_rows && stacked >= pc.row_begin && stacked < pc.row_begin + pc.n_rows;
-  const uint r = in_range ? stacked - pc.row_begin : 0u;
-  const uint y_col = r_lane;
 #else
   const uint n_items = pc.n_tokens;
   const uint block = gl_WorkGroupID.z;
-  const bool in_range = r_lane < pc.n_rows;
-  const uint r = in_range ? r_lane : 0u;
-  const uint y_col = pc.row_begin + r;
 #endif
+  uint rb[kRowsPerLane];     // first byte of each row
+  uint y_col[kRowsPerLane];  // its output column
+  bool in_range[kRowsPerLane];
+  [[unroll]] for (uint i = 0u; i < kRowsPerLane; ++i) {
+    const uint r_lane = lane_row + i * kLanes;
+#if defined(MATMUL_ID)
+    // The stacked row, when it lies in this weight piece.
+    const uint stacked = expert * pc.expert_rows + r_lane;
+    in_range[i] = r_lane < pc.expert_rows && stacked >= pc.row_begin && stacked < pc.row_begin + pc.n_rows;
+    rb[i] = (in_range[i] ? stacked - pc.row_begin : 0u) * pc.row_bytes;
+    y_col[i] = r_lane;
+#else
+    in_range[i] = r_lane < pc.n_rows;
+    rb[i] = (in_range[i] ? r_lane : 0u) * pc.row_bytes;
+    y_col[i] = pc.row_begin + r_lane;
+#endif
+  }
   const uint n4 = pc.n_cols / 4u;
   const uint n_blocks = n4 / kBlockVecs;
-  const uint rb = r * pc.row_bytes;
   const uint t_end = min(n_items, (block + 1u) * kTokenBlock);
   uint t0 = block * kTokenBlock;
   for (; t0 + kTokens <= t_end; t0 += kTokens) ACCUMULATE(kTokens)
