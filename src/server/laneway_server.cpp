@@ -443,10 +443,8 @@ net::awaitable<LanewayServer::Acquired> LanewayServer::acquire_lane(HttpExchange
   Result<LaneLease>& r = *w->answer;
   if (r.is_ok()) {
     out.lease = std::move(r).value();
-  } else if (r.status().code() == StatusCode::resource_exhausted) {
-    out.error = unavailable(r.status().message(), 5);
   } else {
-    out.error = unavailable(r.status().message(), 5);
+    out.error = unavailable(r.status().message(), 5);  // refused or failed: 503, retry later
   }
   co_return out;
 }
