@@ -30,6 +30,11 @@ inline Groups capped_groups(uint64_t n_items, uint64_t per_group) {
 // of 4 rows) by kMatmulTokenBlock tokens (or pairs, for matmul_id).
 inline constexpr uint64_t kMatmulRowsPerGroup = 256;
 inline constexpr int64_t kMatmulTokenBlock = 32;
+// The x/y grid over n_rows weight rows, and the token blocks of n tokens.
+inline Groups matmul_row_groups(int64_t n_rows) {
+  return groups_for((static_cast<uint64_t>(n_rows) + kMatmulRowsPerGroup - 1) / kMatmulRowsPerGroup);
+}
+inline int64_t matmul_token_blocks(int64_t n) { return (n + kMatmulTokenBlock - 1) / kMatmulTokenBlock; }
 
 inline uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 inline uint32_t f32_bits(float v) { return std::bit_cast<uint32_t>(v); }

@@ -12,8 +12,8 @@ namespace laneway {
 using vulkan_grid::capped_groups;
 using vulkan_grid::f32_bits;
 using vulkan_grid::groups_for;
-using vulkan_grid::kMatmulRowsPerGroup;
-using vulkan_grid::kMatmulTokenBlock;
+using vulkan_grid::matmul_row_groups;
+using vulkan_grid::matmul_token_blocks;
 using vulkan_grid::Groups;
 using vulkan_grid::u32;
 
@@ -27,8 +27,8 @@ Status VulkanBackend::record_matmul(const Op& op, int64_t n) {
     const PushConstants pc{u32(w->n_cols), u32(piece.n_rows), u32(n), u32(static_cast<int64_t>(w->row_bytes)),
                            u32(piece.row_begin), u32(y->width)};
     // matmul.comp: a work-group per block of rows (x, y) and of tokens (z).
-    const Groups g = groups_for((static_cast<uint64_t>(piece.n_rows) + kMatmulRowsPerGroup - 1) / kMatmulRowsPerGroup);
-    const auto token_blocks = static_cast<uint32_t>((n + kMatmulTokenBlock - 1) / kMatmulTokenBlock);
+    const Groups g = matmul_row_groups(piece.n_rows);
+    const auto token_blocks = static_cast<uint32_t>(matmul_token_blocks(n));
     LANEWAY_TRY(commands_.dispatch(*p, {piece.buffer.buffer(), x->buffer.buffer(), y->buffer.buffer()}, pc, g.x, g.y,
                                    token_blocks));
   }

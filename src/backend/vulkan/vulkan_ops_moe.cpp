@@ -45,9 +45,8 @@ Status VulkanBackend::record_matmul_id(const Op& op, int64_t n) {
                            pipelines_.get(fmt::format("matmul_id_{}", vulkan_weight_shader_suffix(w->type)), 4));
   const int64_t expert_rows = w->n_rows / op.n_expert;
   // matmul.comp: a work-group per block of an expert's rows (x, y); z: expert x block of pairs.
-  const Groups g = groups_for((static_cast<uint64_t>(expert_rows) + vulkan_grid::kMatmulRowsPerGroup - 1) /
-                              vulkan_grid::kMatmulRowsPerGroup);
-  const int64_t z = op.n_expert * ((n + vulkan_grid::kMatmulTokenBlock - 1) / vulkan_grid::kMatmulTokenBlock);
+  const Groups g = vulkan_grid::matmul_row_groups(expert_rows);
+  const int64_t z = op.n_expert * vulkan_grid::matmul_token_blocks(n);
   if (z > 65535) {
     return unsupported_error("vulkan: matmul_id over {} experts and {} tokens exceeds the 65535 work-groups in z",
                              op.n_expert, n);
